@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Build one variant of QEMU from the pristine source plus this project.
+#
+#   scripts/build.sh [ours|stock]
+#
+#   ours   our devices + xen-sim: tree build/src, build dir build/qemu,
+#          stable paths build/qemu-system-x86_64 and build/qemu-img
+#   stock  upstream's devices + xen-sim: build/stock/{src,qemu}
+#
+# Environment: QEMU_SRC (use your own QEMU 10.0 tree), XEN_PV_CACHE (cache
+# directory, default ~/.cache/xen-pv-qemu), JOBS (parallel jobs, default nproc),
+# XEN_PV_EXTRA_CONFIGURE (extra configure arguments, e.g. sanitizers).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+variant=${1:-ours}
+case "$variant" in
+ours)  top="$PROJECT_ROOT/build" ;;
+stock) top="$PROJECT_ROOT/build/stock" ;;
+*) die "unknown variant '$variant' (ours or stock)" ;;
+esac
+tree="$top/src"
+mkdir -p "$top"
+# Build output is never tracked (QEMU owns the name .gitignore at the top).
+[ -f "$PROJECT_ROOT/build/.gitignore" ] || { mkdir -p "$PROJECT_ROOT/build"; echo '*' > "$PROJECT_ROOT/build/.gitignore"; }
+bdir="$top/qemu"
+
+setup_ccache
+
+pristine=$("$here/fetch-qemu.sh")
+/usr/bin/python3 "$here/overlay.py" --source "$pristine" --dest "$tree" \
+    --variant "$variant"
+
+CONFIGURE_ARGS=(
+    --python=/usr/bin/python3
+    --target-list=x86_64-softmmu
+    --without-default-features
+    --without-default-devices
+    --with-devices-x86_64=xen-pv
+    --disable-install-blobs
+    --disable-docs
+    --disable-download
+    --enable-xen
+    --enable-kvm
+    --enable-tcg
+    --enable-linux-io-uring
+    --enable-linux-aio
+    --enable-slirp
+    --enable-tools
+    --enable-fdt=system
+    --enable-trace-backends=log
+)
+# shellcheck disable=SC2206
+CONFIGURE_ARGS+=(${XEN_PV_EXTRA_CONFIGURE:-})
+
+stamp="$bdir/.xen-pv-configure"
+want="$(printf '%s\n' "$pristine" "$tree" "${CONFIGURE_ARGS[@]}")"
+if [ ! -f "$bdir/build.ninja" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "configuring $variant in $bdir"
+    rm -rf "$bdir"
+    mkdir -p "$bdir"
+    (cd "$bdir" && "$tree/configure" "${CONFIGURE_ARGS[@]}") > "$bdir.configure.log" 2>&1 || {
+        tail -n 40 "$bdir.configure.log" >&2
+        die "configure failed (full log: $bdir.configure.log)"
+    }
+    printf '%s\n' "$want" > "$stamp"
+fi
+
+# The binaries, plus every executable this project defines (its meson.build
+# files live in our own directories); upstream's own tests are not built.
+targets=$(/usr/bin/python3 - "$bdir" "$PROJECT_ROOT" "$tree" <<'PY'
+import json, os, sys
+bdir, root, tree = sys.argv[1:4]
+with open(os.path.join(bdir, "meson-info", "intro-targets.json")) as f:
+    targets = json.load(f)
+mine = set()
+for path in os.popen("cd %s && find hw include tests -name meson.build 2>/dev/null" % root):
+    mine.add(os.path.dirname(path.strip()))
+for t in targets:
+    d = os.path.relpath(os.path.dirname(t["defined_in"]), tree)
+    if t["type"] == "executable" and d in mine:
+        for f in t["filename"]:
+            print(os.path.relpath(f, bdir))
+PY
+)
+log "building $variant"
+# shellcheck disable=SC2086
+ninja -C "$bdir" -j "${JOBS:-$(nproc)}" qemu-system-x86_64 qemu-img qemu-io qemu-nbd $targets
+
+ln -sfn qemu/qemu-system-x86_64 "$top/qemu-system-x86_64"
+ln -sfn qemu/qemu-img "$top/qemu-img"
+log "$variant ready: $top/qemu-system-x86_64"

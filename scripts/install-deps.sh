@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Install every build and test dependency of the project from Debian's archive
+# on a Debian 12 (bookworm) machine, as root.  Idempotent and quick when
+# everything is already present.
+#
+# The extra apt entries we need (deb-src for the trixie source suite, which
+# carries QEMU 10.0, and bookworm-backports for meson >= 1.5 and
+# python3-pycotap) are derived from the machine's existing apt configuration:
+# we reuse whatever archive URI and keyring the machine already uses for its
+# bookworm main suite.  No package host name is written anywhere.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+extra_sources=/etc/apt/sources.list.d/xen-pv-qemu.sources
+
+PKGS=(
+    build-essential ninja-build pkg-config dpkg-dev ccache git
+    python3 python3-venv python3-pip python3-setuptools
+    libglib2.0-dev libxen-dev libpixman-1-dev libslirp-dev libfdt-dev
+    zlib1g-dev liburing-dev libaio-dev libcap-ng-dev libattr1-dev
+    libzstd-dev flex bison
+    xenstore-utils iproute2 gnupg
+)
+BACKPORTS_PKGS=(meson python3-pycotap)
+
+need_root() {
+    if [ "$(id -u)" != 0 ]; then
+        die "install-deps.sh must run as root (apt-get install)"
+    fi
+}
+
+# Print "URI|SIGNED_BY" of the first enabled binary source of the machine's
+# own Debian release (codename from /etc/os-release), skipping security.
+derive_archive() {
+    /usr/bin/python3 - "$1" <<'PY'
+import glob, re, sys
+codename = sys.argv[1]
+cands = []
+def consider(types, uris, suites, signed):
+    if "deb" not in types:
+        return
+    if codename not in suites:
+        return
+    for u in uris:
+        if "security" in u:
+            continue
+        cands.append((u.rstrip("/"), signed or ""))
+for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+    text = open(path).read()
+    for stanza in re.split(r"\n\s*\n", text):
+        fields = {}
+        key = None
+        for line in stanza.splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            if line[0].isspace() and key:
+                fields[key] += " " + line.strip()
+                continue
+            if ":" in line:
+                key, val = line.split(":", 1)
+                key = key.strip().lower()
+                fields[key] = val.strip()
+        if fields.get("enabled", "yes").lower() == "no":
+            continue
+        consider(fields.get("types", "").split(), fields.get("uris", "").split(),
+                 fields.get("suites", "").split(), fields.get("signed-by", ""))
+lists = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list"))
+for path in lists:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        continue
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        m = re.match(r"(deb|deb-src)\s+(\[[^\]]*\]\s+)?(\S+)\s+(\S+)", line)
+        if not m:
+            continue
+        opts = m.group(2) or ""
+        sm = re.search(r"signed-by=(\S+?)\]?(\s|$)", opts)
+        consider([m.group(1)], [m.group(3)], [m.group(4)], sm.group(1) if sm else "")
+if not cands:
+    sys.exit(1)
+print("%s|%s" % cands[0])
+PY
+}
+
+ensure_sources() {
+    local codename archive uri signed want
+    codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    [ -n "$codename" ] || die "cannot read VERSION_CODENAME from /etc/os-release"
+    archive=$(derive_archive "$codename") ||
+        die "no enabled apt source for '$codename' found to derive extra entries from"
+    uri=${archive%%|*}
+    signed=${archive#*|}
+    want=$(
+        printf '# Written by scripts/install-deps.sh (derived from this machine'"'"'s apt sources)\n'
+        printf 'Types: deb deb-src\nURIs: %s\nSuites: %s-backports\nComponents: main\n' "$uri" "$codename"
+        [ -n "$signed" ] && printf 'Signed-By: %s\n' "$signed"
+        printf '\nTypes: deb-src\nURIs: %s\nSuites: trixie trixie-updates\nComponents: main\n' "$uri"
+        [ -n "$signed" ] && printf 'Signed-By: %s\n' "$signed"
+        true
+    )
+    if [ ! -f "$extra_sources" ] || [ "$(cat "$extra_sources")" != "$want" ]; then
+        log "adding $codename-backports and trixie deb-src entries ($extra_sources)"
+        printf '%s\n' "$want" > "$extra_sources"
+        apt-get update -q
+    fi
+}
+
+all_installed() {
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || return 1
+    done
+}
+
+meson_ok() {
+    command -v meson >/dev/null || return 1
+    /usr/bin/python3 - "$(meson --version)" <<'PY'
+import sys
+v = tuple(int(x) for x in sys.argv[1].split(".")[:2])
+sys.exit(0 if v >= (1, 5) else 1)
+PY
+}
+
+main() {
+    need_root
+    local codename
+    codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    ensure_sources
+    if all_installed "${PKGS[@]}" "${BACKPORTS_PKGS[@]}" && meson_ok; then
+        log "all dependencies present"
+        return 0
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    # A stale list would miss the backports and deb-src entries.
+    if ! apt-cache policy meson 2>/dev/null | grep -q -- "-backports"; then
+        apt-get update -q
+    fi
+    apt-get install -y -q --no-install-recommends "${PKGS[@]}"
+    apt-get install -y -q --no-install-recommends -t "$codename-backports" "${BACKPORTS_PKGS[@]}"
+    meson_ok || die "meson >= 1.5 is required; got $(meson --version 2>/dev/null || echo none)"
+    log "dependencies installed"
+}
+
+main "$@"
