@@ -1,0 +1,567 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * QTest: xen-sim, the software Xen platform.
+ *
+ * Starts QEMU with -M xen-sim and drives it as a guest would, through the
+ * frontend library (frontend/): the control socket (memory, grant table,
+ * event channels, and what a hostile client gets), XenStore semantics through
+ * the real libxenstore (permissions, watches, transactions and conflicts),
+ * the QOM counters, and the proof that xen-sim serves a real XenDevice: a
+ * xen-disk connected, 64 MiB of patterned data written, read back and
+ * verified, flushed, and 10 disconnect / reconnect cycles.
+ */
+
+#include "qemu/osdep.h"
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <poll.h>
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qnum.h"
+#include "hw/xen/interface/io/xenbus.h"
+#include "frontend/xen-fe.h"
+#include "frontend/xen-blkfront.h"
+
+#define GUEST_DOMID 1
+#define DISK_SIZE (80 * 1024 * 1024)
+#define VBD_XVDA 51712
+
+typedef struct Sim {
+    QTestState *qts;
+    char *dir;
+    char *ctl, *xs, *xs_admin, *img;
+} Sim;
+
+static Sim *sim_start(const char *extra)
+{
+    Sim *s = g_new0(Sim, 1);
+    int fd;
+
+    s->dir = g_dir_make_tmp("xen-sim-test-XXXXXX", NULL);
+    g_assert(s->dir);
+    s->ctl = g_build_filename(s->dir, "ctl.sock", NULL);
+    s->xs = g_build_filename(s->dir, "xs.sock", NULL);
+    s->xs_admin = g_build_filename(s->dir, "xs-admin.sock", NULL);
+    s->img = g_build_filename(s->dir, "disk.img", NULL);
+    fd = open(s->img, O_CREAT | O_RDWR, 0600);
+    g_assert(fd >= 0);
+    g_assert(ftruncate(fd, DISK_SIZE) == 0);
+    close(fd);
+    s->qts = qtest_initf("-M xen-sim,socket=%s,xs-socket=%s,"
+                         "xs-admin-socket=%s -m 256M -nodefaults "
+                         "-drive file=%s,if=none,id=d0,format=raw "
+                         "-device xen-disk,vdev=xvda,drive=d0 %s",
+                         s->ctl, s->xs, s->xs_admin, s->img, extra ?: "");
+    return s;
+}
+
+static void sim_stop(Sim *s)
+{
+    qtest_quit(s->qts);
+    unlink(s->ctl);
+    unlink(s->xs);
+    unlink(s->xs_admin);
+    unlink(s->img);
+    rmdir(s->dir);
+    g_free(s->ctl);
+    g_free(s->xs);
+    g_free(s->xs_admin);
+    g_free(s->img);
+    g_free(s->dir);
+    g_free(s);
+}
+
+static XenFe *fe_connect(Sim *s)
+{
+    g_autofree char *err = NULL;
+    XenFe *fe = xen_fe_connect(s->ctl, s->xs, &err);
+
+    if (!fe) {
+        g_error("frontend connect: %s", err);
+    }
+    return fe;
+}
+
+static struct xs_handle *admin_xs(Sim *s)
+{
+    struct xs_handle *xs;
+
+    g_setenv("XENSTORED_PATH", s->xs_admin, true);
+    xs = xs_open(0);
+    g_assert(xs);
+    return xs;
+}
+
+static uint64_t counter(Sim *s, const char *name)
+{
+    QDict *resp = qtest_qmp(s->qts, "{'execute': 'qom-get', 'arguments': "
+                            "{'path': '/machine', 'property': %s}}", name);
+    uint64_t v;
+
+    g_assert(qdict_haskey(resp, "return"));
+    v = qnum_get_uint(qobject_to(QNum, qdict_get(resp, "return")));
+    qobject_unref(resp);
+    return v;
+}
+
+static void assert_qemu_alive(Sim *s)
+{
+    QDict *resp = qtest_qmp(s->qts, "{'execute': 'query-status'}");
+
+    g_assert(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
+}
+
+/* ---- control socket ---- */
+
+static void test_control_memory(void)
+{
+    Sim *s = sim_start(NULL);
+    XenFe *fe = fe_connect(s);
+    uint64_t gfn = xen_fe_alloc_page(fe);
+    uint8_t *page = xen_fe_page(fe, gfn);
+    uint8_t buf[16];
+
+    g_assert_cmpuint(fe->domid, ==, GUEST_DOMID);
+    g_assert_cmpuint(fe->backend_domid, ==, 0);
+    g_assert_cmpuint(fe->mem_size, ==, 256 * 1024 * 1024);
+    g_autofree char *dump = g_build_filename(s->dir, "mem.dump", NULL);
+    QDict *resp;
+    int fd;
+
+    /*
+     * The frontend's mapping and QEMU's guest memory are the same pages:
+     * what the frontend writes, QEMU's pmemsave reads (xen-sim has no CPU,
+     * so qtest's memread, which goes through one, is not usable).
+     */
+    memcpy(page, "xen-sim shared!", 16);
+    resp = qtest_qmp(s->qts, "{'execute': 'pmemsave', 'arguments': "
+                     "{'val': %" PRIu64 ", 'size': 16, 'filename': %s}}",
+                     gfn * 4096, dump);
+    g_assert(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
+    fd = open(dump, O_RDONLY);
+    g_assert(fd >= 0);
+    g_assert(read(fd, buf, sizeof(buf)) == sizeof(buf));
+    close(fd);
+    unlink(dump);
+    g_assert_cmpstr((char *)buf, ==, "xen-sim shared!");
+    xen_fe_close(fe);
+    sim_stop(s);
+}
+
+static int raw_connect(const char *path)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+    g_assert(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+    return fd;
+}
+
+/* Send @hdr + @payload; true if the server then closed the connection. */
+static bool closed_after(int fd, XenSimMsgHeader hdr, const void *payload,
+                         size_t len)
+{
+    char c;
+    struct timeval tv = { .tv_sec = 10 };
+
+    g_assert(send(fd, &hdr, sizeof(hdr), MSG_NOSIGNAL) == sizeof(hdr));
+    if (len) {
+        g_assert(send(fd, payload, len, MSG_NOSIGNAL) == len);
+    }
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return recv(fd, &c, 1, 0) == 0;
+}
+
+static void test_control_hostile(void)
+{
+    Sim *s = sim_start(NULL);
+    XenSimHello hello = { .version = XEN_SIM_PROTOCOL_VERSION };
+    uint8_t junk[64] = { 0 };
+    XenFe *fe;
+    int fd;
+
+    /* Longer than any message may be. */
+    fd = raw_connect(s->ctl);
+    g_assert(closed_after(fd, (XenSimMsgHeader) {
+        .type = XEN_SIM_MSG_HELLO, .len = XEN_SIM_MSG_MAX + 1 }, NULL, 0));
+    close(fd);
+    /* Anything before HELLO. */
+    fd = raw_connect(s->ctl);
+    g_assert(closed_after(fd, (XenSimMsgHeader) {
+        .type = XEN_SIM_MSG_GNTTAB_SETUP, .len = 16 }, junk, 16));
+    close(fd);
+    /* A HELLO of the wrong size. */
+    fd = raw_connect(s->ctl);
+    g_assert(closed_after(fd, (XenSimMsgHeader) {
+        .type = XEN_SIM_MSG_HELLO, .len = 3 }, &hello, 3));
+    close(fd);
+    /* An unknown message type. */
+    fd = raw_connect(s->ctl);
+    {
+        XenSimMsgHeader hdr = { .type = XEN_SIM_MSG_HELLO,
+                                .len = sizeof(hello) };
+        uint8_t reply[sizeof(XenSimMsgHeader) + sizeof(XenSimHelloReply)];
+
+        g_assert(send(fd, &hdr, sizeof(hdr), 0) == sizeof(hdr));
+        g_assert(send(fd, &hello, sizeof(hello), 0) == sizeof(hello));
+        g_assert(recv(fd, reply, sizeof(reply), MSG_WAITALL) ==
+                 sizeof(reply));
+    }
+    g_assert(closed_after(fd, (XenSimMsgHeader) { .type = 0xdead, .len = 8 },
+                          junk, 8));
+    close(fd);
+    /* XenStore socket: an oversized message. */
+    fd = raw_connect(s->xs);
+    g_assert(closed_after(fd, (XenSimMsgHeader) { .type = 2,
+                          .len = 0x7fffffff }, NULL, 0));
+    close(fd);
+
+    /* QEMU is unharmed and serves the next client. */
+    assert_qemu_alive(s);
+    fe = fe_connect(s);
+    xen_fe_close(fe);
+    sim_stop(s);
+}
+
+static void test_control_bad_requests(void)
+{
+    Sim *s = sim_start(NULL);
+    XenFe *fe = fe_connect(s);
+    XenSimGnttabSetup setup = { .gfn = 1ULL << 40, .nr_frames = 1 };
+    XenSimEvtchnAlloc alloc = { .remote_domid = 7 };
+    XenSimEvtchnClose cl = { .port = 4095 };
+    int fds[2];
+
+    /* Refused with an error status; the connection stays usable. */
+    g_assert_cmpint(xen_fe_ctl(fe, XEN_SIM_MSG_GNTTAB_SETUP, &setup,
+                               sizeof(setup), NULL, 0, NULL, 0), ==, -EINVAL);
+    g_assert_cmpint(xen_fe_ctl(fe, XEN_SIM_MSG_EVTCHN_ALLOC_UNBOUND, &alloc,
+                               sizeof(alloc), NULL, 0, fds, 2), ==, -ESRCH);
+    g_assert_cmpint(fds[0], ==, -1);
+    g_assert_cmpint(xen_fe_ctl(fe, XEN_SIM_MSG_EVTCHN_CLOSE, &cl, sizeof(cl),
+                               NULL, 0, NULL, 0), ==, -EINVAL);
+    g_assert_cmpint(xen_fe_xs_read_int(fe, "domid", -1), ==, GUEST_DOMID);
+    xen_fe_close(fe);
+    sim_stop(s);
+}
+
+/* ---- XenStore ---- */
+
+static void test_xs_basic(void)
+{
+    Sim *s = sim_start(NULL);
+    XenFe *fe = fe_connect(s);
+    struct xs_handle *xs = fe->xs;
+    g_autofree char *v = NULL;
+    unsigned int num;
+    char **dir;
+
+    g_assert(xs_write(xs, XBT_NULL, "data/a/x", "1", 1));
+    g_assert(xs_write(xs, XBT_NULL, "data/a/y", "22", 2));
+    g_assert(xs_mkdir(xs, XBT_NULL, "data/a/z"));
+    v = xen_fe_xs_read(fe, "/local/domain/1/data/a/y");
+    g_assert_cmpstr(v, ==, "22");
+    dir = xs_directory(xs, XBT_NULL, "data/a", &num);
+    g_assert(dir);
+    g_assert_cmpuint(num, ==, 3);
+    free(dir);
+    g_assert(xs_rm(xs, XBT_NULL, "data/a"));
+    g_assert_null(xs_read(xs, XBT_NULL, "data/a/x", NULL));
+    g_assert_cmpint(errno, ==, ENOENT);
+    g_assert(!xs_rm(xs, XBT_NULL, "data/nonexistent/deeper"));
+    xen_fe_close(fe);
+    sim_stop(s);
+}
+
+static void test_xs_permissions(void)
+{
+    Sim *s = sim_start(NULL);
+    XenFe *fe = fe_connect(s);
+    struct xs_handle *admin = admin_xs(s);
+    struct xs_permissions perms[2] = {
+        { .id = 0, .perms = XS_PERM_NONE },
+        { .id = GUEST_DOMID, .perms = XS_PERM_READ },
+    };
+    struct xs_permissions *got;
+    unsigned int n;
+    char *v;
+
+    /* The guest cannot write, create or remove backend nodes. */
+    g_assert(!xs_write(fe->xs, XBT_NULL,
+                       "/local/domain/0/backend/qdisk/1/51712/state", "6", 1));
+    g_assert_cmpint(errno, ==, EACCES);
+    g_assert(!xs_write(fe->xs, XBT_NULL, "/local/domain/0/evil", "1", 1));
+    g_assert_cmpint(errno, ==, EACCES);
+    g_assert(!xs_rm(fe->xs, XBT_NULL, "/local/domain/0/backend"));
+    /* The backend's state is unchanged. */
+    v = xs_read(admin, XBT_NULL,
+                "/local/domain/0/backend/qdisk/1/51712/state", NULL);
+    g_assert_cmpstr(v, ==, "2");
+    free(v);
+
+    /* A dom0-only node is invisible to the guest until dom0 grants read. */
+    g_assert(xs_write(admin, XBT_NULL, "/local/domain/0/secret", "s", 1));
+    g_assert_null(xs_read(fe->xs, XBT_NULL, "/local/domain/0/secret", NULL));
+    g_assert_cmpint(errno, ==, EACCES);
+    g_assert(xs_set_permissions(admin, XBT_NULL, "/local/domain/0/secret",
+                                perms, 2));
+    v = xs_read(fe->xs, XBT_NULL, "/local/domain/0/secret", NULL);
+    g_assert_cmpstr(v, ==, "s");
+    free(v);
+    g_assert(!xs_write(fe->xs, XBT_NULL, "/local/domain/0/secret", "x", 1));
+    got = xs_get_permissions(fe->xs, XBT_NULL, "/local/domain/0/secret", &n);
+    g_assert(got);
+    g_assert_cmpuint(n, ==, 2);
+    g_assert_cmpuint(got[1].id, ==, GUEST_DOMID);
+    g_assert_cmpuint(got[1].perms, ==, XS_PERM_READ);
+    free(got);
+    /* The guest cannot change permissions of nodes it does not own. */
+    g_assert(!xs_set_permissions(fe->xs, XBT_NULL, "/local/domain/0/secret",
+                                 perms, 1));
+
+    xs_close(admin);
+    xen_fe_close(fe);
+    sim_stop(s);
+}
+
+/* Next watch event within @ms; NULL if none. */
+static char **next_watch(struct xs_handle *xs, int ms)
+{
+    struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
+    unsigned int n;
+
+    if (poll(&pfd, 1, ms) != 1) {
+        return NULL;
+    }
+    return xs_read_watch(xs, &n);
+}
+
+static void test_xs_watch(void)
+{
+    Sim *s = sim_start(NULL);
+    XenFe *fe = fe_connect(s);
+    struct xs_handle *admin = admin_xs(s);
+    char **ev;
+
+    g_assert(xs_watch(fe->xs, "/local/domain/1/data/w", "tok"));
+    /* Fires once on registration. */
+    ev = next_watch(fe->xs, 5000);
+    g_assert(ev);
+    g_assert_cmpstr(ev[XS_WATCH_PATH], ==, "/local/domain/1/data/w");
+    g_assert_cmpstr(ev[XS_WATCH_TOKEN], ==, "tok");
+    free(ev);
+    /* Fires for a change below the path, by another domain. */
+    g_assert(xs_write(admin, XBT_NULL, "/local/domain/1/data/w/deep/x",
+                      "1", 1));
+    ev = next_watch(fe->xs, 5000);
+    g_assert(ev);
+    g_assert(g_str_has_prefix(ev[XS_WATCH_PATH], "/local/domain/1/data/w"));
+    free(ev);
+    while ((ev = next_watch(fe->xs, 200))) {
+        free(ev);   /* intermediate nodes created on the way */
+    }
+    /* Not for a sibling. */
+    g_assert(xs_write(admin, XBT_NULL, "/local/domain/1/data/wx", "1", 1));
+    g_assert_null(next_watch(fe->xs, 300));
+    /* Nor after unwatch. */
+    g_assert(xs_unwatch(fe->xs, "/local/domain/1/data/w", "tok"));
+    g_assert(xs_write(admin, XBT_NULL, "/local/domain/1/data/w", "2", 1));
+    g_assert_null(next_watch(fe->xs, 300));
+    xs_close(admin);
+    xen_fe_close(fe);
+    sim_stop(s);
+}
+
+static void test_xs_transactions(void)
+{
+    Sim *s = sim_start(NULL);
+    XenFe *fe = fe_connect(s);
+    struct xs_handle *admin = admin_xs(s);
+    xs_transaction_t t;
+    char *v;
+
+    g_assert(xs_write(fe->xs, XBT_NULL, "data/t", "0", 1));
+
+    /* A transaction commits atomically. */
+    t = xs_transaction_start(fe->xs);
+    g_assert(t);
+    g_assert(xs_write(fe->xs, t, "data/t", "1", 1));
+    v = xs_read(admin, XBT_NULL, "/local/domain/1/data/t", NULL);
+    g_assert_cmpstr(v, ==, "0");    /* not visible before commit */
+    free(v);
+    g_assert(xs_transaction_end(fe->xs, t, false));
+    v = xs_read(admin, XBT_NULL, "/local/domain/1/data/t", NULL);
+    g_assert_cmpstr(v, ==, "1");
+    free(v);
+
+    /* A conflicting write makes the commit fail with EAGAIN. */
+    t = xs_transaction_start(fe->xs);
+    v = xs_read(fe->xs, t, "data/t", NULL);
+    free(v);
+    g_assert(xs_write(admin, XBT_NULL, "/local/domain/1/data/t", "9", 1));
+    g_assert(xs_write(fe->xs, t, "data/t", "2", 1));
+    g_assert(!xs_transaction_end(fe->xs, t, false));
+    g_assert_cmpint(errno, ==, EAGAIN);
+    v = xs_read(admin, XBT_NULL, "/local/domain/1/data/t", NULL);
+    g_assert_cmpstr(v, ==, "9");
+    free(v);
+
+    /* An aborted transaction leaves nothing. */
+    t = xs_transaction_start(fe->xs);
+    g_assert(xs_write(fe->xs, t, "data/t2", "x", 1));
+    g_assert(xs_transaction_end(fe->xs, t, true));
+    g_assert_null(xs_read(fe->xs, XBT_NULL, "data/t2", NULL));
+    xs_close(admin);
+    xen_fe_close(fe);
+    sim_stop(s);
+}
+
+/* ---- a real XenDevice ---- */
+
+static XenBlkfront *blk_connect(XenFe *fe)
+{
+    g_autofree char *err = NULL;
+    XenBlkfront *bf = xen_blkfront_new(fe, VBD_XVDA);
+
+    g_assert(bf);
+    if (!xen_blkfront_connect(bf, &err)) {
+        g_error("blkfront connect: %s", err);
+    }
+    return bf;
+}
+
+static void test_disk_connect_evtchn(void)
+{
+    Sim *s = sim_start(NULL);
+    XenFe *fe = fe_connect(s);
+    XenBlkfront *bf;
+    uint8_t buf[4096];
+    g_autofree char *err = NULL;
+
+    g_assert_cmpuint(counter(s, "grant-maps"), ==, 0);
+    bf = blk_connect(fe);
+    g_assert_cmpuint(bf->sectors, ==, DISK_SIZE / 512);
+    /* The backend mapped the ring read-write: the entry shows it. */
+    g_assert_cmpuint(counter(s, "grant-maps"), >=, 1);
+    g_assert_cmphex(xen_fe_gnt_entry(fe, bf->ring_ref)->flags &
+                    (GTF_reading | GTF_writing), ==,
+                    GTF_reading | GTF_writing);
+    g_assert(!xen_fe_end_grant(fe, bf->ring_ref));
+
+    /* Guest -> backend and backend -> guest notifications. */
+    g_assert(xen_blkfront_rw(bf, false, 0, buf, sizeof(buf)));
+    g_assert_cmpuint(counter(s, "notify-to-backend"), >=, 1);
+    g_assert_cmpuint(counter(s, "notify-to-guest"), >=, 1);
+
+    g_assert(xen_blkfront_disconnect(bf, &err));
+    g_assert_cmpuint(counter(s, "grant-unmaps"), ==,
+                     counter(s, "grant-maps"));
+    xen_blkfront_free(bf);
+    xen_fe_close(fe);
+    sim_stop(s);
+}
+
+static void fill(uint8_t *buf, size_t len, uint64_t offset, uint32_t gen)
+{
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t v = ((offset + i) * 0x9E3779B97F4A7C15ULL) ^ gen;
+
+        memcpy(buf + i, &v, 8);
+    }
+}
+
+static void test_disk_64mib_reconnect(void)
+{
+    const size_t total = 64 * 1024 * 1024;
+    const size_t chunk = 4 * 1024 * 1024;
+    Sim *s = sim_start(NULL);
+    XenFe *fe = fe_connect(s);
+    XenBlkfront *bf = blk_connect(fe);
+    g_autofree uint8_t *buf = g_malloc(chunk);
+    g_autofree uint8_t *want = g_malloc(chunk);
+    uint64_t maps, copies;
+    int fd;
+
+    for (size_t off = 0; off < total; off += chunk) {
+        fill(buf, chunk, off, 1);
+        g_assert(xen_blkfront_rw(bf, true, off, buf, chunk));
+    }
+    g_assert(xen_blkfront_flush(bf));
+    for (size_t off = 0; off < total; off += chunk) {
+        memset(buf, 0, chunk);
+        g_assert(xen_blkfront_rw(bf, false, off, buf, chunk));
+        fill(want, chunk, off, 1);
+        g_assert(memcmp(buf, want, chunk) == 0);
+    }
+    /* The image itself holds the data. */
+    fd = open(s->img, O_RDONLY);
+    g_assert(pread(fd, buf, chunk, total - chunk) == chunk);
+    fill(want, chunk, total - chunk, 1);
+    g_assert(memcmp(buf, want, chunk) == 0);
+    close(fd);
+
+    maps = counter(s, "grant-maps");
+    copies = counter(s, "grant-copy-segs");
+    g_test_message("64 MiB: %" PRIu64 " requests, grant maps %" PRIu64
+                   ", unmaps %" PRIu64 ", copy segments %" PRIu64
+                   ", copy bytes %" PRIu64 ", notify to backend %" PRIu64
+                   ", to guest %" PRIu64,
+                   bf->requests, maps, counter(s, "grant-unmaps"), copies,
+                   counter(s, "grant-copy-bytes"),
+                   counter(s, "notify-to-backend"),
+                   counter(s, "notify-to-guest"));
+    /* Every data page went through the grant table, by map or by copy. */
+    g_assert_cmpuint(maps + copies, >=, total / 4096);
+
+    for (int cycle = 0; cycle < 10; cycle++) {
+        g_autofree char *err = NULL;
+        uint8_t page[4096], exp[4096];
+        uint64_t off = (uint64_t)cycle * 4096 * 997 % total;
+
+        if (!xen_blkfront_disconnect(bf, &err)) {
+            g_error("cycle %d: disconnect: %s", cycle, err);
+        }
+        if (!xen_blkfront_connect(bf, &err)) {
+            g_error("cycle %d: connect: %s", cycle, err);
+        }
+        g_assert(xen_blkfront_rw(bf, false, off, page, sizeof(page)));
+        fill(exp, sizeof(exp), off, 1);
+        g_assert(memcmp(page, exp, sizeof(page)) == 0);
+        fill(page, sizeof(page), off, 2 + cycle);
+        g_assert(xen_blkfront_rw(bf, true, off, page, sizeof(page)));
+        g_assert(xen_blkfront_rw(bf, false, off, exp, sizeof(exp)));
+        g_assert(memcmp(page, exp, sizeof(page)) == 0);
+        fill(page, sizeof(page), off, 1);
+        g_assert(xen_blkfront_rw(bf, true, off, page, sizeof(page)));
+    }
+    g_assert_cmpuint(bf->errors, ==, 0);
+    {
+        g_autofree char *err = NULL;
+        g_assert(xen_blkfront_disconnect(bf, &err));
+    }
+    /* Nothing stays mapped once the device is closed. */
+    g_assert_cmpuint(counter(s, "grant-unmaps"), ==,
+                     counter(s, "grant-maps"));
+    xen_blkfront_free(bf);
+    xen_fe_close(fe);
+    sim_stop(s);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("xen-sim/control/memory", test_control_memory);
+    qtest_add_func("xen-sim/control/hostile", test_control_hostile);
+    qtest_add_func("xen-sim/control/bad-requests", test_control_bad_requests);
+    qtest_add_func("xen-sim/xenstore/basic", test_xs_basic);
+    qtest_add_func("xen-sim/xenstore/permissions", test_xs_permissions);
+    qtest_add_func("xen-sim/xenstore/watch", test_xs_watch);
+    qtest_add_func("xen-sim/xenstore/transactions", test_xs_transactions);
+    qtest_add_func("xen-sim/disk/connect-evtchn", test_disk_connect_evtchn);
+    qtest_add_func("xen-sim/disk/64mib-reconnect", test_disk_64mib_reconnect);
+    return g_test_run();
+}
