@@ -71,6 +71,9 @@ if [ ! -f "$bdir/build.ninja" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ];
     printf '%s\n' "$want" > "$stamp"
 fi
 
+# Regenerate first if a meson.build changed, so the target list is current.
+ninja -C "$bdir" build.ninja >/dev/null
+
 # The binaries, plus every executable this project defines (its meson.build
 # files live in our own directories); upstream's own tests are not built.
 targets=$(/usr/bin/python3 - "$bdir" "$PROJECT_ROOT" "$tree" <<'PY'
