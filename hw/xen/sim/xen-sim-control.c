@@ -36,7 +36,7 @@ static bool control_dispatch(XenSimConn *c, const XenSimMsgHeader *hdr,
     if (!cc) {
         cc = c->priv = g_new0(ControlConn, 1);
     }
-    if (!cc->hello && hdr->type != XEN_SIM_MSG_HELLO) {
+    if (hdr->reserved || (!cc->hello && hdr->type != XEN_SIM_MSG_HELLO)) {
         return false;
     }
 
@@ -71,6 +71,9 @@ static bool control_dispatch(XenSimConn *c, const XenSimMsgHeader *hdr,
             return false;
         }
         memcpy(&req, payload, sizeof(req));
+        if (req.reserved) {
+            return false;
+        }
         st = xen_sim_gnttab_setup(&s->gnttab, req.gfn, req.nr_frames);
         return reply_status(c, hdr, st == GNTST_okay ? 0 : -EINVAL);
     }
@@ -126,5 +129,5 @@ static const XenSimServerOps control_ops = {
 XenSimServer *xen_sim_control_server_new(XenSimState *s, const char *path,
                                          Error **errp)
 {
-    return xen_sim_server_new(s, &control_ops, path, s->domid, errp);
+    return xen_sim_server_new(s, &control_ops, path, s->domid, 0600, errp);
 }

@@ -26,6 +26,8 @@
 #include "trace.h"
 
 #define XEN_SIM_MAX_PORTS 4096
+/* Ports one frontend connection may hold, so it cannot starve others. */
+#define XEN_SIM_MAX_PORTS_PER_OWNER 512
 
 typedef enum {
     CHAN_FREE = 0,
@@ -92,6 +94,20 @@ int xen_sim_evtchn_alloc_unbound(XenSimEvtchn *e, uint32_t remote_domid,
         return err;
     }
     qemu_mutex_lock(&e->lock);
+    {
+        unsigned int owned = 0;
+
+        for (port = 1; port < XEN_SIM_MAX_PORTS; port++) {
+            owned += e->guest[port].state != CHAN_FREE &&
+                     e->guest[port].owner == owner;
+        }
+        if (owned >= XEN_SIM_MAX_PORTS_PER_OWNER) {
+            qemu_mutex_unlock(&e->lock);
+            close(a);
+            close(b);
+            return -ENOSPC;
+        }
+    }
     for (port = 1; port < XEN_SIM_MAX_PORTS; port++) {
         if (e->guest[port].state == CHAN_FREE) {
             break;
@@ -123,6 +139,8 @@ static void guest_close_locked(XenSimEvtchn *e, evtchn_port_t port)
     XenSimChannel *c = &e->guest[port];
 
     if (c->state == CHAN_BOUND) {
+        /* The guest keeps its copy of the fd: stop listening to it now. */
+        epoll_ctl(c->handle->epfd, EPOLL_CTL_DEL, c->to_backend, NULL);
         c->state = CHAN_GUEST_CLOSED;
         c->owner = NULL;
     } else {
@@ -241,7 +259,9 @@ static int sim_evtchn_bind_interdomain(xenevtchn_handle *h, uint32_t domid,
 static void be_unbind_locked(XenSimEvtchn *e, xenevtchn_handle *h,
                              XenSimChannel *c)
 {
-    epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->to_backend, NULL);
+    if (c->state == CHAN_BOUND) {
+        epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->to_backend, NULL);
+    }
     e->be_to_guest[c->be_port] = 0;
     trace_xen_sim_evtchn_unbind(c->be_port);
     c->be_port = 0;
@@ -306,10 +326,11 @@ static int sim_evtchn_notify(xenevtchn_handle *h, evtchn_port_t port)
         ret = -EINVAL;
     } else if (c->state == CHAN_BOUND) {
         /* A full eventfd counter only means the guest has not looked yet. */
-        if (write(c->to_guest, &one, sizeof(one)) < 0 && errno != EAGAIN) {
+        if (write(c->to_guest, &one, sizeof(one)) == sizeof(one)) {
+            qatomic_inc(&e->counters->notify_to_guest);
+        } else if (errno != EAGAIN) {
             ret = -errno;
         }
-        qatomic_inc(&e->counters->notify_to_guest);
     }
     /* CHAN_GUEST_CLOSED: Xen drops notifications to a closed port. */
     qemu_mutex_unlock(&e->lock);

@@ -20,6 +20,7 @@
 #include "trace.h"
 
 typedef struct XenSimGntMapping {
+    xengnttab_handle *owner;
     uint32_t count;
     bool readonly;
     grant_ref_t refs[];
@@ -28,7 +29,8 @@ typedef struct XenSimGntMapping {
 /* ---- backend ops (include/hw/xen/xen_backend_ops.h) ---- */
 
 struct xengntdev_handle {
-    uint32_t max_grants;
+    uint32_t max_grants;        /* 0: no limit */
+    uint32_t mapped;            /* refs mapped through this handle */
 };
 
 static xengnttab_handle *sim_gnttab_open(void)
@@ -40,8 +42,38 @@ static xengnttab_handle *sim_gnttab_open(void)
     return g_new0(xengnttab_handle, 1);
 }
 
+/* Undo mapping @m at @area; caller holds gt->lock. */
+static void unmap_locked(XenSimGnttab *gt, void *area, XenSimGntMapping *m)
+{
+    munmap(area, (size_t)m->count * XEN_PAGE_SIZE);
+    for (uint32_t i = 0; i < m->count; i++) {
+        xen_sim_gnttab_unpin_locked(gt, m->refs[i], m->readonly);
+    }
+    m->owner->mapped -= m->count;
+    if (gt->counters) {
+        qatomic_add(&gt->counters->grant_unmaps, m->count);
+    }
+}
+
+static gboolean unmap_if_owned(gpointer key, gpointer value, gpointer opaque)
+{
+    XenSimGntMapping *m = value;
+
+    if (m->owner != opaque) {
+        return FALSE;
+    }
+    unmap_locked(&xen_sim->gnttab, key, m);
+    return TRUE;
+}
+
+/* As closing a gntdev fd does: whatever is still mapped is unmapped. */
 static int sim_gnttab_close(xengnttab_handle *xgt)
 {
+    XenSimGnttab *gt = &xen_sim->gnttab;
+
+    qemu_mutex_lock(&gt->lock);
+    g_hash_table_foreach_remove(gt->mappings, unmap_if_owned, xgt);
+    qemu_mutex_unlock(&gt->lock);
     g_free(xgt);
     return 0;
 }
@@ -65,9 +97,13 @@ static int sim_gnttab_grant_copy(xengnttab_handle *xgt, bool to_domain,
     }
     for (uint32_t i = 0; i < nr_segs; i++) {
         XenGrantCopySegment *seg = &segs[i];
+        off_t off = to_domain ? seg->dest.foreign.offset
+                              : seg->source.foreign.offset;
         int st;
 
-        if (to_domain) {
+        if (off < 0 || off > XEN_PAGE_SIZE) {
+            st = GNTST_bad_copy_arg;
+        } else if (to_domain) {
             st = xen_sim_gnttab_copy(gt, gt->grantee, seg->dest.foreign.ref,
                                      seg->dest.foreign.offset,
                                      seg->source.virt, seg->len, true);
@@ -96,7 +132,9 @@ static void *sim_gnttab_map_refs(xengnttab_handle *xgt, uint32_t count,
     uint32_t i = 0;
     int st = GNTST_okay;
 
-    if (!count || domid != gt->granter || gt->mem_fd < 0) {
+    if (!count || domid != gt->granter || gt->mem_fd < 0 ||
+        (xgt->max_grants && count > xgt->max_grants - MIN(xgt->mapped,
+                                                          xgt->max_grants))) {
         errno = EINVAL;
         return NULL;
     }
@@ -130,6 +168,8 @@ static void *sim_gnttab_map_refs(xengnttab_handle *xgt, uint32_t count,
         }
     }
     m = g_malloc(sizeof(*m) + count * sizeof(grant_ref_t));
+    m->owner = xgt;
+    xgt->mapped += count;
     m->count = count;
     m->readonly = readonly;
     memcpy(m->refs, refs, count * sizeof(grant_ref_t));
@@ -159,19 +199,13 @@ static int sim_gnttab_unmap(xengnttab_handle *xgt, void *start,
 
     qemu_mutex_lock(&gt->lock);
     m = g_hash_table_lookup(gt->mappings, start);
-    if (!m || m->count != count) {
+    if (!m || m->count != count || m->owner != xgt) {
         qemu_mutex_unlock(&gt->lock);
         return -EINVAL;
     }
-    munmap(start, (size_t)count * XEN_PAGE_SIZE);
-    for (uint32_t i = 0; i < count; i++) {
-        xen_sim_gnttab_unpin_locked(gt, m->refs[i], m->readonly);
-    }
+    unmap_locked(gt, start, m);
     g_hash_table_remove(gt->mappings, start);
     qemu_mutex_unlock(&gt->lock);
-    if (gt->counters) {
-        qatomic_add(&gt->counters->grant_unmaps, count);
-    }
     return 0;
 }
 

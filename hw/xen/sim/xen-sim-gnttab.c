@@ -53,13 +53,12 @@ void xen_sim_gnttab_destroy(XenSimGnttab *gt)
 
 int xen_sim_gnttab_setup(XenSimGnttab *gt, uint64_t gfn, uint32_t nr_frames)
 {
-    uint64_t last;
+    uint64_t pages = gt->mem_size / XEN_PAGE_SIZE;
     int ret = GNTST_okay;
 
     qemu_mutex_lock(&gt->lock);
     if (nr_frames == 0 || nr_frames > XEN_SIM_GNTTAB_MAX_FRAMES ||
-        gfn > gt->mem_size / XEN_PAGE_SIZE ||
-        (last = gfn + nr_frames) > gt->mem_size / XEN_PAGE_SIZE) {
+        gfn > pages || nr_frames > pages - gfn) {
         ret = GNTST_general_error;
     } else if (gt->pins) {
         ret = GNTST_general_error;
@@ -102,7 +101,7 @@ int xen_sim_gnttab_pin_locked(XenSimGnttab *gt, uint16_t domid,
                               grant_ref_t ref, bool readonly, uint64_t *gfn)
 {
     grant_entry_v1_t *e;
-    uint32_t *combo, old, new;
+    uint32_t *combo, old, new, seen;
     uint16_t flags, set;
     uint64_t frame;
 
@@ -138,21 +137,32 @@ int xen_sim_gnttab_pin_locked(XenSimGnttab *gt, uint16_t domid,
             break;
         }
         /* Paired with the guest's cmpxchg in its end_foreign_access. */
-        uint32_t seen = qatomic_cmpxchg(combo, old, new);
+        seen = qatomic_cmpxchg(combo, old, new);
         if (seen == old) {
             break;
         }
         old = seen;
     }
-    /* Read the frame only after the entry is marked in use (as Xen does). */
-    smp_mb();
-    frame = qatomic_read(&e->frame);
+    if (gt->pin_read[ref]) {
+        /* A write use joining read uses: the frame stays what it was. */
+        frame = gt->pin_frame[ref];
+    } else {
+        /* Read the frame only after the entry is marked in use, as Xen. */
+        smp_mb();
+        frame = qatomic_read(&e->frame);
+    }
 
 pinned:
     if (frame >= gt->mem_size / XEN_PAGE_SIZE) {
-        if (!gt->pin_read[ref] && !gt->pin_write[ref]) {
-            qatomic_and((uint16_t *)&e->flags, (uint16_t)~set);
+        uint16_t clear = 0;
+
+        if (!gt->pin_write[ref]) {
+            clear |= GTF_writing;
         }
+        if (!gt->pin_write[ref] && !gt->pin_read[ref]) {
+            clear |= GTF_reading;
+        }
+        qatomic_and((uint16_t *)&e->flags, (uint16_t)~clear);
         return GNTST_bad_page;
     }
     if (readonly) {

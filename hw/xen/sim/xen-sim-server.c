@@ -41,6 +41,7 @@ static void conn_free(XenSimConn *c)
     g_byte_array_unref(c->in);
     g_byte_array_unref(c->out);
     srv->conns = g_list_remove(srv->conns, c);
+    srv->nr_conns--;
     g_free(c);
 }
 
@@ -183,8 +184,15 @@ static void server_accept(QIONetListener *listener, QIOChannelSocket *sioc,
                           gpointer opaque)
 {
     XenSimServer *srv = opaque;
-    XenSimConn *c = g_new0(XenSimConn, 1);
+    XenSimConn *c;
 
+    if (srv->nr_conns >= XEN_SIM_MAX_CONNS) {
+        trace_xen_sim_conn_error(srv->ops->name, sioc, "too many clients");
+        qio_channel_close(QIO_CHANNEL(sioc), NULL);
+        return;
+    }
+    c = g_new0(XenSimConn, 1);
+    srv->nr_conns++;
     c->srv = srv;
     c->sioc = sioc;
     object_ref(OBJECT(sioc));
@@ -200,7 +208,7 @@ static void server_accept(QIONetListener *listener, QIOChannelSocket *sioc,
 
 XenSimServer *xen_sim_server_new(XenSimState *s, const XenSimServerOps *ops,
                                  const char *path, unsigned int domid,
-                                 Error **errp)
+                                 mode_t mode, Error **errp)
 {
     XenSimServer *srv = g_new0(XenSimServer, 1);
     SocketAddress addr = {
@@ -222,21 +230,32 @@ XenSimServer *xen_sim_server_new(XenSimState *s, const XenSimServerOps *ops,
         g_free(srv);
         return NULL;
     }
+    if (chmod(path, mode) < 0) {
+        error_setg_errno(errp, errno, "xen-sim: chmod %s", path);
+        qio_net_listener_disconnect(srv->listener);
+        object_unref(OBJECT(srv->listener));
+        unlink(path);
+        g_free(srv->path);
+        g_free(srv);
+        return NULL;
+    }
     qio_net_listener_set_client_func(srv->listener, server_accept, srv, NULL);
     return srv;
 }
 
+/*
+ * Stop listening and close every client.  Connections are freed by their
+ * bottom halves, which still use @srv: the server object itself stays
+ * allocated (this only runs when the machine goes away).
+ */
 void xen_sim_server_free(XenSimServer *srv)
 {
     if (!srv) {
         return;
     }
-    while (srv->conns) {
-        conn_free(srv->conns->data);
-    }
     qio_net_listener_disconnect(srv->listener);
-    object_unref(OBJECT(srv->listener));
     unlink(srv->path);
-    g_free(srv->path);
-    g_free(srv);
+    for (GList *l = srv->conns; l; l = l->next) {
+        xen_sim_conn_close(l->data, "shutting down");
+    }
 }

@@ -27,6 +27,7 @@ struct qemu_xs_handle {
 struct qemu_xs_watch {
     struct qemu_xs_handle *h;
     char *path;
+    char *token;                /* unique to this watch */
     xs_watch_fn fn;
     void *opaque;
     GQueue events;              /* of char * paths */
@@ -191,6 +192,19 @@ static bool sim_xs_destroy(struct qemu_xs_handle *h, xs_transaction_t t,
     return true;
 }
 
+void xen_sim_xs_unwatch(XenstoreImplState *xs, unsigned int dom_id,
+                        const char *path, const char *unique_token,
+                        void (*fn)(void *, const char *, const char *),
+                        void *opaque)
+{
+    /* First in its list: matched on opaque; later: only on the token. */
+    if (xs_impl_unwatch(xs, dom_id, path, unique_token, fn, opaque) &&
+        xs_impl_unwatch(xs, dom_id, path, unique_token, fn, NULL)) {
+        /* Unique tokens make this impossible; a stale callback is worse. */
+        g_assert_not_reached();
+    }
+}
+
 static void sim_xs_watch_bh(void *opaque)
 {
     struct qemu_xs_handle *h = opaque;
@@ -230,13 +244,16 @@ static struct qemu_xs_watch *sim_xs_watch(struct qemu_xs_handle *h,
     w->fn = fn;
     w->opaque = opaque;
     w->path = g_strdup(path);
+    w->token = g_strdup_printf("be:%p", w);
     g_queue_init(&w->events);
     h->watches = g_list_append(h->watches, w);
-    err = xs_impl_watch(xen_sim->xs, BE_DOMID, path, NULL, sim_xs_watch_cb, w);
+    err = xs_impl_watch(xen_sim->xs, BE_DOMID, path, w->token,
+                        sim_xs_watch_cb, w);
     if (err) {
         h->watches = g_list_remove(h->watches, w);
         g_queue_clear_full(&w->events, g_free);
         g_free(w->path);
+        g_free(w->token);
         g_free(w);
         errno = err;
         return NULL;
@@ -246,10 +263,12 @@ static struct qemu_xs_watch *sim_xs_watch(struct qemu_xs_handle *h,
 
 static void sim_xs_unwatch(struct qemu_xs_handle *h, struct qemu_xs_watch *w)
 {
-    xs_impl_unwatch(xen_sim->xs, BE_DOMID, w->path, NULL, sim_xs_watch_cb, w);
+    xen_sim_xs_unwatch(xen_sim->xs, BE_DOMID, w->path, w->token,
+                       sim_xs_watch_cb, w);
     h->watches = g_list_remove(h->watches, w);
     g_queue_clear_full(&w->events, g_free);
     g_free(w->path);
+    g_free(w->token);
     g_free(w);
 }
 

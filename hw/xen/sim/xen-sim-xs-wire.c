@@ -23,7 +23,10 @@
 typedef struct XsWatchRec {
     XenSimConn *conn;
     char *path;
-    char *token;
+    char *token;                /* the client's */
+    char *impl_token;           /* unique, registered with xenstore_impl */
+    bool held;                  /* registering: queue events in @early */
+    GQueue early;               /* of GByteArray, sent after the reply */
 } XsWatchRec;
 
 typedef struct XsConn {
@@ -105,16 +108,44 @@ static void watch_fired(void *opaque, const char *path, const char *token)
     g_autoptr(GByteArray) buf = g_byte_array_new();
 
     g_byte_array_append(buf, (const guint8 *)path, strlen(path) + 1);
-    g_byte_array_append(buf, (const guint8 *)token, strlen(token) + 1);
+    g_byte_array_append(buf, (const guint8 *)w->token, strlen(w->token) + 1);
+    if (buf->len > XENSTORE_PAYLOAD_MAX) {
+        /* No client could read it; dropping it keeps the stream in sync. */
+        trace_xen_sim_xs_error(w->conn, XS_WATCH_EVENT, "E2BIG");
+        return;
+    }
+    if (w->held) {
+        g_queue_push_tail(&w->early, g_byte_array_ref(buf));
+        return;
+    }
     xen_sim_conn_send(w->conn, XS_WATCH_EVENT, 0, 0, buf->data, buf->len,
                       NULL, 0);
 }
 
 static void watch_rec_free(XsWatchRec *w)
 {
+    g_queue_clear_full(&w->early, (GDestroyNotify)g_byte_array_unref);
     g_free(w->path);
     g_free(w->token);
+    g_free(w->impl_token);
     g_free(w);
+}
+
+static void watch_remove(XenSimConn *c, XsWatchRec *w)
+{
+    xen_sim_xs_unwatch(c->srv->sim->xs, c->srv->domid, w->path,
+                       w->impl_token, watch_fired, w);
+    watch_rec_free(w);
+}
+
+static void end_transactions(XenSimConn *c, XsConn *xc)
+{
+    for (GList *l = xc->transactions; l; l = l->next) {
+        xs_impl_transaction_end(c->srv->sim->xs, c->srv->domid,
+                                GPOINTER_TO_UINT(l->data), false);
+    }
+    g_list_free(xc->transactions);
+    xc->transactions = NULL;
 }
 
 static bool xs_dispatch(XenSimConn *c, const XenSimMsgHeader *hdr,
@@ -209,9 +240,9 @@ static bool xs_dispatch(XenSimConn *c, const XenSimMsgHeader *hdr,
         return ok;
     }
     case XS_SET_PERMS: {
-        const char *all[XENSTORE_PAYLOAD_MAX / 2];
+        g_autofree const char **all = g_new(const char *, hdr->len / 2 + 1);
         GList *perms = NULL;
-        int m = split_strings(payload, hdr->len, all, ARRAY_SIZE(all));
+        int m = split_strings(payload, hdr->len, all, hdr->len / 2 + 1);
 
         if (m < 2) {
             return send_error(c, hdr, EINVAL);
@@ -229,21 +260,42 @@ static bool xs_dispatch(XenSimConn *c, const XenSimMsgHeader *hdr,
         if (n != 2) {
             return send_error(c, hdr, EINVAL);
         }
+        for (GList *l = xc->watches; l; l = l->next) {
+            XsWatchRec *o = l->data;
+
+            if (g_str_equal(o->path, arg[0]) && g_str_equal(o->token, arg[1])) {
+                return send_error(c, hdr, EEXIST);
+            }
+        }
         w = g_new0(XsWatchRec, 1);
         w->conn = c;
         w->path = g_strdup(arg[0]);
         w->token = g_strdup(arg[1]);
-        /* Reply before the initial event, as xenstored does. */
-        if (!send_ok(c, hdr)) {
-            watch_rec_free(w);
-            return false;
-        }
-        err = xs_impl_watch(xs, dom, w->path, w->token, watch_fired, w);
+        w->impl_token = g_strdup_printf("wire:%p", w);
+        g_queue_init(&w->early);
+        /*
+         * The store fires a new watch at once; hold that event so that the
+         * reply goes first, as xenstored does, and a refused watch gets an
+         * error and no event.
+         */
+        w->held = true;
+        err = xs_impl_watch(xs, dom, w->path, w->impl_token, watch_fired, w);
         if (err) {
             watch_rec_free(w);
-            return true;    /* the client already has its answer */
+            return send_error(c, hdr, err);
         }
         xc->watches = g_list_prepend(xc->watches, w);
+        if (!send_ok(c, hdr)) {
+            return false;
+        }
+        w->held = false;
+        while (!g_queue_is_empty(&w->early)) {
+            GByteArray *ev = g_queue_pop_head(&w->early);
+
+            xen_sim_conn_send(c, XS_WATCH_EVENT, 0, 0, ev->data, ev->len,
+                              NULL, 0);
+            g_byte_array_unref(ev);
+        }
         return true;
     }
     case XS_UNWATCH:
@@ -254,17 +306,19 @@ static bool xs_dispatch(XenSimConn *c, const XenSimMsgHeader *hdr,
             XsWatchRec *w = l->data;
 
             if (g_str_equal(w->path, arg[0]) && g_str_equal(w->token, arg[1])) {
-                xs_impl_unwatch(xs, dom, w->path, w->token, watch_fired, w);
                 xc->watches = g_list_delete_link(xc->watches, l);
-                watch_rec_free(w);
+                watch_remove(c, w);
                 return send_ok(c, hdr);
             }
         }
         return send_error(c, hdr, ENOENT);
     case XS_TRANSACTION_START: {
         g_autofree char *id = NULL;
-        unsigned int new_tx;
+        unsigned int new_tx = XBT_NULL;
 
+        if (tx != XBT_NULL) {
+            return send_error(c, hdr, EBUSY);   /* no nesting */
+        }
         err = xs_impl_transaction_start(xs, dom, &new_tx);
         if (err) {
             return send_error(c, hdr, err);
@@ -309,11 +363,48 @@ static bool xs_dispatch(XenSimConn *c, const XenSimMsgHeader *hdr,
         while (xc->watches) {
             XsWatchRec *w = xc->watches->data;
 
-            xs_impl_unwatch(xs, dom, w->path, w->token, watch_fired, w);
             xc->watches = g_list_delete_link(xc->watches, xc->watches);
-            watch_rec_free(w);
+            watch_remove(c, w);
         }
+        end_transactions(c, xc);
         return send_ok(c, hdr);
+    case XS_DIRECTORY_PART: {
+        /* path, byte offset -> generation, names from offset, "" at end */
+        g_autoptr(GByteArray) buf = g_byte_array_new();
+        g_autofree char *gen = NULL;
+        GList *items = NULL;
+        uint64_t gencnt = 0;
+        unsigned long offset;
+        size_t pos = 0;
+        bool done = true;
+
+        if (n != 2 || qemu_strtoul(arg[1], NULL, 10, &offset)) {
+            return send_error(c, hdr, EINVAL);
+        }
+        err = xs_impl_directory(xs, dom, tx, arg[0], &gencnt, &items);
+        if (err) {
+            return send_error(c, hdr, err);
+        }
+        gen = g_strdup_printf("%" PRIu64, gencnt);
+        g_byte_array_append(buf, (const guint8 *)gen, strlen(gen) + 1);
+        for (GList *l = items; l; l = l->next) {
+            size_t len = strlen(l->data) + 1;
+
+            if (pos >= offset) {
+                if (buf->len + len + 1 > XENSTORE_PAYLOAD_MAX) {
+                    done = false;
+                    break;
+                }
+                g_byte_array_append(buf, l->data, len);
+            }
+            pos += len;
+        }
+        if (done) {
+            g_byte_array_append(buf, (const guint8 *)"", 1);
+        }
+        g_list_free_full(items, g_free);
+        return send_reply(c, hdr, buf->data, buf->len);
+    }
     case XS_INTRODUCE:
     case XS_RELEASE:
     case XS_RESUME:
@@ -321,31 +412,23 @@ static bool xs_dispatch(XenSimConn *c, const XenSimMsgHeader *hdr,
         return send_error(c, hdr, dom == XEN_SIM_BACKEND_DOMID ? ENOSYS
                                                                : EACCES);
     default:
-        /* XS_CONTROL, XS_DIRECTORY_PART and unknown types. */
+        /* XS_CONTROL and unknown types. */
         return send_error(c, hdr, ENOSYS);
     }
 }
 
 static void xs_closed(XenSimConn *c)
 {
-    XenstoreImplState *xs = c->srv->sim->xs;
-    unsigned int dom = c->srv->domid;
     XsConn *xc = c->priv;
 
     if (!xc) {
         return;
     }
     for (GList *l = xc->watches; l; l = l->next) {
-        XsWatchRec *w = l->data;
-
-        xs_impl_unwatch(xs, dom, w->path, w->token, watch_fired, w);
-        watch_rec_free(w);
+        watch_remove(c, l->data);
     }
     g_list_free(xc->watches);
-    for (GList *l = xc->transactions; l; l = l->next) {
-        xs_impl_transaction_end(xs, dom, GPOINTER_TO_UINT(l->data), false);
-    }
-    g_list_free(xc->transactions);
+    end_transactions(c, xc);
     g_free(xc);
 }
 
@@ -358,5 +441,8 @@ static const XenSimServerOps xs_ops = {
 XenSimServer *xen_sim_xs_server_new(XenSimState *s, const char *path,
                                     unsigned int domid, Error **errp)
 {
-    return xen_sim_server_new(s, &xs_ops, path, domid, errp);
+    /* dom0's socket grants dom0's rights: only its owner may connect. */
+    return xen_sim_server_new(s, &xs_ops, path, domid,
+                              domid == XEN_SIM_BACKEND_DOMID ? 0600 : 0660,
+                              errp);
 }

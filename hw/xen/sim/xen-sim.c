@@ -22,6 +22,8 @@
 #include "qom/object_interfaces.h"
 #include "system/hostmem.h"
 #include "exec/address-spaces.h"
+#include "exec/ramblock.h"
+#include "qemu/memfd.h"
 #include "exec/memory.h"
 #include "hw/xen/xen.h"
 #include "hw/xen/xen-bus.h"
@@ -78,10 +80,17 @@ static void xen_sim_machine_init(MachineState *ms)
         error_report("xen-sim: domid must be 1..32751, not %u", s->domid);
         exit(1);
     }
+    /*
+     * The frontend gets the fd: it must not be able to shrink it under us
+     * (SIGBUS), and QEMU must see the same pages it does.
+     */
     s->mem_fd = memory_region_get_fd(ms->ram);
-    if (s->mem_fd < 0) {
-        error_report("xen-sim: the guest memory must be a shared, fd-backed "
-                     "memory backend (memory-backend-memfd,share=on)");
+    if (s->mem_fd < 0 || !qemu_ram_is_shared(ms->ram->ram_block) ||
+        ms->ram->ram_block->fd_offset != 0 ||
+        !(fcntl(s->mem_fd, F_GET_SEALS) & F_SEAL_SHRINK)) {
+        error_report("xen-sim: the guest memory must be a sealed, shared "
+                     "memfd (memory-backend-memfd,share=on,seal=on, the "
+                     "default)");
         exit(1);
     }
     memory_region_add_subregion(get_system_memory(), 0, ms->ram);

@@ -182,6 +182,41 @@ static void test_in_use_flags(Fixture *f, gconstpointer data)
     g_assert_cmpuint(f->gt.pins, ==, 0);
 }
 
+static void test_upgrade_keeps_frame(Fixture *f, gconstpointer data)
+{
+    uint64_t gfn;
+
+    grant(f, 13, BACKEND, DATA_GFN, false);
+    g_assert_cmpint(pin(f, BACKEND, 13, true, &gfn), ==, GNTST_okay);
+    /* The guest repoints the entry while it is read: a write use joining
+     * must see the frame of the first use, as in Xen. */
+    gent(f, 13)->frame = DATA_GFN + 5;
+    g_assert_cmpint(pin(f, BACKEND, 13, false, &gfn), ==, GNTST_okay);
+    g_assert_cmpuint(gfn, ==, DATA_GFN);
+    unpin(f, 13, false);
+    unpin(f, 13, true);
+    g_assert_cmpint(gent(f, 13)->flags, ==, GTF_permit_access);
+}
+
+static void test_failed_upgrade_flags(Fixture *f, gconstpointer data)
+{
+    uint64_t gfn;
+
+    /* A read use of a bad frame fails and leaves no flag behind ... */
+    grant(f, 14, BACKEND, MEM_PAGES + 3, false);
+    g_assert_cmpint(pin(f, BACKEND, 14, true, &gfn), ==, GNTST_bad_page);
+    g_assert_cmpint(gent(f, 14)->flags, ==, GTF_permit_access);
+    /* ... and a failed write use joining a read use leaves GTF_reading only. */
+    grant(f, 15, BACKEND, DATA_GFN, false);
+    g_assert_cmpint(pin(f, BACKEND, 15, true, &gfn), ==, GNTST_okay);
+    f->gt.pin_frame[15] = MEM_PAGES + 1;    /* as if the frame were bad */
+    g_assert_cmpint(pin(f, BACKEND, 15, false, &gfn), ==, GNTST_bad_page);
+    g_assert_cmpint(gent(f, 15)->flags, ==, GTF_permit_access | GTF_reading);
+    f->gt.pin_frame[15] = DATA_GFN;
+    unpin(f, 15, true);
+    g_assert_cmpint(gent(f, 15)->flags, ==, GTF_permit_access);
+}
+
 static void test_revoked(Fixture *f, gconstpointer data)
 {
     grant_entry_v1_t *e = gent(f, 6);
@@ -263,6 +298,8 @@ int main(int argc, char **argv)
     ADD("frame-outside-memory", test_frame_outside_memory);
     ADD("in-use-flags", test_in_use_flags);
     ADD("revoked-while-in-use", test_revoked);
+    ADD("upgrade-keeps-frame", test_upgrade_keeps_frame);
+    ADD("failed-upgrade-flags", test_failed_upgrade_flags);
     ADD("copy", test_copy);
     ADD("copy-errors", test_copy_errors);
     return g_test_run();

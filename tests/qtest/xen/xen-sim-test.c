@@ -24,6 +24,7 @@
 #include "frontend/xen-fe.h"
 #include "frontend/xen-blkfront.h"
 #include "frontend/xen-netfront.h"
+#include "frontend/xen-raw-ring.h"
 
 #define GUEST_DOMID 1
 #define DISK_SIZE (80 * 1024 * 1024)
@@ -263,6 +264,82 @@ static void test_control_bad_requests(void)
     sim_stop(s);
 }
 
+static void test_control_port_cap(void)
+{
+    Sim *s = sim_start(NULL);
+    XenFe *fe = fe_connect(s);
+    XenFe *other;
+    XenFeEvtchn ch;
+    unsigned int n = 0;
+
+    /* One connection cannot take every port ... */
+    while (n < 1000 && xen_fe_evtchn_alloc(fe, &ch)) {
+        close(ch.to_backend);
+        close(ch.to_guest);
+        n++;
+    }
+    g_assert_cmpuint(n, ==, 512);
+    /* ... so another still gets one, and closing gives them back. */
+    other = fe_connect(s);
+    g_assert(xen_fe_evtchn_alloc(other, &ch));
+    xen_fe_evtchn_close(other, &ch);
+    xen_fe_close(fe);
+    fe = fe_connect(s);
+    g_assert(xen_fe_evtchn_alloc(fe, &ch));
+    xen_fe_evtchn_close(fe, &ch);
+    xen_fe_close(other);
+    xen_fe_close(fe);
+    sim_stop(s);
+}
+
+static void test_control_conn_cap(void)
+{
+    Sim *s = sim_start(NULL);
+    int fds[64];
+    int extra;
+    char c;
+    struct timeval tv = { .tv_sec = 10 };
+
+    for (int i = 0; i < 64; i++) {
+        fds[i] = raw_connect(s->xs);
+    }
+    assert_qemu_alive(s);   /* let QEMU accept them all */
+    extra = raw_connect(s->xs);
+    setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    g_assert_cmpint(recv(extra, &c, 1, 0), ==, 0);   /* turned away */
+    close(extra);
+    for (int i = 0; i < 64; i++) {
+        close(fds[i]);
+    }
+    assert_qemu_alive(s);
+    {
+        XenFe *fe = fe_connect(s);
+
+        xen_fe_close(fe);
+    }
+    sim_stop(s);
+}
+
+static void test_memory_must_be_sealed(void)
+{
+    g_autofree char *out = NULL, *err = NULL;
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    int status;
+    char *argv[] = {
+        (char *)qemu, (char *)"-M", (char *)"xen-sim,memory-backend=m",
+        (char *)"-object",
+        (char *)"memory-backend-memfd,id=m,size=64M,share=on,seal=off",
+        (char *)"-accel", (char *)"qtest", (char *)"-display", (char *)"none",
+        (char *)"-nodefaults", NULL,
+    };
+
+    /* A frontend could shrink an unsealed memfd under QEMU: refused. */
+    g_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                          &out, &err, &status, NULL));
+    g_assert(!WIFEXITED(status) || WEXITSTATUS(status) != 0);
+    g_assert(strstr(err, "sealed, shared memfd"));
+}
+
 /* ---- XenStore ---- */
 
 static void test_xs_basic(void)
@@ -390,6 +467,42 @@ static void test_xs_watch(void)
     sim_stop(s);
 }
 
+static void test_xs_watch_lifetime(void)
+{
+    Sim *s = sim_start(NULL);
+    XenFe *fe = fe_connect(s);
+    struct xs_handle *admin = admin_xs(s);
+    struct xs_handle *other;
+    char **ev;
+
+    /* The same path and token twice on one connection: EEXIST. */
+    g_assert(xs_watch(fe->xs, "/local/domain/1/data/l", "t"));
+    g_assert(!xs_watch(fe->xs, "/local/domain/1/data/l", "t"));
+    g_assert_cmpint(errno, ==, EEXIST);
+    /* Another connection, same path and token; then it goes away. */
+    g_setenv("XENSTORED_PATH", s->xs, true);
+    other = xs_open(0);
+    g_assert(other);
+    g_assert(xs_watch(other, "/local/domain/1/data/l", "t"));
+    g_assert(xs_watch(other, "/local/domain/1/data/l", "u"));
+    g_assert(xs_unwatch(other, "/local/domain/1/data/l", "u"));
+    xs_close(other);
+    assert_qemu_alive(s);
+    while ((ev = next_watch(fe->xs, 200))) {
+        free(ev);
+    }
+    /* A change now reaches the remaining watch, and nothing freed. */
+    g_assert(xs_write(admin, XBT_NULL, "/local/domain/1/data/l", "1", 1));
+    ev = next_watch(fe->xs, 5000);
+    g_assert(ev);
+    g_assert_cmpstr(ev[XS_WATCH_TOKEN], ==, "t");
+    free(ev);
+    assert_qemu_alive(s);
+    xs_close(admin);
+    xen_fe_close(fe);
+    sim_stop(s);
+}
+
 static void test_xs_transactions(void)
 {
     Sim *s = sim_start(NULL);
@@ -474,6 +587,47 @@ static void test_disk_connect_evtchn(void)
     g_assert(xen_blkfront_disconnect(bf, &err));
     g_assert_cmpuint(counter(s, "grant-unmaps"), ==,
                      counter(s, "grant-maps"));
+    xen_blkfront_free(bf);
+    xen_fe_close(fe);
+    sim_stop(s);
+}
+
+static void test_disk_raw_ring(void)
+{
+    Sim *s = sim_start(NULL);
+    XenFe *fe = fe_connect(s);
+    XenBlkfront *bf = blk_connect(fe);
+    XenRawRing raw = xen_raw_ring_view(bf->ring.sring,
+                                       sizeof(union blkif_sring_entry),
+                                       XEN_FE_PAGE_SIZE);
+    blkif_request_t req = {
+        .operation = 0xee,      /* no such operation */
+        .nr_segments = 0,
+        .id = 0x1234abcd5678ULL,
+    };
+    blkif_response_t rsp;
+    RING_IDX prod = xen_raw_ring_req_prod(&raw);
+    RING_IDX rsp_prod = xen_raw_ring_rsp_prod(&raw);
+    g_autofree char *err = NULL;
+
+    g_assert_cmpuint(raw.nr_entries, ==, RING_SIZE(&bf->ring));
+    /* Bytes no driver would write, straight into the ring. */
+    xen_raw_ring_put(&raw, prod, &req, sizeof(req));
+    xen_raw_ring_set_rsp_event(&raw, rsp_prod + 1);
+    xen_raw_ring_set_req_prod(&raw, prod + 1);
+    xen_fe_evtchn_notify(&bf->evt);
+    g_assert(xen_fe_evtchn_wait(&bf->evt, 10000));
+    g_assert_cmpuint(xen_raw_ring_rsp_prod(&raw), ==, rsp_prod + 1);
+    xen_raw_ring_get(&raw, rsp_prod, &rsp, sizeof(rsp));
+    /* Refused, with the request's own id. */
+    g_assert_cmphex(rsp.id, ==, req.id);
+    g_assert_cmpint(rsp.status, !=, BLKIF_RSP_OKAY);
+    assert_qemu_alive(s);
+
+    /* Keep the driver's view in step, then close cleanly. */
+    bf->ring.req_prod_pvt = prod + 1;
+    bf->ring.rsp_cons = rsp_prod + 1;
+    g_assert(xen_blkfront_disconnect(bf, &err));
     xen_blkfront_free(bf);
     xen_fe_close(fe);
     sim_stop(s);
@@ -725,8 +879,14 @@ int main(int argc, char **argv)
     qtest_add_func("xen-sim/xenstore/permissions", test_xs_permissions);
     qtest_add_func("xen-sim/xenstore/watch", test_xs_watch);
     qtest_add_func("xen-sim/xenstore/transactions", test_xs_transactions);
+    qtest_add_func("xen-sim/xenstore/watch-lifetime", test_xs_watch_lifetime);
+    qtest_add_func("xen-sim/control/port-cap", test_control_port_cap);
+    qtest_add_func("xen-sim/control/conn-cap", test_control_conn_cap);
+    qtest_add_func("xen-sim/control/memory-must-be-sealed",
+                   test_memory_must_be_sealed);
     qtest_add_func("xen-sim/disk/connect-evtchn", test_disk_connect_evtchn);
     qtest_add_func("xen-sim/disk/64mib-reconnect", test_disk_64mib_reconnect);
+    qtest_add_func("xen-sim/disk/raw-ring", test_disk_raw_ring);
     qtest_add_func("xen-sim/net/exchange", test_net_exchange);
     return g_test_run();
 }

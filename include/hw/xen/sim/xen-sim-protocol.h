@@ -4,7 +4,7 @@
  * xen-sim frontend control protocol: messages on the machine's "socket".
  *
  * Shared by QEMU (hw/xen/sim/xen-sim-control.c) and the frontend library
- * (tests/xen-pv/frontend/).  Documented in docs/devel/xen-sim.rst.
+ * (tests/qtest/xen/frontend/).  Documented in docs/devel/xen-sim.rst.
  *
  * Every message, both ways, is a XenSimMsgHeader followed by @len bytes of
  * payload (at most XEN_SIM_MSG_MAX), all little-endian as on the host.  Each

@@ -35,6 +35,7 @@ struct XenSimServer {
     char *path;
     QIONetListener *listener;
     GList *conns;
+    unsigned int nr_conns;
 };
 
 struct XenSimConn {
@@ -48,12 +49,16 @@ struct XenSimConn {
     void *priv;                 /* protocol state */
 };
 
+/* Clients one socket serves at once; more are turned away. */
+#define XEN_SIM_MAX_CONNS 64
+
 /* Largest output a client may leave unread before it is disconnected. */
 #define XEN_SIM_OUT_MAX (1024 * 1024)
 
+/* @mode: permissions of the socket file (0600 for dom0's rights). */
 XenSimServer *xen_sim_server_new(XenSimState *s, const XenSimServerOps *ops,
                                  const char *path, unsigned int domid,
-                                 Error **errp);
+                                 mode_t mode, Error **errp);
 /*
  * Queue a message.  With @fds, the message is sent at once and must go out
  * whole (replies carrying fds are never queued); returns false and closes the

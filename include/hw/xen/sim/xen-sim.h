@@ -78,6 +78,15 @@ void xen_sim_evtchn_close_owner(XenSimEvtchn *e, void *owner);
 
 /* XenStore (xen-sim-xenstore.c).  BQL held. */
 void xen_sim_xenstore_init(XenSimState *s);
+/*
+ * Remove a watch registered on xenstore_impl with a token unique to it.
+ * Works around xs_impl_unwatch() in QEMU 10.0, which cannot remove a watch
+ * that is not first in its path's list (it compares cb_opaque with != there).
+ */
+void xen_sim_xs_unwatch(XenstoreImplState *xs, unsigned int dom_id,
+                        const char *path, const char *unique_token,
+                        void (*fn)(void *, const char *, const char *),
+                        void *opaque);
 
 /* Unix-socket servers (xen-sim-server.c, xen-sim-control.c, xen-sim-xs-wire.c) */
 XenSimServer *xen_sim_control_server_new(XenSimState *s, const char *path,
