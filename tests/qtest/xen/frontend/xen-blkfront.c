@@ -8,21 +8,15 @@
 #include "xen-blkfront.h"
 #include "hw/xen/interface/io/xenbus.h"
 
-#define STATE_TIMEOUT_MS 10000
 #define IO_TIMEOUT_MS 30000
 #define SEGS BLKIF_MAX_SEGMENTS_PER_REQUEST
 
 XenBlkfront *xen_blkfront_new(XenFe *fe, unsigned int devid)
 {
     XenBlkfront *bf = g_new0(XenBlkfront, 1);
-    g_autofree char *node = NULL;
 
     bf->fe = fe;
-    bf->fe_path = g_strdup_printf("/local/domain/%u/device/vbd/%u",
-                                  fe->domid, devid);
-    node = g_strdup_printf("%s/backend", bf->fe_path);
-    bf->be_path = xen_fe_xs_read(fe, node);
-    if (!bf->be_path) {
+    if (!xen_fe_device_paths(fe, "vbd", devid, &bf->fe_path, &bf->be_path)) {
         xen_blkfront_free(bf);
         return NULL;
     }
@@ -41,16 +35,12 @@ static char *fe_node(XenBlkfront *bf, const char *key)
 
 static bool wait_backend_state(XenBlkfront *bf, int state)
 {
-    g_autofree char *node = be_node(bf, "state");
-
-    return xen_fe_xs_wait_int(bf->fe, node, state, STATE_TIMEOUT_MS);
+    return xen_fe_wait_backend_state(bf->fe, bf->be_path, state);
 }
 
 static bool set_state(XenBlkfront *bf, int state)
 {
-    g_autofree char *node = fe_node(bf, "state");
-
-    return xen_fe_xs_printf(bf->fe, node, "%d", state);
+    return xen_fe_set_state(bf->fe, bf->fe_path, state);
 }
 
 bool xen_blkfront_connect(XenBlkfront *bf, char **err)
@@ -121,14 +111,7 @@ bool xen_blkfront_disconnect(XenBlkfront *bf, char **err)
 {
     XenFe *fe = bf->fe;
 
-    set_state(bf, XenbusStateClosing);
-    if (!wait_backend_state(bf, XenbusStateClosing)) {
-        *err = g_strdup("backend never reached Closing");
-        return false;
-    }
-    set_state(bf, XenbusStateClosed);
-    if (!wait_backend_state(bf, XenbusStateClosed)) {
-        *err = g_strdup("backend never reached Closed");
+    if (!xen_fe_close_device(fe, bf->fe_path, bf->be_path, err)) {
         return false;
     }
     /* The backend must have let go of every grant by now. */

@@ -11,8 +11,10 @@
 #include <sys/un.h>
 #include "qemu/atomic.h"
 #include "xen-fe.h"
+#include "hw/xen/interface/io/xenbus.h"
 
 #define GNTTAB_GFN 1
+#define STATE_TIMEOUT_MS 10000
 #define FIRST_GREF 8            /* Xen reserves the first 8 entries */
 
 static bool send_all(int fd, const void *buf, size_t len)
@@ -332,4 +334,51 @@ bool xen_fe_xs_wait_int(XenFe *fe, const char *path, int value,
         g_usleep(1000);
     } while (g_get_monotonic_time() < end);
     return false;
+}
+
+bool xen_fe_device_paths(XenFe *fe, const char *type, unsigned int devid,
+                         char **fe_path, char **be_path)
+{
+    g_autofree char *node = NULL;
+
+    *fe_path = g_strdup_printf("/local/domain/%u/device/%s/%u", fe->domid,
+                               type, devid);
+    node = g_strdup_printf("%s/backend", *fe_path);
+    *be_path = xen_fe_xs_read(fe, node);
+    if (!*be_path) {
+        g_free(*fe_path);
+        *fe_path = NULL;
+        return false;
+    }
+    return true;
+}
+
+bool xen_fe_set_state(XenFe *fe, const char *fe_path, int state)
+{
+    g_autofree char *node = g_strdup_printf("%s/state", fe_path);
+
+    return xen_fe_xs_printf(fe, node, "%d", state);
+}
+
+bool xen_fe_wait_backend_state(XenFe *fe, const char *be_path, int state)
+{
+    g_autofree char *node = g_strdup_printf("%s/state", be_path);
+
+    return xen_fe_xs_wait_int(fe, node, state, STATE_TIMEOUT_MS);
+}
+
+bool xen_fe_close_device(XenFe *fe, const char *fe_path, const char *be_path,
+                         char **err)
+{
+    xen_fe_set_state(fe, fe_path, XenbusStateClosing);
+    if (!xen_fe_wait_backend_state(fe, be_path, XenbusStateClosing)) {
+        *err = g_strdup("backend never reached Closing");
+        return false;
+    }
+    xen_fe_set_state(fe, fe_path, XenbusStateClosed);
+    if (!xen_fe_wait_backend_state(fe, be_path, XenbusStateClosed)) {
+        *err = g_strdup("backend never reached Closed");
+        return false;
+    }
+    return true;
 }

@@ -76,4 +76,18 @@ int xen_fe_xs_read_int(XenFe *fe, const char *path, int dflt);
 bool xen_fe_xs_wait_int(XenFe *fe, const char *path, int value,
                         int timeout_ms);
 
+/* XenBus device helpers shared by the protocol drivers. */
+
+/* Paths of device @type/@devid of this guest; false if it has no backend. */
+bool xen_fe_device_paths(XenFe *fe, const char *type, unsigned int devid,
+                         char **fe_path, char **be_path);
+bool xen_fe_set_state(XenFe *fe, const char *fe_path, int state);
+bool xen_fe_wait_backend_state(XenFe *fe, const char *be_path, int state);
+/*
+ * Take a connected device down as a frontend does: Closing, wait for the
+ * backend's Closing, Closed, wait for its Closed.  On failure *@err says why.
+ */
+bool xen_fe_close_device(XenFe *fe, const char *fe_path, const char *be_path,
+                         char **err);
+
 #endif

@@ -8,21 +8,15 @@
 #include "xen-netfront.h"
 #include "hw/xen/interface/io/xenbus.h"
 
-#define STATE_TIMEOUT_MS 10000
 #define TX_TIMEOUT_MS 10000
 
 XenNetfront *xen_netfront_new(XenFe *fe, unsigned int devid)
 {
     XenNetfront *nf = g_new0(XenNetfront, 1);
-    g_autofree char *node = NULL;
 
     nf->fe = fe;
     nf->devid = devid;
-    nf->fe_path = g_strdup_printf("/local/domain/%u/device/vif/%u",
-                                  fe->domid, devid);
-    node = g_strdup_printf("%s/backend", nf->fe_path);
-    nf->be_path = xen_fe_xs_read(fe, node);
-    if (!nf->be_path) {
+    if (!xen_fe_device_paths(fe, "vif", devid, &nf->fe_path, &nf->be_path)) {
         xen_netfront_free(nf);
         return NULL;
     }
@@ -31,9 +25,7 @@ XenNetfront *xen_netfront_new(XenFe *fe, unsigned int devid)
 
 static bool wait_backend_state(XenNetfront *nf, int state)
 {
-    g_autofree char *node = g_strdup_printf("%s/state", nf->be_path);
-
-    return xen_fe_xs_wait_int(nf->fe, node, state, STATE_TIMEOUT_MS);
+    return xen_fe_wait_backend_state(nf->fe, nf->be_path, state);
 }
 
 static bool fe_write(XenNetfront *nf, const char *key, const char *fmt,
@@ -140,14 +132,7 @@ bool xen_netfront_disconnect(XenNetfront *nf, char **err)
 {
     XenFe *fe = nf->fe;
 
-    fe_write(nf, "state", "%u", XenbusStateClosing);
-    if (!wait_backend_state(nf, XenbusStateClosing)) {
-        *err = g_strdup("backend never reached Closing");
-        return false;
-    }
-    fe_write(nf, "state", "%u", XenbusStateClosed);
-    if (!wait_backend_state(nf, XenbusStateClosed)) {
-        *err = g_strdup("backend never reached Closed");
+    if (!xen_fe_close_device(fe, nf->fe_path, nf->be_path, err)) {
         return false;
     }
     if (!xen_fe_end_grant(fe, nf->tx_ref) ||
