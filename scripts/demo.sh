@@ -46,10 +46,5 @@ for _ in $(seq 100); do
 done
 echo
 rc=0
-"$demo" "$dir" || rc=$?
-if [ -n "$(command -v xenstore-ls)" ]; then
-    echo
-    echo "== XenStore after the demo (Debian's xenstore-ls on the admin socket) =="
-    XENSTORED_PATH="$dir/xs-admin.sock" xenstore-ls -f /local/domain/0/backend | sed 's/^/  /'
-fi
+XEN_PV_DEMO_XS_ADMIN="$dir/xs-admin.sock" "$demo" "$dir" || rc=$?
 exit "$rc"

@@ -120,6 +120,34 @@ static void show_features(XenFe *fe, const char *be_path, const char *const *key
     SAY("%s", line->str);
 }
 
+/* Debian's xenstore-ls, as dom0, on @path: what a toolstack would see. */
+static void show_xenstore(const char *path)
+{
+    const char *admin = g_getenv("XEN_PV_DEMO_XS_ADMIN");
+    g_autofree char *out = NULL;
+    g_auto(GStrv) env = NULL;
+    g_auto(GStrv) lines = NULL;
+    char *argv[] = { (char *)"xenstore-ls", (char *)"-f", (char *)path, NULL };
+    int status;
+
+    if (!admin) {
+        return;
+    }
+    env = g_environ_setenv(g_get_environ(), "XENSTORED_PATH", admin, true);
+    if (!g_spawn_sync(NULL, argv, env, G_SPAWN_SEARCH_PATH |
+                      G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
+                      &status, NULL)) {
+        return;
+    }
+    SAY("  xenstore-ls -f %s (as dom0, while connected):", path);
+    lines = g_strsplit(out, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        if (**l) {
+            SAY("    %s", *l);
+        }
+    }
+}
+
 static void fill(uint8_t *buf, size_t len, uint64_t off)
 {
     for (size_t i = 0; i < len; i += 8) {
@@ -164,6 +192,8 @@ static void demo_disk(XenFe *fe)
         bf->ring_ref, bf->evt.port);
     SAY("  disk: %" PRIu64 " sectors of 512 bytes (%" PRIu64 " MiB), "
         "mode %s", bf->sectors, bf->sectors / 2048, bf->mode ?: "?");
+    show_xenstore(bf->be_path);
+    show_xenstore(bf->fe_path);
 
     for (size_t off = 0; off < total && ok; off += chunk) {
         fill(buf, chunk, off);
