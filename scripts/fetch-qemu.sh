@@ -41,7 +41,8 @@ fi
 
 command -v dpkg-source >/dev/null || die "dpkg-source missing: run scripts/install-deps.sh"
 mkdir -p "$srcdir"
-work=$(mktemp -d "$srcdir/fetch.XXXXXX")
+# Download where apt's unprivileged _apt user can write (not under /root).
+work=$(mktemp -d "${TMPDIR:-/tmp}/xen-pv-qemu-fetch.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # Pick the newest 10.0.x version of the 'qemu' source package in any enabled
@@ -63,7 +64,8 @@ check_version "$tree"
 upver=$(cat "$tree/VERSION")
 dest="$srcdir/qemu-$upver-${ver#*:}"
 rm -rf "$dest"
-mv "$tree" "$dest"
+mv "$tree" "$dest.tmp"
+mv "$dest.tmp" "$dest"
 # The pristine tree is read-only for everybody: the overlay must never write it.
 touch "$dest/.xen-pv-complete"
 chmod -R a-w "$dest"
