@@ -66,6 +66,7 @@ static void xen_sim_machine_init(MachineState *ms)
 {
     XenSimState *s = XEN_SIM_MACHINE(ms);
     Error *err = NULL;
+    int seals;
 
     if (xen_sim) {
         error_report("xen-sim: only one xen-sim platform per process");
@@ -85,9 +86,10 @@ static void xen_sim_machine_init(MachineState *ms)
      * (SIGBUS), and QEMU must see the same pages it does.
      */
     s->mem_fd = memory_region_get_fd(ms->ram);
-    if (s->mem_fd < 0 || !qemu_ram_is_shared(ms->ram->ram_block) ||
-        ms->ram->ram_block->fd_offset != 0 ||
-        !(fcntl(s->mem_fd, F_GET_SEALS) & F_SEAL_SHRINK)) {
+    seals = s->mem_fd < 0 ? -1 : fcntl(s->mem_fd, F_GET_SEALS);
+    if (seals < 0 || !(seals & F_SEAL_SHRINK) ||
+        !qemu_ram_is_shared(ms->ram->ram_block) ||
+        ms->ram->ram_block->fd_offset != 0) {
         error_report("xen-sim: the guest memory must be a sealed, shared "
                      "memfd (memory-backend-memfd,share=on,seal=on, the "
                      "default)");

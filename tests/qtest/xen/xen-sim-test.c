@@ -333,9 +333,28 @@ static void test_memory_must_be_sealed(void)
         (char *)"-nodefaults", NULL,
     };
 
+    g_autofree char *file = g_strdup_printf("%s/xen-sim-mem-XXXXXX",
+                                            g_get_tmp_dir());
+    g_autofree char *file_opt = NULL;
+    int fd = g_mkstemp(file);
+
     /* A frontend could shrink an unsealed memfd under QEMU: refused. */
     g_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
                           &out, &err, &status, NULL));
+    g_assert(!WIFEXITED(status) || WEXITSTATUS(status) != 0);
+    g_assert(strstr(err, "sealed, shared memfd"));
+
+    /* So is a shared file on an ordinary file system. */
+    g_assert(fd >= 0);
+    close(fd);
+    file_opt = g_strdup_printf("memory-backend-file,id=m,size=64M,share=on,"
+                               "mem-path=%s", file);
+    argv[4] = file_opt;
+    g_free(out);
+    g_free(err);
+    g_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                          &out, &err, &status, NULL));
+    unlink(file);
     g_assert(!WIFEXITED(status) || WEXITSTATUS(status) != 0);
     g_assert(strstr(err, "sealed, shared memfd"));
 }
