@@ -611,6 +611,50 @@ static void test_disk_connect_evtchn(void)
     sim_stop(s);
 }
 
+static void fill(uint8_t *buf, size_t len, uint64_t offset, uint32_t gen)
+{
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t v = ((offset + i) * 0x9E3779B97F4A7C15ULL) ^ gen;
+
+        memcpy(buf + i, &v, 8);
+    }
+}
+
+static void test_disk_multi_page_ring(void)
+{
+    Sim *s = sim_start(NULL);
+    XenFe *fe = fe_connect(s);
+    XenBlkfront *bf = xen_blkfront_new(fe, VBD_XVDA);
+    g_autofree uint8_t *buf = g_malloc(1024 * 1024);
+    g_autofree uint8_t *got = g_malloc(1024 * 1024);
+    g_autofree char *err = NULL;
+    uint64_t maps;
+
+    /* Four ring pages: the backend maps them with one multi-ref map. */
+    bf->ring_order = 2;
+    if (!xen_blkfront_connect(bf, &err)) {
+        g_error("connect: %s", err);
+    }
+    g_assert_cmpuint(bf->nr_slots, ==, 4 * 32);
+    maps = counter(s, "grant-maps");
+    g_assert_cmpuint(maps, ==, 4);
+    for (int i = 0; i < 4; i++) {
+        g_assert_cmphex(xen_fe_gnt_entry(fe, bf->ring_refs[i])->flags &
+                        GTF_writing, ==, GTF_writing);
+    }
+    /* More requests in flight than a one-page ring holds. */
+    fill(buf, 1024 * 1024, 0, 7);
+    g_assert(xen_blkfront_rw(bf, true, 0, buf, 1024 * 1024));
+    g_assert(xen_blkfront_rw(bf, false, 0, got, 1024 * 1024));
+    g_assert(memcmp(buf, got, 1024 * 1024) == 0);
+    g_assert(xen_blkfront_disconnect(bf, &err));
+    g_assert_cmpuint(counter(s, "grant-unmaps"), ==,
+                     counter(s, "grant-maps"));
+    xen_blkfront_free(bf);
+    xen_fe_close(fe);
+    sim_stop(s);
+}
+
 static void test_disk_raw_ring(void)
 {
     Sim *s = sim_start(NULL);
@@ -650,15 +694,6 @@ static void test_disk_raw_ring(void)
     xen_blkfront_free(bf);
     xen_fe_close(fe);
     sim_stop(s);
-}
-
-static void fill(uint8_t *buf, size_t len, uint64_t offset, uint32_t gen)
-{
-    for (size_t i = 0; i < len; i += 8) {
-        uint64_t v = ((offset + i) * 0x9E3779B97F4A7C15ULL) ^ gen;
-
-        memcpy(buf + i, &v, 8);
-    }
 }
 
 static void test_disk_64mib_reconnect(void)
@@ -906,6 +941,7 @@ int main(int argc, char **argv)
     qtest_add_func("xen-sim/disk/connect-evtchn", test_disk_connect_evtchn);
     qtest_add_func("xen-sim/disk/64mib-reconnect", test_disk_64mib_reconnect);
     qtest_add_func("xen-sim/disk/raw-ring", test_disk_raw_ring);
+    qtest_add_func("xen-sim/disk/multi-page-ring", test_disk_multi_page_ring);
     qtest_add_func("xen-sim/net/exchange", test_net_exchange);
     return g_test_run();
 }

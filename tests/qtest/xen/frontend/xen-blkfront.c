@@ -64,13 +64,25 @@ bool xen_blkfront_connect(XenBlkfront *bf, char **err)
     g_free(bf->mode);
     bf->mode = xen_fe_xs_read(fe, n_mode);
 
-    bf->ring_gfn = xen_fe_alloc_page(fe);
+    g_assert(bf->ring_order <= 4);
+    if (!bf->ring_gfn) {
+        /* Kept across reconnects: contiguous pages are not recycled. */
+        bf->ring_gfn = xen_fe_alloc_pages(fe, 1u << bf->ring_order);
+    }
     sring = xen_fe_page(fe, bf->ring_gfn);
+    memset(sring, 0, XEN_FE_PAGE_SIZE << bf->ring_order);
     SHARED_RING_INIT(sring);
-    FRONT_RING_INIT(&bf->ring, sring, XEN_FE_PAGE_SIZE);
-    bf->ring_ref = xen_fe_grant(fe, bf->ring_gfn, false);
+    FRONT_RING_INIT(&bf->ring, sring, XEN_FE_PAGE_SIZE << bf->ring_order);
+    for (unsigned int i = 0; i < 1u << bf->ring_order; i++) {
+        bf->ring_refs[i] = xen_fe_grant(fe, bf->ring_gfn + i, false);
+    }
+    bf->ring_ref = bf->ring_refs[0];
     if (!xen_fe_evtchn_alloc(fe, &bf->evt)) {
         *err = g_strdup("cannot allocate an event channel");
+        return false;
+    }
+    if (bf->slots && bf->nr_slots != RING_SIZE(&bf->ring)) {
+        *err = g_strdup("ring-page-order changed across reconnects");
         return false;
     }
     if (!bf->slots) {
@@ -90,8 +102,27 @@ bool xen_blkfront_connect(XenBlkfront *bf, char **err)
         bf->slots[i].busy = false;
     }
 
-    if (!xen_fe_xs_printf(fe, n_ring, "%u", bf->ring_ref) ||
-        !xen_fe_xs_printf(fe, n_evt, "%u", bf->evt.port) ||
+    if (bf->ring_order) {
+        g_autofree char *n_order = fe_node(bf, "ring-page-order");
+
+        if (!xen_fe_xs_printf(fe, n_order, "%u", bf->ring_order)) {
+            *err = g_strdup("cannot write ring-page-order");
+            return false;
+        }
+        for (unsigned int i = 0; i < 1u << bf->ring_order; i++) {
+            g_autofree char *key = g_strdup_printf("ring-ref%u", i);
+            g_autofree char *n_ref = fe_node(bf, key);
+
+            if (!xen_fe_xs_printf(fe, n_ref, "%u", bf->ring_refs[i])) {
+                *err = g_strdup("cannot write ring-ref");
+                return false;
+            }
+        }
+    } else if (!xen_fe_xs_printf(fe, n_ring, "%u", bf->ring_ref)) {
+        *err = g_strdup("cannot write ring-ref");
+        return false;
+    }
+    if (!xen_fe_xs_printf(fe, n_evt, "%u", bf->evt.port) ||
         !xen_fe_xs_printf(fe, n_proto, "%s", XEN_IO_PROTO_ABI_X86_64) ||
         !set_state(bf, XenbusStateInitialised)) {
         *err = g_strdup("cannot write the frontend's XenStore nodes");
@@ -115,9 +146,11 @@ bool xen_blkfront_disconnect(XenBlkfront *bf, char **err)
         return false;
     }
     /* The backend must have let go of every grant by now. */
-    if (!xen_fe_end_grant(fe, bf->ring_ref)) {
-        *err = g_strdup("ring grant still in use after Closed");
-        return false;
+    for (unsigned int i = 0; i < 1u << bf->ring_order; i++) {
+        if (!xen_fe_end_grant(fe, bf->ring_refs[i])) {
+            *err = g_strdup("ring grant still in use after Closed");
+            return false;
+        }
     }
     for (unsigned int i = 0; i < bf->nr_slots; i++) {
         for (unsigned int j = 0; j < SEGS; j++) {
@@ -127,7 +160,6 @@ bool xen_blkfront_disconnect(XenBlkfront *bf, char **err)
             }
         }
     }
-    xen_fe_free_page(fe, bf->ring_gfn);
     xen_fe_evtchn_close(fe, &bf->evt);
     bf->connected = false;
     /* Ready for another connect. */

@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Frontend library: a blkfront protocol driver on the platform client.
- * Single-page ring, direct segments, READ / WRITE / FLUSH_DISKCACHE, the
+ * Single- or multi-page ring (ring-page-order), direct segments, READ / WRITE / FLUSH_DISKCACHE, the
  * XenBus handshake, disconnect and reconnect.  Synchronous API: each call
  * keeps up to a ring's worth of requests in flight and returns when all are
  * answered.
@@ -30,8 +30,10 @@ typedef struct XenBlkfront {
     char *fe_path;              /* /local/domain/<domid>/device/vbd/<devid> */
     char *be_path;
     bool connected;
-    uint64_t ring_gfn;
-    grant_ref_t ring_ref;
+    unsigned int ring_order;    /* set before connect: 2^order ring pages */
+    uint64_t ring_gfn;          /* first of the ring's contiguous pages */
+    grant_ref_t ring_refs[16];
+    grant_ref_t ring_ref;       /* ring_refs[0] */
     blkif_front_ring_t ring;
     XenFeEvtchn evt;
     XenBlkSlot *slots;          /* one per ring entry, pages granted once */

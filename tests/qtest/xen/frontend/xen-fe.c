@@ -196,6 +196,16 @@ uint64_t xen_fe_alloc_page(XenFe *fe)
     return gfn;
 }
 
+uint64_t xen_fe_alloc_pages(XenFe *fe, unsigned int n)
+{
+    uint64_t gfn = fe->next_gfn;
+
+    g_assert((fe->next_gfn + n) * XEN_FE_PAGE_SIZE <= fe->mem_size);
+    fe->next_gfn += n;
+    memset(xen_fe_page(fe, gfn), 0, (size_t)n * XEN_FE_PAGE_SIZE);
+    return gfn;
+}
+
 void xen_fe_free_page(XenFe *fe, uint64_t gfn)
 {
     g_array_append_val(fe->free_gfns, gfn);

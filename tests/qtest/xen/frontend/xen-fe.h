@@ -51,6 +51,8 @@ int xen_fe_ctl(XenFe *fe, uint32_t type, const void *req, uint32_t len,
                void *reply, uint32_t reply_len, int *fds, size_t nfds);
 
 uint64_t xen_fe_alloc_page(XenFe *fe);
+/* @n contiguous pages (a multi-page ring); returns the first frame. */
+uint64_t xen_fe_alloc_pages(XenFe *fe, unsigned int n);
 void xen_fe_free_page(XenFe *fe, uint64_t gfn);
 void *xen_fe_page(XenFe *fe, uint64_t gfn);
 
