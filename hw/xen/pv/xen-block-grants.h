@@ -1,0 +1,91 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * xen-block: how one ring reaches the guest pages its requests name.
+ *
+ * Three strategies, chosen per ring at connect:
+ * - persistent: the frontend negotiated feature-persistent; each grant is
+ *   mapped read-write once and kept (up to a cap, least recently used idle
+ *   ones purged), so steady-state I/O needs no grant operation at all;
+ * - map: all of a request's grants mapped with one batched call, the guest
+ *   pages go straight into the QEMUIOVector (zero copy), unmapped when the
+ *   request completes;
+ * - copy: one batched grant copy per request through a bounce buffer (what
+ *   upstream QEMU does; cheapest on real Xen for small requests).
+ *
+ * Thread context: the ring's AioContext, except init/cleanup (BQL, ring
+ * stopped and drained).
+ */
+
+#ifndef HW_XEN_PV_XEN_BLOCK_GRANTS_H
+#define HW_XEN_PV_XEN_BLOCK_GRANTS_H
+
+#include "qemu/queue.h"
+#include "qemu/iov.h"
+#include "qemu/memalign.h"
+#include "hw/xen/xen-bus.h"
+#include "hw/xen/pv/xen-blkif.h"
+
+typedef enum XenBlockGrantMode {
+    XEN_BLOCK_GRANT_PERSISTENT,
+    XEN_BLOCK_GRANT_MAP,
+    XEN_BLOCK_GRANT_COPY,
+} XenBlockGrantMode;
+
+typedef struct XenBlockPGrant XenBlockPGrant;
+
+typedef struct XenBlockGrants {
+    XenDevice *xendev;
+    XenBlockGrantMode mode;
+    unsigned int max_persistent;
+    GHashTable *persistent;                 /* gref -> XenBlockPGrant */
+    QTAILQ_HEAD(, XenBlockPGrant) idle;     /* least recently used first */
+    uint64_t purged;
+} XenBlockGrants;
+
+/* What one request holds while its I/O runs. */
+typedef struct XenBlockBuf {
+    unsigned int nr_segs;
+    bool to_guest;              /* READ: the backend writes guest pages */
+    XenBlockPGrant **pg;        /* persistent: per segment, or NULL */
+    void **tmp;                 /* persistent fallback: single mappings */
+    void *area;                 /* map: one batched mapping */
+    uint32_t *refs;             /* map: its grant references */
+    uint8_t *bounce;            /* copy: the data, segments back to back */
+    size_t bounce_len;
+    /* Direct requests need no allocation */
+    XenBlockPGrant *pg_inline[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+    void *tmp_inline[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+    uint32_t refs_inline[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+} XenBlockBuf;
+
+void xen_block_grants_init(XenBlockGrants *g, XenDevice *xendev,
+                           XenBlockGrantMode mode,
+                           unsigned int max_persistent);
+/* Unmap every persistent grant: only once no request holds any. */
+void xen_block_grants_cleanup(XenBlockGrants *g);
+
+/**
+ * xen_block_grants_get: give the request @segs host memory, appended to
+ * @qiov; for a WRITE (@to_guest false) the data is in it on return.
+ * Returns false (nothing held) if a grant could not be used.
+ */
+bool xen_block_grants_get(XenBlockGrants *g, const XenBlockSeg *segs,
+                          unsigned int nr_segs, bool to_guest,
+                          XenBlockBuf *buf, QEMUIOVector *qiov);
+
+/**
+ * xen_block_grants_put: release what xen_block_grants_get() took; for a
+ * READ that succeeded (@deliver), copy the data to the guest first.
+ * Returns false if delivering failed.
+ */
+bool xen_block_grants_put(XenBlockGrants *g, XenBlockBuf *buf,
+                          const XenBlockSeg *segs, bool deliver);
+
+/* Read @nr whole guest pages (indirect descriptors) into @dst. */
+bool xen_block_grants_read_pages(XenBlockGrants *g, const uint32_t *refs,
+                                 unsigned int nr, void *dst);
+
+unsigned int xen_block_grants_nr_persistent(XenBlockGrants *g);
+
+#endif /* HW_XEN_PV_XEN_BLOCK_GRANTS_H */

@@ -1,0 +1,847 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * xen-block: the Xen PV block backend, device and XenStore negotiation.
+ *
+ * QOM types xen-disk and xen-cdrom on QEMU's XenBus (backend "qdisk",
+ * frontend "vbd").  This file owns the device: properties, the features
+ * published to XenStore, the frontend state machine, connecting and
+ * disconnecting rings, resize and media change.  The data path of each ring
+ * is in xen-block-ring.c; request checks are pure functions in xen-blkif.c.
+ *
+ * Thread context: BQL, except xen_block_ring_broken() (any thread).
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/cutils.h"
+#include "qemu/main-loop.h"
+#include "qemu/error-report.h"
+#include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "qapi/qapi-visit-virtio.h"
+#include "hw/qdev-properties.h"
+#include "hw/qdev-properties-system.h"
+#include "hw/xen/xen-backend.h"
+#include "hw/xen/pv/xen-block.h"
+#include "hw/xen/interface/io/xs_wire.h"
+#include "block/aio-wait.h"
+#include "system/block-backend.h"
+#include "system/blockdev.h"
+#include "system/runstate.h"
+#include "xen-block-ring.h"
+#include "xen-block-xs.h"
+#include "trace.h"
+
+static const char *xen_block_name(XenBlockDevice *blockdev)
+{
+    return XEN_DEVICE(blockdev)->name ?: "?";
+}
+
+/* ---- vdev property ---- */
+
+static void xen_block_get_vdev(Object *obj, Visitor *v, const char *name,
+                               void *opaque, Error **errp)
+{
+    const Property *prop = opaque;
+    XenBlockVdev *vdev = object_field_prop_ptr(obj, prop);
+    g_autofree char *str = xen_block_vdev_format(vdev);
+
+    if (!str) {
+        str = g_strdup("");     /* not chosen yet */
+    }
+    visit_type_str(v, name, &str, errp);
+}
+
+static void xen_block_set_vdev(Object *obj, Visitor *v, const char *name,
+                               void *opaque, Error **errp)
+{
+    const Property *prop = opaque;
+    XenBlockVdev *vdev = object_field_prop_ptr(obj, prop);
+    g_autofree char *str = NULL;
+
+    if (!visit_type_str(v, name, &str, errp)) {
+        return;
+    }
+    if (!xen_block_vdev_parse(str, vdev)) {
+        error_setg(errp, "invalid virtual disk specifier '%s' (expected "
+                   "xvd<letters>[<part>], hd<a-d>[<part>], sd<a-p>[<part>], "
+                   "d<disk>[p<part>] or a device number)", str);
+    }
+}
+
+static const PropertyInfo xen_block_prop_vdev = {
+    .type = "str",
+    .description = "Virtual disk specifier (xvd*, hd*, sd*, d*p*, number)",
+    .get = xen_block_get_vdev,
+    .set = xen_block_set_vdev,
+};
+
+/*
+ * Name a disk the frontend has no disk of yet: the first disk index not
+ * used by any vbd of the domain, whatever its naming scheme.
+ */
+static bool xen_block_find_free_vdev(XenBlockDevice *blockdev, Error **errp)
+{
+    XenDevice *xendev = XEN_DEVICE(blockdev);
+    XenBus *xenbus = XEN_BUS(qdev_get_parent_bus(DEVICE(blockdev)));
+    g_autofree char *fe_path =
+        g_strdup_printf("/local/domain/%u/device/vbd", xendev->frontend_id);
+    g_autoptr(GHashTable) used = g_hash_table_new(NULL, NULL);
+    char **names;
+    unsigned int n = 0, i;
+    unsigned long disk, number;
+
+    names = qemu_xen_xs_directory(xenbus->xsh, XBT_NULL, fe_path, &n);
+    if (!names && errno != ENOENT) {
+        error_setg_errno(errp, errno, "cannot read %s", fe_path);
+        return false;
+    }
+    for (i = 0; i < n; i++) {
+        long index;
+
+        if (!qemu_strtoul(names[i], NULL, 10, &number)) {
+            index = xen_block_vdev_disk_index(number);
+            if (index >= 0) {
+                g_hash_table_add(used, GSIZE_TO_POINTER(index + 1));
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+
+    for (disk = 0; disk < XEN_BLOCK_VDEV_MAX_DISKS; disk++) {
+        if (!g_hash_table_contains(used, GSIZE_TO_POINTER(disk + 1))) {
+            xen_block_vdev_for_disk(disk, &blockdev->props.vdev);
+            return true;
+        }
+    }
+    error_setg(errp, "no free virtual disk name");
+    return false;
+}
+
+static char *xen_block_get_name(XenDevice *xendev, Error **errp)
+{
+    XenBlockDevice *blockdev = XEN_BLOCK_DEVICE(xendev);
+    XenBlockVdev *vdev = &blockdev->props.vdev;
+
+    if (vdev->type == XEN_BLOCK_VDEV_TYPE_INVALID &&
+        !xen_block_find_free_vdev(blockdev, errp)) {
+        return NULL;
+    }
+    return g_strdup_printf("%lu", vdev->number);
+}
+
+/* ---- reporting frontend errors ---- */
+
+/*
+ * The frontend gave us something we cannot use: say so in XenStore and
+ * close, as Linux's xenbus_dev_fatal() does.  Traced, never logged: the
+ * guest chooses how often this happens.
+ */
+static void xen_block_fatal(XenBlockDevice *blockdev, const char *msg)
+{
+    XenDevice *xendev = XEN_DEVICE(blockdev);
+
+    trace_xen_pv_block_fatal(xen_block_name(blockdev), msg);
+    xen_device_backend_printf(xendev, "error", "%s", msg);
+    xen_device_backend_set_state(xendev, XenbusStateClosing);
+}
+
+static void xen_block_ring_error_bh(void *opaque)
+{
+    XenBlockDevice *blockdev = opaque;
+    int index = qatomic_xchg(&blockdev->broken_ring, 0);
+    g_autofree char *msg = NULL;
+
+    if (!index || !blockdev->rings) {
+        return;
+    }
+    msg = g_strdup_printf("queue %d: ring overflow: frontend broke the "
+                          "ring protocol", index - 1);
+    xen_block_fatal(blockdev, msg);
+}
+
+void xen_block_ring_broken(XenBlockDevice *blockdev, unsigned int index)
+{
+    qatomic_set(&blockdev->broken_ring, index + 1);
+    qemu_bh_schedule(blockdev->ring_error_bh);
+}
+
+/* ---- connect / disconnect ---- */
+
+static bool xen_block_rings_busy(XenBlockDevice *blockdev)
+{
+    unsigned int i;
+
+    for (i = 0; i < blockdev->nr_rings; i++) {
+        if (xen_block_ring_busy(blockdev->rings[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Stop the first @nr rings, wait for every request they submitted (in any
+ * context), then unmap and free them.
+ */
+static void xen_block_free_rings(XenBlockDevice *blockdev, unsigned int nr)
+{
+    BlockBackend *blk = blockdev->props.conf.blk;
+    unsigned int i;
+
+    for (i = 0; i < nr; i++) {
+        xen_block_ring_stop(blockdev->rings[i]);
+    }
+    blockdev->nr_rings = nr;
+    AIO_WAIT_WHILE_UNLOCKED(NULL, xen_block_rings_busy(blockdev));
+
+    /* Nothing uses the rings or the grants now */
+    for (i = 0; i < nr; i++) {
+        xen_block_ring_free(blockdev->rings[i]);
+    }
+    g_free(blockdev->rings);
+    blockdev->rings = NULL;
+    blockdev->nr_rings = 0;
+
+    if (blk_get_aio_context(blk) != qemu_get_aio_context()) {
+        blk_set_aio_context(blk, qemu_get_aio_context(), &error_abort);
+    }
+}
+
+static void xen_block_disconnect(XenBlockDevice *blockdev)
+{
+    if (!blockdev->rings) {
+        return;
+    }
+    trace_xen_pv_block_disconnect(xen_block_name(blockdev), blockdev->nr_rings);
+    xen_block_free_rings(blockdev, blockdev->nr_rings);
+}
+
+/* Read the ring references of queue @prefix ("" or "queue-N/"). */
+static bool xen_block_read_ring_refs(XenBlockDevice *blockdev,
+                                     const char *prefix, unsigned int order,
+                                     bool have_order,
+                                     XenBlockRingConfig *cfg, Error **errp)
+{
+    XenDevice *xendev = XEN_DEVICE(blockdev);
+    unsigned int i;
+
+    cfg->nr_ring_refs = 1u << order;
+    for (i = 0; i < cfg->nr_ring_refs; i++) {
+        g_autofree char *key = have_order ?
+            g_strdup_printf("%sring-ref%u", prefix, i) :
+            g_strdup_printf("%sring-ref", prefix);
+
+        if (xen_device_frontend_scanf(xendev, key, "%u",
+                                      &cfg->ring_refs[i]) != 1) {
+            error_setg(errp, "missing or bad %s", key);
+            return false;
+        }
+    }
+    return true;
+}
+
+static XenBlockGrantMode xen_block_grant_mode(XenBlockDevice *blockdev)
+{
+    XenDevice *xendev = XEN_DEVICE(blockdev);
+    unsigned int persistent;
+
+    if (blockdev->props.persistent &&
+        xen_device_frontend_scanf(xendev, "feature-persistent", "%u",
+                                  &persistent) == 1 && persistent) {
+        return XEN_BLOCK_GRANT_PERSISTENT;
+    }
+    switch (blockdev->props.grant_copy) {
+    case ON_OFF_AUTO_OFF:
+        return XEN_BLOCK_GRANT_MAP;
+    default:
+        /*
+         * Copy by default: one batched operation per request and no unmap
+         * (no TLB flush) on real Xen; what upstream QEMU does.
+         */
+        return XEN_BLOCK_GRANT_COPY;
+    }
+}
+
+static bool xen_block_connect(XenBlockDevice *blockdev, Error **errp)
+{
+    XenDevice *xendev = XEN_DEVICE(blockdev);
+    BlockBackend *blk = blockdev->props.conf.blk;
+    unsigned int nr_queues = 1, order = 0, large_sectors = 0, i;
+    bool have_order, multi;
+    g_autofree char *protocol = NULL;
+    XenBlockRingConfig cfg = { 0 };
+
+    if (blockdev->props.conf.logical_block_size != 512 &&
+        (xen_device_frontend_scanf(xendev, "feature-large-sector-size", "%u",
+                                   &large_sectors) != 1 || !large_sectors)) {
+        error_setg(errp, "frontend cannot use %u-byte sectors",
+                   blockdev->props.conf.logical_block_size);
+        return false;
+    }
+
+    multi = xen_device_frontend_scanf(xendev, "multi-queue-num-queues", "%u",
+                                      &nr_queues) == 1;
+    if (multi && (nr_queues < 1 || nr_queues > blockdev->max_queues)) {
+        error_setg(errp, "multi-queue-num-queues %u not in 1..%u", nr_queues,
+                   blockdev->max_queues);
+        return false;
+    }
+
+    have_order = xen_device_frontend_scanf(xendev, "ring-page-order", "%u",
+                                           &order) == 1;
+    if (have_order && order > blockdev->props.max_ring_page_order) {
+        error_setg(errp, "ring-page-order %u above the maximum %u", order,
+                   blockdev->props.max_ring_page_order);
+        return false;
+    }
+
+    protocol = xen_device_frontend_read(xendev, "protocol");
+    if (!xen_blkif_abi_from_protocol(protocol, &cfg.abi)) {
+        error_setg(errp, "unknown protocol '%s'", protocol);
+        return false;
+    }
+    cfg.grant_mode = xen_block_grant_mode(blockdev);
+
+    /*
+     * Enough handles for the rings, the persistent grants and a full
+     * ring of indirect requests mapped at once.
+     */
+    xen_device_set_max_grant_refs(xendev, nr_queues *
+        ((1u << order) + blockdev->props.max_persistent +
+         xen_blkif_ring_entries(cfg.abi, 1u << order) *
+         MAX(blockdev->props.max_indirect_segs,
+             BLKIF_MAX_SEGMENTS_PER_REQUEST)), NULL);
+
+    /* The BlockBackend's home is the first ring's context, as virtio-blk */
+    if (blk_set_aio_context(blk, blockdev->queue_ctx[0], errp) < 0) {
+        return false;
+    }
+
+    /* Linux blkback: one queue uses the classic keys, more use queue-N/ */
+    blockdev->rings = g_new0(XenBlockRing *, nr_queues);
+    for (i = 0; i < nr_queues; i++) {
+        g_autofree char *prefix = nr_queues > 1 ?
+            g_strdup_printf("queue-%u/", i) : g_strdup("");
+        g_autofree char *evt_key = g_strdup_printf("%sevent-channel", prefix);
+
+        cfg.index = i;
+        cfg.ctx = blockdev->queue_ctx[i];
+        if (!xen_block_read_ring_refs(blockdev, prefix, order, have_order,
+                                      &cfg, errp)) {
+            break;
+        }
+        if (xen_device_frontend_scanf(xendev, evt_key, "%u",
+                                      &cfg.event_channel) != 1) {
+            error_setg(errp, "missing or bad %s", evt_key);
+            break;
+        }
+        blockdev->rings[i] = xen_block_ring_start(blockdev, &cfg, errp);
+        if (!blockdev->rings[i]) {
+            break;
+        }
+    }
+    if (i < nr_queues) {
+        xen_block_free_rings(blockdev, i);
+        return false;
+    }
+    blockdev->nr_rings = nr_queues;
+    trace_xen_pv_block_connect(xen_block_name(blockdev), nr_queues, order,
+                            cfg.abi, cfg.grant_mode);
+    return true;
+}
+
+static void xen_block_frontend_changed(XenDevice *xendev,
+                                       enum xenbus_state frontend_state,
+                                       Error **errp)
+{
+    XenBlockDevice *blockdev = XEN_BLOCK_DEVICE(xendev);
+    enum xenbus_state backend_state = xen_device_backend_get_state(xendev);
+    Error *local_err = NULL;
+
+    trace_xen_pv_block_frontend_changed(xen_block_name(blockdev),
+                                     frontend_state, backend_state);
+    switch (frontend_state) {
+    case XenbusStateInitialised:
+    case XenbusStateConnected:
+        /* Watches fire spuriously: connecting twice is a no-op */
+        if (backend_state == XenbusStateConnected || blockdev->rings ||
+            backend_state == XenbusStateClosing) {
+            break;
+        }
+        if (!xen_block_connect(blockdev, &local_err)) {
+            xen_block_fatal(blockdev, error_get_pretty(local_err));
+            error_free(local_err);
+            break;
+        }
+        xen_device_backend_set_state(xendev, XenbusStateConnected);
+        break;
+
+    case XenbusStateClosing:
+        xen_device_backend_set_state(xendev, XenbusStateClosing);
+        break;
+
+    case XenbusStateClosed:
+    case XenbusStateUnknown:
+        xen_block_disconnect(blockdev);
+        xen_device_backend_set_state(xendev, XenbusStateClosed);
+        break;
+
+    default:
+        break;
+    }
+}
+
+/* ---- block layer callbacks ---- */
+
+/* Publish the size; rewrite the state so the frontend's watch fires. */
+static void xen_block_update_size(XenBlockDevice *blockdev, bool announce)
+{
+    XenDevice *xendev = XEN_DEVICE(blockdev);
+    BlockBackend *blk = blockdev->props.conf.blk;
+    int64_t bytes = blk_is_inserted(blk) ? blk_getlength(blk) : 0;
+    uint64_t sectors = bytes > 0 ? bytes >> XEN_BLKIF_SECTOR_SHIFT : 0;
+
+    qatomic_set(&blockdev->limits.nb_sectors, sectors);
+    trace_xen_pv_block_size(xen_block_name(blockdev), sectors);
+    xen_device_backend_printf(xendev, "sectors", "%" PRIu64, sectors);
+    if (announce) {
+        /* Like Linux blkback: the frontend re-reads on a state write */
+        xen_device_backend_printf(xendev, "state", "%u",
+                                  xen_device_backend_get_state(xendev));
+    }
+}
+
+static void xen_block_resize_cb(void *opaque)
+{
+    xen_block_update_size(opaque, true);
+}
+
+static void xen_block_change_media_cb(void *opaque, bool load, Error **errp)
+{
+    XenBlockDevice *blockdev = opaque;
+
+    trace_xen_pv_block_media_change(xen_block_name(blockdev), load);
+    xen_block_update_size(blockdev, true);
+}
+
+static void xen_block_drained_begin(void *opaque)
+{
+    XenBlockDevice *blockdev = opaque;
+    unsigned int i;
+
+    blockdev->drained = true;
+    for (i = 0; i < blockdev->nr_rings; i++) {
+        xen_block_ring_detach(blockdev->rings[i]);
+    }
+}
+
+static void xen_block_drained_end(void *opaque)
+{
+    XenBlockDevice *blockdev = opaque;
+    unsigned int i;
+
+    blockdev->drained = false;
+    for (i = 0; i < blockdev->nr_rings; i++) {
+        xen_block_ring_attach(blockdev->rings[i]);
+    }
+}
+
+static const BlockDevOps xen_disk_dev_ops = {
+    .resize_cb = xen_block_resize_cb,
+    .drained_begin = xen_block_drained_begin,
+    .drained_end = xen_block_drained_end,
+};
+
+/* A CD-ROM without a tray: media can be changed and ejected at any time */
+static const BlockDevOps xen_cdrom_dev_ops = {
+    .change_media_cb = xen_block_change_media_cb,
+    .resize_cb = xen_block_resize_cb,
+    .drained_begin = xen_block_drained_begin,
+    .drained_end = xen_block_drained_end,
+};
+
+static void xen_block_vm_state_change(void *opaque, bool running,
+                                      RunState state)
+{
+    XenBlockDevice *blockdev = opaque;
+    unsigned int i;
+
+    if (!running) {
+        return;
+    }
+    for (i = 0; i < blockdev->nr_rings; i++) {
+        xen_block_ring_retry(blockdev->rings[i]);
+    }
+}
+
+/* ---- queues and their AioContexts ---- */
+
+static bool xen_block_setup_queues(XenBlockDevice *blockdev, Error **errp)
+{
+    XenBlockProperties *props = &blockdev->props;
+    IOThreadVirtQueueMappingList *node;
+    unsigned int i, nr_threads = 0;
+    bool with_vqs = false, without_vqs = false;
+    g_autofree bool *seen = NULL;
+
+    blockdev->max_queues = props->max_queues ?:
+        MIN(g_get_num_processors(), XEN_BLOCK_MAX_QUEUES);
+    if (blockdev->max_queues > XEN_BLOCK_MAX_QUEUES) {
+        error_setg(errp, "max-queues %u above %u", props->max_queues,
+                   XEN_BLOCK_MAX_QUEUES);
+        return false;
+    }
+    blockdev->queue_ctx = g_new(AioContext *, blockdev->max_queues);
+    blockdev->held_iothreads = g_ptr_array_new();
+    for (i = 0; i < blockdev->max_queues; i++) {
+        blockdev->queue_ctx[i] = props->iothread ?
+            iothread_get_aio_context(props->iothread) :
+            qemu_get_aio_context();
+    }
+    if (!props->iothread_vq_mapping) {
+        return true;
+    }
+    if (props->iothread) {
+        error_setg(errp, "iothread and iothread-vq-mapping cannot be used "
+                   "together");
+        return false;
+    }
+
+    seen = g_new0(bool, blockdev->max_queues);
+    for (node = props->iothread_vq_mapping; node; node = node->next) {
+        IOThread *iothread = iothread_by_id(node->value->iothread);
+        uint16List *q;
+
+        if (!iothread) {
+            error_setg(errp, "IOThread '%s' not found",
+                       node->value->iothread);
+            return false;
+        }
+        object_ref(OBJECT(iothread));
+        g_ptr_array_add(blockdev->held_iothreads, iothread);
+        nr_threads++;
+        if (!node->value->has_vqs) {
+            without_vqs = true;
+            continue;
+        }
+        with_vqs = true;
+        for (q = node->value->vqs; q; q = q->next) {
+            if (q->value >= blockdev->max_queues) {
+                error_setg(errp, "queue %u of IOThread '%s' above max-queues "
+                           "%u", q->value, node->value->iothread,
+                           blockdev->max_queues);
+                return false;
+            }
+            if (seen[q->value]) {
+                error_setg(errp, "queue %u given to more than one IOThread",
+                           q->value);
+                return false;
+            }
+            seen[q->value] = true;
+            blockdev->queue_ctx[q->value] = iothread_get_aio_context(iothread);
+        }
+    }
+    if (with_vqs && without_vqs) {
+        error_setg(errp, "iothread-vq-mapping: give 'vqs' for every IOThread "
+                   "or for none");
+        return false;
+    }
+    if (with_vqs) {
+        for (i = 0; i < blockdev->max_queues; i++) {
+            if (!seen[i]) {
+                error_setg(errp, "queue %u has no IOThread in "
+                           "iothread-vq-mapping", i);
+                return false;
+            }
+        }
+    } else {
+        /* Round robin */
+        for (i = 0; i < blockdev->max_queues; i++) {
+            IOThread *t = g_ptr_array_index(blockdev->held_iothreads,
+                                            i % nr_threads);
+
+            blockdev->queue_ctx[i] = iothread_get_aio_context(t);
+        }
+    }
+    return true;
+}
+
+static void xen_block_release_queues(XenBlockDevice *blockdev)
+{
+    if (blockdev->held_iothreads) {
+        for (guint i = 0; i < blockdev->held_iothreads->len; i++) {
+            object_unref(g_ptr_array_index(blockdev->held_iothreads, i));
+        }
+        g_ptr_array_free(blockdev->held_iothreads, true);
+        blockdev->held_iothreads = NULL;
+    }
+    g_free(blockdev->queue_ctx);
+    blockdev->queue_ctx = NULL;
+}
+
+/* ---- realize ---- */
+
+static void xen_block_publish(XenBlockDevice *blockdev)
+{
+    XenDevice *xendev = XEN_DEVICE(blockdev);
+    XenBlockProperties *props = &blockdev->props;
+    BlockConf *conf = &props->conf;
+    XenBlockLimits *lim = &blockdev->limits;
+
+    xen_device_backend_printf(xendev, "feature-flush-cache", "%u", 1);
+    if (lim->barrier) {
+        xen_device_backend_printf(xendev, "feature-barrier", "%u", 1);
+    }
+    if (lim->discard) {
+        xen_device_backend_printf(xendev, "feature-discard", "%u", 1);
+        xen_device_backend_printf(xendev, "discard-granularity", "%u",
+                                  conf->discard_granularity);
+        xen_device_backend_printf(xendev, "discard-alignment", "%u", 0);
+        if (lim->discard_secure) {
+            xen_device_backend_printf(xendev, "discard-secure", "%u", 1);
+        }
+    }
+    if (props->persistent) {
+        xen_device_backend_printf(xendev, "feature-persistent", "%u", 1);
+    }
+    if (lim->max_indirect_segs) {
+        xen_device_backend_printf(xendev, "feature-max-indirect-segments",
+                                  "%u", lim->max_indirect_segs);
+    }
+    if (qemu_xen_gnttab_can_map_multi()) {
+        xen_device_backend_printf(xendev, "max-ring-page-order", "%u",
+                                  props->max_ring_page_order);
+    }
+    xen_device_backend_printf(xendev, "multi-queue-max-queues", "%u",
+                              blockdev->max_queues);
+    xen_device_backend_printf(xendev, "info", "%u", blockdev->info);
+    xen_device_backend_printf(xendev, "mode", "%s",
+                              (blockdev->info & VDISK_READONLY) ? "r" : "w");
+    xen_device_backend_printf(xendev, "sector-size", "%u",
+                              conf->logical_block_size);
+    xen_device_backend_printf(xendev, "physical-sector-size", "%u",
+                              conf->physical_block_size);
+    xen_device_frontend_printf(xendev, "virtual-device", "%lu",
+                               props->vdev.number);
+    xen_device_frontend_printf(xendev, "device-type", "%s",
+                               blockdev->device_type);
+    xen_block_update_size(blockdev, false);
+}
+
+static void xen_block_realize(XenDevice *xendev, Error **errp)
+{
+    ERRP_GUARD();
+    XenBlockDevice *blockdev = XEN_BLOCK_DEVICE(xendev);
+    XenBlockDeviceClass *klass = XEN_BLOCK_DEVICE_GET_CLASS(xendev);
+    XenBlockProperties *props = &blockdev->props;
+    BlockConf *conf = &props->conf;
+    XenBlockLimits *lim = &blockdev->limits;
+    bool read_only;
+
+    if (props->vdev.type == XEN_BLOCK_VDEV_TYPE_INVALID) {
+        error_setg(errp, "vdev property not set");
+        return;
+    }
+    if (props->max_ring_page_order > XEN_BLOCK_MAX_RING_PAGE_ORDER) {
+        error_setg(errp, "max-ring-page-order %u above %u",
+                   props->max_ring_page_order, XEN_BLOCK_MAX_RING_PAGE_ORDER);
+        return;
+    }
+    if (props->max_indirect_segs > XEN_BLKIF_MAX_INDIRECT_SEGS) {
+        error_setg(errp, "max-indirect-segments %u above %u",
+                   props->max_indirect_segs,
+                   (unsigned)XEN_BLKIF_MAX_INDIRECT_SEGS);
+        return;
+    }
+    if (props->persistent && !props->max_persistent) {
+        error_setg(errp, "max-persistent-grants must be at least 1");
+        return;
+    }
+    trace_xen_pv_block_realize(object_get_typename(OBJECT(blockdev)),
+                            props->vdev.number);
+
+    klass->realize(blockdev, errp);
+    if (*errp) {
+        return;
+    }
+    read_only = blockdev->info & VDISK_READONLY;
+    if (!blkconf_apply_backend_options(conf, read_only, true, errp)) {
+        return;
+    }
+    if (!(blockdev->info & VDISK_CDROM) &&
+        !blkconf_geometry(conf, NULL, 65535, 255, 255, errp)) {
+        return;
+    }
+    if (!blkconf_blocksizes(conf, errp)) {
+        return;
+    }
+    if (conf->logical_block_size % 512) {
+        error_setg(errp, "logical_block_size must be a multiple of 512");
+        return;
+    }
+    if (conf->discard_granularity == -1) {
+        conf->discard_granularity = conf->physical_block_size;
+    }
+    if (!xen_block_setup_queues(blockdev, errp)) {
+        xen_block_release_queues(blockdev);
+        return;
+    }
+
+    *lim = (XenBlockLimits) {
+        .sector_size = conf->logical_block_size,
+        .max_indirect_segs = props->max_indirect_segs,
+        .read_only = read_only,
+        .barrier = !read_only,
+        .discard = !read_only && (blk_get_flags(conf->blk) & BDRV_O_UNMAP),
+    };
+    lim->discard_secure = lim->discard && props->discard_secure;
+
+    /* Requests a drained section holds back wait for its end */
+    blk_set_dev_ops(conf->blk, blockdev->info & VDISK_CDROM ?
+                    &xen_cdrom_dev_ops : &xen_disk_dev_ops, blockdev);
+    blk_iostatus_enable(conf->blk);
+    blockdev->ring_error_bh = qemu_bh_new(xen_block_ring_error_bh, blockdev);
+    blockdev->vmstate = qemu_add_vm_change_state_handler(
+        xen_block_vm_state_change, blockdev);
+    xen_block_publish(blockdev);
+}
+
+static void xen_block_unrealize(XenDevice *xendev)
+{
+    XenBlockDevice *blockdev = XEN_BLOCK_DEVICE(xendev);
+
+    if (!blockdev->queue_ctx) {
+        return;                 /* realize failed before anything was set */
+    }
+    trace_xen_pv_block_unrealize(xen_block_name(blockdev));
+    xen_block_disconnect(blockdev);
+    if (blockdev->vmstate) {
+        qemu_del_vm_change_state_handler(blockdev->vmstate);
+        blockdev->vmstate = NULL;
+    }
+    if (blockdev->ring_error_bh) {
+        qemu_bh_delete(blockdev->ring_error_bh);
+        blockdev->ring_error_bh = NULL;
+    }
+    blk_set_dev_ops(blockdev->props.conf.blk, NULL, NULL);
+    xen_block_release_queues(blockdev);
+}
+
+static const Property xen_block_props[] = {
+    DEFINE_PROP("vdev", XenBlockDevice, props.vdev,
+                xen_block_prop_vdev, XenBlockVdev),
+    DEFINE_BLOCK_PROPERTIES(XenBlockDevice, props.conf),
+    DEFINE_BLOCK_ERROR_PROPERTIES(XenBlockDevice, props.conf),
+    DEFINE_PROP_UINT32("max-ring-page-order", XenBlockDevice,
+                       props.max_ring_page_order,
+                       XEN_BLOCK_MAX_RING_PAGE_ORDER),
+    DEFINE_PROP_UINT32("max-queues", XenBlockDevice, props.max_queues, 0),
+    DEFINE_PROP_UINT32("max-indirect-segments", XenBlockDevice,
+                       props.max_indirect_segs, 256),
+    DEFINE_PROP_BOOL("persistent-grants", XenBlockDevice, props.persistent,
+                     true),
+    DEFINE_PROP_UINT32("max-persistent-grants", XenBlockDevice,
+                       props.max_persistent, 1056),
+    DEFINE_PROP_BOOL("discard-secure", XenBlockDevice, props.discard_secure,
+                     false),
+    DEFINE_PROP_ON_OFF_AUTO("grant-copy", XenBlockDevice, props.grant_copy,
+                            ON_OFF_AUTO_AUTO),
+    DEFINE_PROP_LINK("iothread", XenBlockDevice, props.iothread,
+                     TYPE_IOTHREAD, IOThread *),
+    DEFINE_PROP_IOTHREAD_VQ_MAPPING_LIST("iothread-vq-mapping",
+                                         XenBlockDevice,
+                                         props.iothread_vq_mapping),
+};
+
+static void xen_block_class_init(ObjectClass *class, void *data)
+{
+    DeviceClass *dev_class = DEVICE_CLASS(class);
+    XenDeviceClass *xendev_class = XEN_DEVICE_CLASS(class);
+
+    xendev_class->backend = "qdisk";
+    xendev_class->device = "vbd";
+    xendev_class->get_name = xen_block_get_name;
+    xendev_class->realize = xen_block_realize;
+    xendev_class->frontend_changed = xen_block_frontend_changed;
+    xendev_class->unrealize = xen_block_unrealize;
+    device_class_set_props(dev_class, xen_block_props);
+    set_bit(DEVICE_CATEGORY_STORAGE, dev_class->categories);
+}
+
+static void xen_disk_realize(XenBlockDevice *blockdev, Error **errp)
+{
+    BlockConf *conf = &blockdev->props.conf;
+
+    blockdev->device_type = "disk";
+    if (!conf->blk) {
+        error_setg(errp, "drive property not set");
+        return;
+    }
+    if (!blk_is_inserted(conf->blk)) {
+        error_setg(errp, "device needs media, but drive is empty");
+        return;
+    }
+    blockdev->info = blk_supports_write_perm(conf->blk) ? 0 : VDISK_READONLY;
+}
+
+static void xen_disk_class_init(ObjectClass *class, void *data)
+{
+    DeviceClass *dev_class = DEVICE_CLASS(class);
+    XenBlockDeviceClass *blockdev_class = XEN_BLOCK_DEVICE_CLASS(class);
+
+    blockdev_class->realize = xen_disk_realize;
+    dev_class->desc = "Xen Disk Device";
+}
+
+static void xen_cdrom_realize(XenBlockDevice *blockdev, Error **errp)
+{
+    BlockConf *conf = &blockdev->props.conf;
+
+    blockdev->device_type = "cdrom";
+    if (!conf->blk) {
+        int ret;
+
+        /* An empty drive, for media to be inserted later */
+        conf->blk = blk_new(qemu_get_aio_context(), 0, BLK_PERM_ALL);
+        ret = blk_attach_dev(conf->blk, DEVICE(blockdev));
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "failed to create drive");
+            return;
+        }
+    }
+    blockdev->info = VDISK_CDROM | VDISK_REMOVABLE | VDISK_READONLY;
+}
+
+static void xen_cdrom_class_init(ObjectClass *class, void *data)
+{
+    DeviceClass *dev_class = DEVICE_CLASS(class);
+    XenBlockDeviceClass *blockdev_class = XEN_BLOCK_DEVICE_CLASS(class);
+
+    blockdev_class->realize = xen_cdrom_realize;
+    dev_class->desc = "Xen CD-ROM Device";
+}
+
+static const TypeInfo xen_block_types[] = {
+    {
+        .name = TYPE_XEN_BLOCK_DEVICE,
+        .parent = TYPE_XEN_DEVICE,
+        .instance_size = sizeof(XenBlockDevice),
+        .abstract = true,
+        .class_size = sizeof(XenBlockDeviceClass),
+        .class_init = xen_block_class_init,
+    }, {
+        .name = TYPE_XEN_DISK_DEVICE,
+        .parent = TYPE_XEN_BLOCK_DEVICE,
+        .instance_size = sizeof(XenBlockDevice),
+        .class_init = xen_disk_class_init,
+    }, {
+        .name = TYPE_XEN_CDROM_DEVICE,
+        .parent = TYPE_XEN_BLOCK_DEVICE,
+        .instance_size = sizeof(XenBlockDevice),
+        .class_init = xen_cdrom_class_init,
+    },
+};
+
+DEFINE_TYPES(xen_block_types)

@@ -1,0 +1,156 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Xen PV block protocol: wire layouts of both x86 ABIs and the pure
+ * functions that turn a private copy of a ring slot into a validated request.
+ *
+ * Nothing here touches shared memory, XenStore or the block layer: the ring
+ * code copies a slot (and any indirect pages) once into private memory and
+ * hands the copy to these functions, which is also what the fuzzer drives.
+ */
+
+#ifndef HW_XEN_PV_XEN_BLKIF_H
+#define HW_XEN_PV_XEN_BLKIF_H
+
+#include "hw/xen/xen.h"         /* the Xen interface version, first */
+#include "hw/xen/interface/io/blkif.h"
+
+#define XEN_BLKIF_PAGE_SIZE         4096
+#define XEN_BLKIF_SECTOR_SHIFT      9
+#define XEN_BLKIF_SECTORS_PER_PAGE  (XEN_BLKIF_PAGE_SIZE >> XEN_BLKIF_SECTOR_SHIFT)
+/* Segments held by one indirect page */
+#define XEN_BLKIF_SEGS_PER_INDIRECT_PAGE \
+    (XEN_BLKIF_PAGE_SIZE / sizeof(struct blkif_request_segment))
+/* The most segments an indirect request can name: 8 pages of 512 */
+#define XEN_BLKIF_MAX_INDIRECT_SEGS \
+    (BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * XEN_BLKIF_SEGS_PER_INDIRECT_PAGE)
+/* The shared ring header (req_prod, req_event, rsp_prod, rsp_event, pad) */
+#define XEN_BLKIF_RING_HEADER_SIZE  64
+/* Largest ring slot of any ABI */
+#define XEN_BLKIF_MAX_ENTRY_SIZE    112
+
+/**
+ * XenBlkifAbi: request and response layout on the shared ring.
+ *
+ * @XEN_BLKIF_ABI_X86_64: x86_64-abi, also the layout of arm-abi.
+ * @XEN_BLKIF_ABI_X86_32: x86_32-abi: 64-bit fields aligned to 4 bytes.
+ */
+typedef enum XenBlkifAbi {
+    XEN_BLKIF_ABI_X86_64,
+    XEN_BLKIF_ABI_X86_32,
+} XenBlkifAbi;
+
+/**
+ * xen_blkif_abi_from_protocol: the ABI named by the frontend's `protocol`
+ * node (NULL when absent: the backend's native layout, as Linux blkback).
+ * Returns false for a name no Xen guest uses.
+ */
+bool xen_blkif_abi_from_protocol(const char *protocol, XenBlkifAbi *abi);
+
+/* Size of one ring slot, and of the response written into it. */
+size_t xen_blkif_entry_size(XenBlkifAbi abi);
+size_t xen_blkif_response_size(XenBlkifAbi abi);
+
+/* Number of slots of a ring of @nr_pages pages. */
+unsigned int xen_blkif_ring_entries(XenBlkifAbi abi, unsigned int nr_pages);
+
+/**
+ * XenBlkifSlot: one ring slot decoded from a private copy, before any check.
+ * Fields that a given operation does not use are zero.
+ */
+typedef struct XenBlkifSlot {
+    uint8_t operation;
+    uint8_t nr_segments;        /* READ, WRITE, WRITE_BARRIER */
+    uint8_t indirect_op;        /* INDIRECT */
+    uint8_t discard_flags;      /* DISCARD */
+    uint16_t indirect_nr_segments;
+    uint64_t id;
+    uint64_t sector_number;
+    uint64_t nr_sectors;        /* DISCARD */
+    struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+    uint32_t indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+} XenBlkifSlot;
+
+/* Decode the slot copy @bytes (xen_blkif_entry_size() of them). */
+void xen_blkif_decode_slot(XenBlkifAbi abi, const void *bytes,
+                           XenBlkifSlot *slot);
+/* Write a whole response, padding zeroed, into @bytes. */
+void xen_blkif_encode_response(XenBlkifAbi abi, void *bytes, uint64_t id,
+                               uint8_t operation, int16_t status);
+/* Encode a request (tests, fuzzer seeds): the inverse of decode. */
+void xen_blkif_encode_slot(XenBlkifAbi abi, const XenBlkifSlot *slot,
+                           void *bytes);
+
+/**
+ * XenBlockLimits: what the device offers, as the checks need it.
+ * Written by the device under the BQL, read by the ring on each request.
+ */
+typedef struct XenBlockLimits {
+    uint64_t nb_sectors;        /* disk size, 512-byte units */
+    uint32_t sector_size;       /* logical block size in bytes */
+    uint32_t max_indirect_segs; /* 0: INDIRECT not offered */
+    bool read_only;
+    bool barrier;
+    bool discard;
+    bool discard_secure;
+} XenBlockLimits;
+
+typedef enum XenBlockReqKind {
+    XEN_BLOCK_REQ_READ,
+    XEN_BLOCK_REQ_WRITE,
+    XEN_BLOCK_REQ_FLUSH,
+    XEN_BLOCK_REQ_BARRIER,      /* drain, flush, write with FUA */
+    XEN_BLOCK_REQ_DISCARD,
+} XenBlockReqKind;
+
+/* One checked data segment: a byte range of a granted page. */
+typedef struct XenBlockSeg {
+    uint32_t gref;
+    uint16_t offset;
+    uint16_t len;
+} XenBlockSeg;
+
+/**
+ * XenBlockReq: a request that passed xen_block_check_request().
+ * For INDIRECT requests @segs is empty until xen_block_check_segments()
+ * has checked the segments copied from the indirect pages.
+ */
+typedef struct XenBlockReq {
+    uint64_t id;
+    uint8_t operation;          /* echoed in the response */
+    XenBlockReqKind kind;
+    bool secure;                /* secure DISCARD */
+    bool indirect;
+    uint64_t sector;            /* 512-byte units */
+    uint64_t nr_sectors;        /* DISCARD; others: filled from @segs */
+    unsigned int nr_segs;
+    unsigned int nr_indirect_pages;
+    uint32_t indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+} XenBlockReq;
+
+/**
+ * xen_block_check_request: check a decoded slot against @lim.
+ *
+ * On success fills @req and, for direct READ / WRITE / WRITE_BARRIER
+ * requests, checks the segments into @segs (room for
+ * BLKIF_MAX_SEGMENTS_PER_REQUEST) and returns BLKIF_RSP_OKAY. Otherwise
+ * returns the status the response carries (BLKIF_RSP_ERROR or
+ * BLKIF_RSP_EOPNOTSUPP) and sets @why to a static description for tracing.
+ * @req->id and @req->operation are always set.
+ */
+int16_t xen_block_check_request(const XenBlkifSlot *slot,
+                                const XenBlockLimits *lim,
+                                XenBlockReq *req, XenBlockSeg *segs,
+                                const char **why);
+
+/**
+ * xen_block_check_segments: check @req->nr_segs wire segments @wire (for
+ * an INDIRECT request: copied out of its indirect pages) into @segs,
+ * and the resulting sector range against the disk.
+ * Same return convention as xen_block_check_request().
+ */
+int16_t xen_block_check_segments(const struct blkif_request_segment *wire,
+                                 const XenBlockLimits *lim, XenBlockReq *req,
+                                 XenBlockSeg *segs, const char **why);
+
+#endif /* HW_XEN_PV_XEN_BLKIF_H */
