@@ -25,107 +25,25 @@
 #include "frontend/xen-blkfront.h"
 #include "frontend/xen-netfront.h"
 #include "frontend/xen-raw-ring.h"
+#include "xen-sim-harness.h"
 
-#define GUEST_DOMID 1
+#define GUEST_DOMID XEN_SIM_GUEST_DOMID
 #define DISK_SIZE (80 * 1024 * 1024)
 #define VBD_XVDA 51712
 
-typedef struct Sim {
-    QTestState *qts;
-    char *dir;
-    char *ctl, *xs, *xs_admin, *img;
-} Sim;
-
-static Sim *sim_new(void)
+/* QEMU on xen-sim with the test's disk: xvda on the 80 MiB image. */
+static void sim_launch_disk(Sim *s, const char *extra)
 {
-    Sim *s = g_new0(Sim, 1);
-    int fd;
-
-    s->dir = g_dir_make_tmp("xen-sim-test-XXXXXX", NULL);
-    g_assert(s->dir);
-    s->ctl = g_build_filename(s->dir, "ctl.sock", NULL);
-    s->xs = g_build_filename(s->dir, "xs.sock", NULL);
-    s->xs_admin = g_build_filename(s->dir, "xs-admin.sock", NULL);
-    s->img = g_build_filename(s->dir, "disk.img", NULL);
-    fd = open(s->img, O_CREAT | O_RDWR, 0600);
-    g_assert(fd >= 0);
-    g_assert(ftruncate(fd, DISK_SIZE) == 0);
-    close(fd);
-    return s;
-}
-
-static void sim_launch(Sim *s, const char *extra)
-{
-    s->qts = qtest_initf("-M xen-sim,socket=%s,xs-socket=%s,"
-                         "xs-admin-socket=%s -m 256M -nodefaults "
-                         "-drive file=%s,if=none,id=d0,format=raw "
-                         "-device xen-disk,vdev=xvda,drive=d0 %s",
-                         s->ctl, s->xs, s->xs_admin, s->img, extra ?: "");
+    sim_launch(s, "-drive file=%s,if=none,id=d0,format=raw "
+               "-device xen-disk,vdev=xvda,drive=d0 %s", s->img, extra ?: "");
 }
 
 static Sim *sim_start(const char *extra)
 {
-    Sim *s = sim_new();
+    Sim *s = sim_new(DISK_SIZE);
 
-    sim_launch(s, extra);
+    sim_launch_disk(s, extra);
     return s;
-}
-
-static void sim_stop(Sim *s)
-{
-    qtest_quit(s->qts);
-    unlink(s->ctl);
-    unlink(s->xs);
-    unlink(s->xs_admin);
-    unlink(s->img);
-    rmdir(s->dir);
-    g_free(s->ctl);
-    g_free(s->xs);
-    g_free(s->xs_admin);
-    g_free(s->img);
-    g_free(s->dir);
-    g_free(s);
-}
-
-static XenFe *fe_connect(Sim *s)
-{
-    g_autofree char *err = NULL;
-    XenFe *fe = xen_fe_connect(s->ctl, s->xs, &err);
-
-    if (!fe) {
-        g_error("frontend connect: %s", err);
-    }
-    return fe;
-}
-
-static struct xs_handle *admin_xs(Sim *s)
-{
-    struct xs_handle *xs;
-
-    g_setenv("XENSTORED_PATH", s->xs_admin, true);
-    xs = xs_open(0);
-    g_assert(xs);
-    return xs;
-}
-
-static uint64_t counter(Sim *s, const char *name)
-{
-    QDict *resp = qtest_qmp(s->qts, "{'execute': 'qom-get', 'arguments': "
-                            "{'path': '/machine', 'property': %s}}", name);
-    uint64_t v;
-
-    g_assert(qdict_haskey(resp, "return"));
-    v = qnum_get_uint(qobject_to(QNum, qdict_get(resp, "return")));
-    qobject_unref(resp);
-    return v;
-}
-
-static void assert_qemu_alive(Sim *s)
-{
-    QDict *resp = qtest_qmp(s->qts, "{'execute': 'query-status'}");
-
-    g_assert(qdict_haskey(resp, "return"));
-    qobject_unref(resp);
 }
 
 /* ---- control socket ---- */
@@ -133,7 +51,7 @@ static void assert_qemu_alive(Sim *s)
 static void test_control_memory(void)
 {
     Sim *s = sim_start(NULL);
-    XenFe *fe = fe_connect(s);
+    XenFe *fe = sim_fe_connect(s);
     uint64_t gfn = xen_fe_alloc_page(fe);
     uint8_t *page = xen_fe_page(fe, gfn);
     uint8_t buf[16];
@@ -236,8 +154,8 @@ static void test_control_hostile(void)
     close(fd);
 
     /* QEMU is unharmed and serves the next client. */
-    assert_qemu_alive(s);
-    fe = fe_connect(s);
+    sim_assert_alive(s);
+    fe = sim_fe_connect(s);
     xen_fe_close(fe);
     sim_stop(s);
 }
@@ -245,7 +163,7 @@ static void test_control_hostile(void)
 static void test_control_bad_requests(void)
 {
     Sim *s = sim_start(NULL);
-    XenFe *fe = fe_connect(s);
+    XenFe *fe = sim_fe_connect(s);
     XenSimGnttabSetup setup = { .gfn = 1ULL << 40, .nr_frames = 1 };
     XenSimEvtchnAlloc alloc = { .remote_domid = 7 };
     XenSimEvtchnClose cl = { .port = 4095 };
@@ -267,7 +185,7 @@ static void test_control_bad_requests(void)
 static void test_control_port_cap(void)
 {
     Sim *s = sim_start(NULL);
-    XenFe *fe = fe_connect(s);
+    XenFe *fe = sim_fe_connect(s);
     XenFe *other;
     XenFeEvtchn ch;
     unsigned int n = 0;
@@ -280,11 +198,11 @@ static void test_control_port_cap(void)
     }
     g_assert_cmpuint(n, ==, 512);
     /* ... so another still gets one, and closing gives them back. */
-    other = fe_connect(s);
+    other = sim_fe_connect(s);
     g_assert(xen_fe_evtchn_alloc(other, &ch));
     xen_fe_evtchn_close(other, &ch);
     xen_fe_close(fe);
-    fe = fe_connect(s);
+    fe = sim_fe_connect(s);
     g_assert(xen_fe_evtchn_alloc(fe, &ch));
     xen_fe_evtchn_close(fe, &ch);
     xen_fe_close(other);
@@ -303,7 +221,7 @@ static void test_control_conn_cap(void)
     for (int i = 0; i < 64; i++) {
         fds[i] = raw_connect(s->xs);
     }
-    assert_qemu_alive(s);   /* let QEMU accept them all */
+    sim_assert_alive(s);   /* let QEMU accept them all */
     extra = raw_connect(s->xs);
     setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     g_assert_cmpint(recv(extra, &c, 1, 0), ==, 0);   /* turned away */
@@ -311,9 +229,9 @@ static void test_control_conn_cap(void)
     for (int i = 0; i < 64; i++) {
         close(fds[i]);
     }
-    assert_qemu_alive(s);
+    sim_assert_alive(s);
     {
-        XenFe *fe = fe_connect(s);
+        XenFe *fe = sim_fe_connect(s);
 
         xen_fe_close(fe);
     }
@@ -364,7 +282,7 @@ static void test_memory_must_be_sealed(void)
 static void test_xs_basic(void)
 {
     Sim *s = sim_start(NULL);
-    XenFe *fe = fe_connect(s);
+    XenFe *fe = sim_fe_connect(s);
     struct xs_handle *xs = fe->xs;
     g_autofree char *v = NULL;
     unsigned int num;
@@ -390,8 +308,8 @@ static void test_xs_basic(void)
 static void test_xs_permissions(void)
 {
     Sim *s = sim_start(NULL);
-    XenFe *fe = fe_connect(s);
-    struct xs_handle *admin = admin_xs(s);
+    XenFe *fe = sim_fe_connect(s);
+    struct xs_handle *admin = sim_admin_xs(s);
     struct xs_permissions perms[2] = {
         { .id = 0, .perms = XS_PERM_NONE },
         { .id = GUEST_DOMID, .perms = XS_PERM_READ },
@@ -453,8 +371,8 @@ static char **next_watch(struct xs_handle *xs, int ms)
 static void test_xs_watch(void)
 {
     Sim *s = sim_start(NULL);
-    XenFe *fe = fe_connect(s);
-    struct xs_handle *admin = admin_xs(s);
+    XenFe *fe = sim_fe_connect(s);
+    struct xs_handle *admin = sim_admin_xs(s);
     char **ev;
 
     g_assert(xs_watch(fe->xs, "/local/domain/1/data/w", "tok"));
@@ -489,8 +407,8 @@ static void test_xs_watch(void)
 static void test_xs_watch_lifetime(void)
 {
     Sim *s = sim_start(NULL);
-    XenFe *fe = fe_connect(s);
-    struct xs_handle *admin = admin_xs(s);
+    XenFe *fe = sim_fe_connect(s);
+    struct xs_handle *admin = sim_admin_xs(s);
     struct xs_handle *other;
     char **ev;
 
@@ -512,7 +430,7 @@ static void test_xs_watch_lifetime(void)
         g_assert(xs_unwatch(other, "/local/domain/1/data/l", "u"));
     }
     xs_close(other);
-    assert_qemu_alive(s);
+    sim_assert_alive(s);
     while ((ev = next_watch(fe->xs, 200))) {
         free(ev);
     }
@@ -522,7 +440,7 @@ static void test_xs_watch_lifetime(void)
     g_assert(ev);
     g_assert_cmpstr(ev[XS_WATCH_TOKEN], ==, "t");
     free(ev);
-    assert_qemu_alive(s);
+    sim_assert_alive(s);
     xs_close(admin);
     xen_fe_close(fe);
     sim_stop(s);
@@ -531,8 +449,8 @@ static void test_xs_watch_lifetime(void)
 static void test_xs_transactions(void)
 {
     Sim *s = sim_start(NULL);
-    XenFe *fe = fe_connect(s);
-    struct xs_handle *admin = admin_xs(s);
+    XenFe *fe = sim_fe_connect(s);
+    struct xs_handle *admin = sim_admin_xs(s);
     xs_transaction_t t;
     char *v;
 
@@ -589,29 +507,29 @@ static XenBlkfront *blk_connect(XenFe *fe)
 static void test_disk_connect_evtchn(void)
 {
     Sim *s = sim_start(NULL);
-    XenFe *fe = fe_connect(s);
+    XenFe *fe = sim_fe_connect(s);
     XenBlkfront *bf;
     uint8_t buf[4096];
     g_autofree char *err = NULL;
 
-    g_assert_cmpuint(counter(s, "grant-maps"), ==, 0);
+    g_assert_cmpuint(sim_counter(s, "grant-maps"), ==, 0);
     bf = blk_connect(fe);
     g_assert_cmpuint(bf->sectors, ==, DISK_SIZE / 512);
     /* The backend mapped the ring read-write: the entry shows it. */
-    g_assert_cmpuint(counter(s, "grant-maps"), >=, 1);
-    g_assert_cmphex(xen_fe_gnt_entry(fe, bf->ring_ref)->flags &
+    g_assert_cmpuint(sim_counter(s, "grant-maps"), >=, 1);
+    g_assert_cmphex(xen_fe_gnt_entry(fe, bf->q[0].ring_ref)->flags &
                     (GTF_reading | GTF_writing), ==,
                     GTF_reading | GTF_writing);
-    g_assert(!xen_fe_end_grant(fe, bf->ring_ref));
+    g_assert(!xen_fe_end_grant(fe, bf->q[0].ring_ref));
 
     /* Guest -> backend and backend -> guest notifications. */
     g_assert(xen_blkfront_rw(bf, false, 0, buf, sizeof(buf)));
-    g_assert_cmpuint(counter(s, "notify-to-backend"), >=, 1);
-    g_assert_cmpuint(counter(s, "notify-to-guest"), >=, 1);
+    g_assert_cmpuint(sim_counter(s, "notify-to-backend"), >=, 1);
+    g_assert_cmpuint(sim_counter(s, "notify-to-guest"), >=, 1);
 
     g_assert(xen_blkfront_disconnect(bf, &err));
-    g_assert_cmpuint(counter(s, "grant-unmaps"), ==,
-                     counter(s, "grant-maps"));
+    g_assert_cmpuint(sim_counter(s, "grant-unmaps"), ==,
+                     sim_counter(s, "grant-maps"));
     xen_blkfront_free(bf);
     xen_fe_close(fe);
     sim_stop(s);
@@ -629,7 +547,7 @@ static void fill(uint8_t *buf, size_t len, uint64_t offset, uint32_t gen)
 static void test_disk_multi_page_ring(void)
 {
     Sim *s = sim_start(NULL);
-    XenFe *fe = fe_connect(s);
+    XenFe *fe = sim_fe_connect(s);
     XenBlkfront *bf = xen_blkfront_new(fe, VBD_XVDA);
     g_autofree uint8_t *buf = g_malloc(1024 * 1024);
     g_autofree uint8_t *got = g_malloc(1024 * 1024);
@@ -641,12 +559,12 @@ static void test_disk_multi_page_ring(void)
     if (!xen_blkfront_connect(bf, &err)) {
         g_error("connect: %s", err);
     }
-    g_assert_cmpuint(bf->nr_slots, ==, 4 * 32);
-    maps = counter(s, "grant-maps");
+    g_assert_cmpuint(bf->q[0].nr_slots, ==, 4 * 32);
+    maps = sim_counter(s, "grant-maps");
     g_assert_cmpuint(maps, ==, 4);
     for (int i = 0; i < 4; i++) {
-        g_assert_cmphex(xen_fe_gnt_entry(fe, bf->ring_refs[i])->flags &
-                        GTF_writing, ==, GTF_writing);
+        g_assert_cmphex(xen_fe_gnt_entry(fe, bf->q[0].ring_refs[i])->flags
+                        & GTF_writing, ==, GTF_writing);
     }
     /* More requests in flight than a one-page ring holds. */
     fill(buf, 1024 * 1024, 0, 7);
@@ -654,8 +572,8 @@ static void test_disk_multi_page_ring(void)
     g_assert(xen_blkfront_rw(bf, false, 0, got, 1024 * 1024));
     g_assert(memcmp(buf, got, 1024 * 1024) == 0);
     g_assert(xen_blkfront_disconnect(bf, &err));
-    g_assert_cmpuint(counter(s, "grant-unmaps"), ==,
-                     counter(s, "grant-maps"));
+    g_assert_cmpuint(sim_counter(s, "grant-unmaps"), ==,
+                     sim_counter(s, "grant-maps"));
     xen_blkfront_free(bf);
     xen_fe_close(fe);
     sim_stop(s);
@@ -664,9 +582,9 @@ static void test_disk_multi_page_ring(void)
 static void test_disk_raw_ring(void)
 {
     Sim *s = sim_start(NULL);
-    XenFe *fe = fe_connect(s);
+    XenFe *fe = sim_fe_connect(s);
     XenBlkfront *bf = blk_connect(fe);
-    XenRawRing raw = xen_raw_ring_view(bf->ring.sring,
+    XenRawRing raw = xen_raw_ring_view(bf->q[0].sring,
                                        sizeof(union blkif_sring_entry),
                                        XEN_FE_PAGE_SIZE);
     blkif_request_t req = {
@@ -679,23 +597,23 @@ static void test_disk_raw_ring(void)
     RING_IDX rsp_prod = xen_raw_ring_rsp_prod(&raw);
     g_autofree char *err = NULL;
 
-    g_assert_cmpuint(raw.nr_entries, ==, RING_SIZE(&bf->ring));
+    g_assert_cmpuint(raw.nr_entries, ==, bf->q[0].nr_slots);
     /* Bytes no driver would write, straight into the ring. */
     xen_raw_ring_put(&raw, prod, &req, sizeof(req));
     xen_raw_ring_set_rsp_event(&raw, rsp_prod + 1);
     xen_raw_ring_set_req_prod(&raw, prod + 1);
-    xen_fe_evtchn_notify(&bf->evt);
-    g_assert(xen_fe_evtchn_wait(&bf->evt, 10000));
+    xen_fe_evtchn_notify(&bf->q[0].evt);
+    g_assert(xen_fe_evtchn_wait(&bf->q[0].evt, 10000));
     g_assert_cmpuint(xen_raw_ring_rsp_prod(&raw), ==, rsp_prod + 1);
     xen_raw_ring_get(&raw, rsp_prod, &rsp, sizeof(rsp));
     /* Refused, with the request's own id. */
     g_assert_cmphex(rsp.id, ==, req.id);
     g_assert_cmpint(rsp.status, !=, BLKIF_RSP_OKAY);
-    assert_qemu_alive(s);
+    sim_assert_alive(s);
 
     /* Keep the driver's view in step, then close cleanly. */
-    bf->ring.req_prod_pvt = prod + 1;
-    bf->ring.rsp_cons = rsp_prod + 1;
+    bf->q[0].ring.native.req_prod_pvt = prod + 1;
+    bf->q[0].ring.native.rsp_cons = rsp_prod + 1;
     g_assert(xen_blkfront_disconnect(bf, &err));
     xen_blkfront_free(bf);
     xen_fe_close(fe);
@@ -707,7 +625,7 @@ static void test_disk_64mib_reconnect(void)
     const size_t total = 64 * 1024 * 1024;
     const size_t chunk = 4 * 1024 * 1024;
     Sim *s = sim_start(NULL);
-    XenFe *fe = fe_connect(s);
+    XenFe *fe = sim_fe_connect(s);
     XenBlkfront *bf = blk_connect(fe);
     g_autofree uint8_t *buf = g_malloc(chunk);
     g_autofree uint8_t *want = g_malloc(chunk);
@@ -732,16 +650,16 @@ static void test_disk_64mib_reconnect(void)
     g_assert(memcmp(buf, want, chunk) == 0);
     close(fd);
 
-    maps = counter(s, "grant-maps");
-    copies = counter(s, "grant-copy-segs");
+    maps = sim_counter(s, "grant-maps");
+    copies = sim_counter(s, "grant-copy-segs");
     g_test_message("64 MiB: %" PRIu64 " requests, grant maps %" PRIu64
                    ", unmaps %" PRIu64 ", copy segments %" PRIu64
                    ", copy bytes %" PRIu64 ", notify to backend %" PRIu64
                    ", to guest %" PRIu64,
-                   bf->requests, maps, counter(s, "grant-unmaps"), copies,
-                   counter(s, "grant-copy-bytes"),
-                   counter(s, "notify-to-backend"),
-                   counter(s, "notify-to-guest"));
+                   bf->requests, maps, sim_counter(s, "grant-unmaps"), copies,
+                   sim_counter(s, "grant-copy-bytes"),
+                   sim_counter(s, "notify-to-backend"),
+                   sim_counter(s, "notify-to-guest"));
     /* Every data page went through the grant table, by map or by copy. */
     g_assert_cmpuint(maps + copies, >=, total / 4096);
 
@@ -772,8 +690,8 @@ static void test_disk_64mib_reconnect(void)
         g_assert(xen_blkfront_disconnect(bf, &err));
     }
     /* Nothing stays mapped once the device is closed. */
-    g_assert_cmpuint(counter(s, "grant-unmaps"), ==,
-                     counter(s, "grant-maps"));
+    g_assert_cmpuint(sim_counter(s, "grant-unmaps"), ==,
+                     sim_counter(s, "grant-maps"));
     xen_blkfront_free(bf);
     xen_fe_close(fe);
     sim_stop(s);
@@ -803,7 +721,7 @@ static void net_rig_start(NetRig *r)
     struct sockaddr_un me = { .sun_family = AF_UNIX };
     struct timeval tv = { .tv_sec = 10 };
 
-    r->s = sim_new();
+    r->s = sim_new(DISK_SIZE);
     qpath = g_build_filename(r->s->dir, "qemu.dgram", NULL);
     tpath = g_build_filename(r->s->dir, "test.dgram", NULL);
     r->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -816,8 +734,8 @@ static void net_rig_start(NetRig *r)
                            "local.path=%s,remote.type=unix,remote.path=%s "
                            "-device xen-net-device,netdev=n0,idx=0,"
                            "mac=52:54:00:12:34:01", qpath, tpath);
-    sim_launch(r->s, args);
-    r->fe = fe_connect(r->s);
+    sim_launch_disk(r->s, args);
+    r->fe = sim_fe_connect(r->s);
     r->nf = xen_netfront_new(r->fe, 0);
     g_assert(r->nf);
     if (!xen_netfront_connect(r->nf, &err)) {
@@ -832,8 +750,8 @@ static void net_rig_stop(NetRig *r)
     g_autofree char *qpath = g_build_filename(r->s->dir, "qemu.dgram", NULL);
 
     g_assert(xen_netfront_disconnect(r->nf, &err));
-    g_assert_cmpuint(counter(r->s, "grant-unmaps"), ==,
-                     counter(r->s, "grant-maps"));
+    g_assert_cmpuint(sim_counter(r->s, "grant-unmaps"), ==,
+                     sim_counter(r->s, "grant-maps"));
     xen_netfront_free(r->nf);
     xen_fe_close(r->fe);
     close(r->sock);
@@ -908,19 +826,19 @@ static void test_net_exchange(void)
 
     net_rig_start(&r);
     g_assert_cmpstr(r.nf->mac, ==, "52:54:00:12:34:01");
-    to_be = counter(r.s, "notify-to-backend");
-    to_guest = counter(r.s, "notify-to-guest");
+    to_be = sim_counter(r.s, "notify-to-backend");
+    to_guest = sim_counter(r.s, "notify-to-guest");
 
     net_exchange(&r, 200);
     g_assert_cmpuint(r.nf->tx_errors + r.nf->rx_errors, ==, 0);
-    g_assert_cmpuint(counter(r.s, "notify-to-backend"), >, to_be);
-    g_assert_cmpuint(counter(r.s, "notify-to-guest"), >, to_guest);
+    g_assert_cmpuint(sim_counter(r.s, "notify-to-backend"), >, to_be);
+    g_assert_cmpuint(sim_counter(r.s, "notify-to-guest"), >, to_guest);
     g_test_message("net: 400 frames, grant maps %" PRIu64 ", copy segs %"
                    PRIu64 ", notify to backend %" PRIu64 ", to guest %"
-                   PRIu64, counter(r.s, "grant-maps"),
-                   counter(r.s, "grant-copy-segs"),
-                   counter(r.s, "notify-to-backend"),
-                   counter(r.s, "notify-to-guest"));
+                   PRIu64, sim_counter(r.s, "grant-maps"),
+                   sim_counter(r.s, "grant-copy-segs"),
+                   sim_counter(r.s, "notify-to-backend"),
+                   sim_counter(r.s, "notify-to-guest"));
 
     /* Reconnect; traffic flows again. */
     g_assert(xen_netfront_disconnect(r.nf, &err));

@@ -189,7 +189,7 @@ static void demo_disk(XenFe *fe)
     }
     SAY("  handshake: backend InitWait -> frontend Initialised (ring-ref %u, "
         "event-channel %u, protocol x86_64-abi) -> backend Connected",
-        bf->ring_ref, bf->evt.port);
+        bf->q[0].ring_ref, bf->q[0].evt.port);
     SAY("  disk: %" PRIu64 " sectors of 512 bytes (%" PRIu64 " MiB), "
         "mode %s", bf->sectors, bf->sectors / 2048, bf->mode ?: "?");
     show_xenstore(bf->be_path);

@@ -1,0 +1,204 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * QTest harness for xen-sim (see xen-sim-harness.h).
+ */
+
+#include "qemu/osdep.h"
+#include "qobject/qdict.h"
+#include "qobject/qnum.h"
+#include "qobject/qstring.h"
+#include "xen-sim-harness.h"
+
+Sim *sim_new(uint64_t img_size)
+{
+    Sim *s = g_new0(Sim, 1);
+
+    s->dir = g_dir_make_tmp("xen-sim-test-XXXXXX", NULL);
+    g_assert(s->dir);
+    s->ctl = g_build_filename(s->dir, "ctl.sock", NULL);
+    s->xs = g_build_filename(s->dir, "xs.sock", NULL);
+    s->xs_admin = g_build_filename(s->dir, "xs-admin.sock", NULL);
+    if (img_size) {
+        s->img = sim_make_image(s, "disk.img", img_size);
+    }
+    return s;
+}
+
+char *sim_make_image(Sim *s, const char *name, uint64_t size)
+{
+    char *path = g_build_filename(s->dir, name, NULL);
+    int fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+
+    g_assert(fd >= 0);
+    g_assert(ftruncate(fd, size) == 0);
+    close(fd);
+    return path;
+}
+
+void sim_launch(Sim *s, const char *fmt, ...)
+{
+    g_autofree char *extra = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    extra = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    s->qts = qtest_initf("-M xen-sim,socket=%s,xs-socket=%s,"
+                         "xs-admin-socket=%s -m 256M -nodefaults %s",
+                         s->ctl, s->xs, s->xs_admin, extra);
+}
+
+void sim_stop(Sim *s)
+{
+    GDir *d;
+    const char *name;
+
+    if (s->qts) {
+        qtest_quit(s->qts);
+    }
+    d = g_dir_open(s->dir, 0, NULL);
+    if (d) {
+        while ((name = g_dir_read_name(d))) {
+            g_autofree char *path = g_build_filename(s->dir, name, NULL);
+
+            unlink(path);
+        }
+        g_dir_close(d);
+    }
+    rmdir(s->dir);
+    g_free(s->ctl);
+    g_free(s->xs);
+    g_free(s->xs_admin);
+    g_free(s->img);
+    g_free(s->dir);
+    g_free(s);
+}
+
+XenFe *sim_fe_connect(Sim *s)
+{
+    g_autofree char *err = NULL;
+    XenFe *fe = xen_fe_connect(s->ctl, s->xs, &err);
+
+    if (!fe) {
+        g_error("frontend connect: %s", err);
+    }
+    return fe;
+}
+
+static struct xs_handle *xs_on(const char *path)
+{
+    struct xs_handle *xs;
+
+    g_setenv("XENSTORED_PATH", path, true);
+    xs = xs_open(0);
+    g_assert(xs);
+    return xs;
+}
+
+struct xs_handle *sim_admin_xs(Sim *s)
+{
+    return xs_on(s->xs_admin);
+}
+
+struct xs_handle *sim_guest_xs(Sim *s)
+{
+    return xs_on(s->xs);
+}
+
+uint64_t sim_counter(Sim *s, const char *name)
+{
+    QDict *resp = qtest_qmp(s->qts, "{'execute': 'qom-get', 'arguments': "
+                            "{'path': '/machine', 'property': %s}}", name);
+    uint64_t v;
+
+    g_assert(qdict_haskey(resp, "return"));
+    v = qnum_get_uint(qobject_to(QNum, qdict_get(resp, "return")));
+    qobject_unref(resp);
+    return v;
+}
+
+void sim_assert_alive(Sim *s)
+{
+    QDict *resp = qtest_qmp(s->qts, "{'execute': 'query-status'}");
+
+    g_assert(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
+}
+
+void sim_qmp_ok(Sim *s, const char *fmt, ...)
+{
+    QDict *resp;
+    va_list ap;
+
+    va_start(ap, fmt);
+    resp = qtest_vqmp(s->qts, fmt, ap);
+    va_end(ap);
+    if (!qdict_haskey(resp, "return")) {
+        QDict *e = qdict_get_qdict(resp, "error");
+
+        g_error("QMP command failed: %s",
+                e ? qdict_get_try_str(e, "desc") : "?");
+    }
+    qobject_unref(resp);
+}
+
+char *sim_qmp_err(Sim *s, const char *fmt, ...)
+{
+    QDict *resp, *e;
+    char *desc;
+    va_list ap;
+
+    va_start(ap, fmt);
+    resp = qtest_vqmp(s->qts, fmt, ap);
+    va_end(ap);
+    e = qdict_get_qdict(resp, "error");
+    g_assert(e);
+    desc = g_strdup(qdict_get_try_str(e, "desc"));
+    qobject_unref(resp);
+    return desc;
+}
+
+bool sim_qom_exists(Sim *s, const char *path)
+{
+    QDict *resp = qtest_qmp(s->qts, "{'execute': 'qom-list', 'arguments': "
+                            "{'path': %s}}", path);
+    bool ok = qdict_haskey(resp, "return");
+
+    qobject_unref(resp);
+    return ok;
+}
+
+unsigned int sim_qemu_fds(Sim *s)
+{
+    g_autofree char *dir = g_strdup_printf("/proc/%d/fd",
+                                           (int)qtest_pid(s->qts));
+    GDir *d = g_dir_open(dir, 0, NULL);
+    unsigned int n = 0;
+
+    g_assert(d);
+    while (g_dir_read_name(d)) {
+        n++;
+    }
+    g_dir_close(d);
+    return n;
+}
+
+char *sim_xs_read(Sim *s, const char *path)
+{
+    struct xs_handle *xs = sim_admin_xs(s);
+    unsigned int len;
+    char *v = xs_read(xs, XBT_NULL, path, &len);
+    char *ret = v ? g_strndup(v, len) : NULL;
+
+    free(v);
+    xs_close(xs);
+    return ret;
+}
+
+long long sim_xs_read_int(Sim *s, const char *path, long long dflt)
+{
+    g_autofree char *v = sim_xs_read(s, path);
+
+    return v ? g_ascii_strtoll(v, NULL, 10) : dflt;
+}

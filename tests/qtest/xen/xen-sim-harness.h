@@ -1,0 +1,65 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * QTest harness for xen-sim: a temporary directory with the sockets (and any
+ * image files a test makes there), QEMU started with -M xen-sim on them, the
+ * frontend's connection, dom0's XenStore connection, QMP helpers.
+ */
+
+#ifndef TESTS_XEN_SIM_HARNESS_H
+#define TESTS_XEN_SIM_HARNESS_H
+
+#include "libqtest.h"
+#include "frontend/xen-fe.h"
+
+#define XEN_SIM_GUEST_DOMID 1
+
+typedef struct Sim {
+    QTestState *qts;
+    char *dir;                  /* removed with everything in it */
+    char *ctl, *xs, *xs_admin;  /* the sockets */
+    char *img;                  /* the default image, if any */
+} Sim;
+
+/*
+ * A temporary directory; with @img_size > 0 also a sparse raw image of that
+ * size, "disk.img", in s->img.
+ */
+Sim *sim_new(uint64_t img_size);
+/* A new sparse file @name of @size bytes in the directory; its path. */
+char *sim_make_image(Sim *s, const char *name, uint64_t size);
+/*
+ * Start QEMU: -M xen-sim with the three sockets, -m 256M -nodefaults, then
+ * @fmt (the devices).
+ */
+void sim_launch(Sim *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* Stop QEMU (if started), remove the directory, free @s. */
+void sim_stop(Sim *s);
+
+/* The guest's connection; fails the test if it cannot connect. */
+XenFe *sim_fe_connect(Sim *s);
+/* A XenStore connection as dom0. */
+struct xs_handle *sim_admin_xs(Sim *s);
+/* A XenStore connection as the guest (for watches of its own). */
+struct xs_handle *sim_guest_xs(Sim *s);
+
+/* A uint64 counter of the machine (grant-maps, ...). */
+uint64_t sim_counter(Sim *s, const char *name);
+/* QMP still answers. */
+void sim_assert_alive(Sim *s);
+/* Run a QMP command that must succeed. */
+void sim_qmp_ok(Sim *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* Run a QMP command that must fail; returns the error's description. */
+char *sim_qmp_err(Sim *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* Whether QOM @path exists. */
+bool sim_qom_exists(Sim *s, const char *path);
+
+/* The number of open file descriptors of the QEMU process. */
+unsigned int sim_qemu_fds(Sim *s);
+
+/* Dom0's view of a node: NULL if absent. */
+char *sim_xs_read(Sim *s, const char *path);
+/* Integer value of a node (as dom0); @dflt if absent. */
+long long sim_xs_read_int(Sim *s, const char *path, long long dflt);
+
+#endif
