@@ -33,7 +33,7 @@ echo "Starting QEMU: -M xen-sim -accel tcg, xen-disk on a 64 MiB raw image" \
 "$qemu" -M xen-sim,socket="$dir/ctl.sock",xs-socket="$dir/xs.sock",xs-admin-socket="$dir/xs-admin.sock" \
     -accel tcg -m 256M -nodefaults -display none \
     -qmp unix:"$dir/qmp.sock",server=on,wait=off \
-    -drive file="$dir/disk.img",if=none,id=d0,format=raw,cache=writeback \
+    -drive file="$dir/disk.img",if=none,id=d0,format=raw,cache=writeback,discard=unmap \
     -device xen-disk,vdev=xvda,drive=d0 \
     -netdev dgram,id=n0,local.type=unix,local.path="$dir/qemu.dgram",remote.type=unix,remote.path="$dir/demo.dgram" \
     -device xen-net-device,netdev=n0,idx=0,mac=52:54:00:12:34:01 \
