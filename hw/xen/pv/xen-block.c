@@ -431,7 +431,6 @@ static void xen_block_drained_begin(void *opaque)
     XenBlockDevice *blockdev = opaque;
     unsigned int i;
 
-    blockdev->drained = true;
     for (i = 0; i < blockdev->nr_rings; i++) {
         xen_block_ring_detach(blockdev->rings[i]);
     }
@@ -442,7 +441,6 @@ static void xen_block_drained_end(void *opaque)
     XenBlockDevice *blockdev = opaque;
     unsigned int i;
 
-    blockdev->drained = false;
     for (i = 0; i < blockdev->nr_rings; i++) {
         xen_block_ring_attach(blockdev->rings[i]);
     }
@@ -698,7 +696,7 @@ static void xen_block_realize(XenDevice *xendev, Error **errp)
     };
     lim->discard_secure = lim->discard && props->discard_secure;
 
-    /* Requests a drained section holds back wait for its end */
+    /* Resize, media change and drained sections reach us through these */
     blk_set_dev_ops(conf->blk, blockdev->info & VDISK_CDROM ?
                     &xen_cdrom_dev_ops : &xen_disk_dev_ops, blockdev);
     blk_iostatus_enable(conf->blk);

@@ -61,7 +61,6 @@ struct XenBlockDevice {
     /* While connected (BQL) */
     XenBlockRing **rings;
     unsigned int nr_rings;
-    bool drained;
 
     /* A ring found the frontend broken: reported from the main loop */
     QEMUBH *ring_error_bh;
