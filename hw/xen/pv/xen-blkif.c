@@ -57,12 +57,13 @@ QEMU_BUILD_BUG_ON(XEN_BLKIF_MAX_INDIRECT_SEGS != 4096);
 
 bool xen_blkif_abi_from_protocol(const char *protocol, XenBlkifAbi *abi)
 {
-    if (!protocol || !strcmp(protocol, XEN_IO_PROTO_ABI_X86_64) ||
-        !strcmp(protocol, XEN_IO_PROTO_ABI_ARM)) {
+    if (protocol && (!strcmp(protocol, XEN_IO_PROTO_ABI_X86_64) ||
+                     !strcmp(protocol, XEN_IO_PROTO_ABI_ARM))) {
         *abi = XEN_BLKIF_ABI_X86_64;
         return true;
     }
-    if (!strcmp(protocol, XEN_IO_PROTO_ABI_X86_32)) {
+    /* No protocol: old 32-bit PV guests; Linux blkback assumes so on x86 */
+    if (!protocol || !strcmp(protocol, XEN_IO_PROTO_ABI_X86_32)) {
         *abi = XEN_BLKIF_ABI_X86_32;
         return true;
     }

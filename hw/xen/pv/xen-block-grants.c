@@ -112,20 +112,21 @@ static XenBlockPGrant *pgrant_get(XenBlockGrants *g, uint32_t gref,
         pg->users = 1;
         return pg;
     }
-    if (g_hash_table_size(g->persistent) >= g->max_persistent) {
-        if (QTAILQ_EMPTY(&g->idle)) {
-            *fallback = true;
-            return NULL;
-        }
-        /* Purge the least recently used idle grant */
-        pgrant_unmap(g, QTAILQ_FIRST(&g->idle));
-        g->purged++;
+    if (g_hash_table_size(g->persistent) >= g->max_persistent &&
+        QTAILQ_EMPTY(&g->idle)) {
+        *fallback = true;       /* every cached grant is busy */
+        return NULL;
     }
     addr = map_refs(g, &gref, 1, PROT_READ | PROT_WRITE);
     if (!addr) {
         /* A read-only grant: usable for this request only, if at all */
         *fallback = true;
         return NULL;
+    }
+    if (g_hash_table_size(g->persistent) >= g->max_persistent) {
+        /* Purge the least recently used idle grant */
+        pgrant_unmap(g, QTAILQ_FIRST(&g->idle));
+        g->purged++;
     }
     pg = g_new0(XenBlockPGrant, 1);
     pg->gref = gref;

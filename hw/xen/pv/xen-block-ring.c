@@ -47,6 +47,7 @@ struct XenBlockIO {
     QEMUIOVector qiov;
     BlockAcctCookie acct;
     unsigned int stage;             /* FLUSH / BARRIER: 0 flush, 1 write */
+    bool failed;                    /* the I/O failed (even if ignored) */
     uint64_t done_sectors;          /* DISCARD progress */
     uint64_t chunk_sectors;         /* DISCARD: the chunk in flight */
     /* A merged block-layer request: the head owns the combined vector */
@@ -164,6 +165,7 @@ static XenBlockIO *io_alloc(XenBlockRing *ring)
     QSIMPLEQ_REMOVE_HEAD(&ring->free, next);
     io->segs = io->segs_inline;
     io->have_buf = false;
+    io->failed = false;
     io->stage = 0;
     io->done_sectors = 0;
     io->merge_next = NULL;
@@ -185,7 +187,8 @@ static void io_free(XenBlockIO *io)
     QSIMPLEQ_INSERT_HEAD(&ring->free, io, next);
     ring->inflight--;
 
-    if (ring->barrier && ring->inflight == 1 && ring->barrier != io) {
+    if (ring->barrier && ring->inflight == 1 && ring->barrier != io &&
+        !ring->stopped) {
         /* Everything before the barrier is done: start it */
         io_start(ring->barrier);
     } else if (ring->stalled && !ring->barrier && !ring->stopped) {
@@ -198,7 +201,8 @@ static void io_finish(XenBlockIO *io, int16_t status)
     XenBlockRing *ring = io->ring;
 
     if (io->have_buf) {
-        bool deliver = status == BLKIF_RSP_OKAY &&
+        /* Never hand the guest a buffer the read did not fill */
+        bool deliver = status == BLKIF_RSP_OKAY && !io->failed &&
                        io->req.kind == XEN_BLOCK_REQ_READ;
 
         if (!xen_block_grants_put(&ring->grants, &io->buf, io->segs,
@@ -244,6 +248,7 @@ static void io_done(XenBlockIO *io, int ret)
         return;
     }
     trace_xen_pv_block_io_error(ring->index, io->req.id, ret);
+    io->failed = true;
     action = blk_get_error_action(ring->blk, is_read, -ret);
     if (action == BLOCK_ERROR_ACTION_STOP) {
         /* Held until the VM runs again (xen_block_ring_retry()) */
@@ -710,20 +715,25 @@ bool xen_block_ring_busy(XenBlockRing *ring)
 
 void xen_block_ring_free(XenBlockRing *ring)
 {
-    XenBlockIO *io;
+    XenBlockIO *io, *barrier = ring->barrier;
     unsigned int i;
 
     assert(ring->stopped);
-    /* Held for a retry that will not come: answer them */
+    /*
+     * Not busy: a barrier still set never started (it waits behind held
+     * requests).  Take it first so that answering those cannot start it.
+     */
+    ring->barrier = NULL;
     defer_call_begin();
+    /* Held for a retry that will not come: answer them */
     while ((io = QSIMPLEQ_FIRST(&ring->retry))) {
         QSIMPLEQ_REMOVE_HEAD(&ring->retry, next);
         block_acct_failed(blk_get_stats(ring->blk), &io->acct);
         io_finish(io, BLKIF_RSP_ERROR);
     }
-    /* A barrier that never started: nothing was before it any more */
-    if (ring->barrier) {
-        io_finish(ring->barrier, BLKIF_RSP_ERROR);
+    if (barrier) {
+        block_acct_failed(blk_get_stats(ring->blk), &barrier->acct);
+        io_finish(barrier, BLKIF_RSP_ERROR);
     }
     defer_call_end();
     assert(ring->inflight == 0);

@@ -147,6 +147,16 @@ static void xen_block_fatal(XenBlockDevice *blockdev, const char *msg)
     xen_device_backend_set_state(xendev, XenbusStateClosing);
 }
 
+/* A connection that works: an earlier failure no longer stands. */
+static void xen_block_clear_error(XenBlockDevice *blockdev)
+{
+    XenDevice *xendev = XEN_DEVICE(blockdev);
+    g_autofree char *path = g_strdup_printf("%s/error",
+                                            xendev->backend_path);
+
+    qemu_xen_xs_destroy(xendev->xsh, XBT_NULL, path);
+}
+
 static void xen_block_ring_error_bh(void *opaque)
 {
     XenBlockDevice *blockdev = opaque;
@@ -254,7 +264,11 @@ static XenBlockGrantMode xen_block_grant_mode(XenBlockDevice *blockdev)
     }
     switch (blockdev->props.grant_copy) {
     case ON_OFF_AUTO_OFF:
-        return XEN_BLOCK_GRANT_MAP;
+        /* One batched map per request needs multi-ref maps */
+        if (qemu_xen_gnttab_can_map_multi()) {
+            return XEN_BLOCK_GRANT_MAP;
+        }
+        return XEN_BLOCK_GRANT_COPY;
     default:
         /*
          * Copy by default: one batched operation per request and no unmap
@@ -291,6 +305,11 @@ static bool xen_block_connect(XenBlockDevice *blockdev, Error **errp)
 
     have_order = xen_device_frontend_scanf(xendev, "ring-page-order", "%u",
                                            &order) == 1;
+    if (have_order && order > 0 && !qemu_xen_gnttab_can_map_multi()) {
+        error_setg(errp, "ring-page-order %u: this platform maps one page "
+                   "at a time", order);
+        return false;
+    }
     if (have_order && order > blockdev->props.max_ring_page_order) {
         error_setg(errp, "ring-page-order %u above the maximum %u", order,
                    blockdev->props.max_ring_page_order);
@@ -347,16 +366,16 @@ static bool xen_block_connect(XenBlockDevice *blockdev, Error **errp)
         return false;
     }
     blockdev->nr_rings = nr_queues;
+    xen_block_clear_error(blockdev);
     trace_xen_pv_block_connect(xen_block_name(blockdev), nr_queues, order,
                             cfg.abi, cfg.grant_mode);
     return true;
 }
 
-static void xen_block_frontend_changed(XenDevice *xendev,
-                                       enum xenbus_state frontend_state,
-                                       Error **errp)
+static void xen_block_handle_frontend_state(XenBlockDevice *blockdev,
+                                            enum xenbus_state frontend_state)
 {
-    XenBlockDevice *blockdev = XEN_BLOCK_DEVICE(xendev);
+    XenDevice *xendev = XEN_DEVICE(blockdev);
     enum xenbus_state backend_state = xen_device_backend_get_state(xendev);
     Error *local_err = NULL;
 
@@ -391,6 +410,32 @@ static void xen_block_frontend_changed(XenDevice *xendev,
     default:
         break;
     }
+}
+
+static void xen_block_frontend_changed(XenDevice *xendev,
+                                       enum xenbus_state frontend_state,
+                                       Error **errp)
+{
+    XenBlockDevice *blockdev = XEN_BLOCK_DEVICE(xendev);
+
+    if (blockdev->in_transition) {
+        /* Nested in a wait of ours: handled when it is over */
+        blockdev->change_pending = true;
+        return;
+    }
+    blockdev->in_transition = true;
+    for (;;) {
+        blockdev->change_pending = false;
+        xen_block_handle_frontend_state(blockdev, frontend_state);
+        if (!blockdev->change_pending) {
+            break;
+        }
+        if (xen_device_frontend_scanf(xendev, "state", "%u",
+                                      &frontend_state) != 1) {
+            frontend_state = XenbusStateUnknown;
+        }
+    }
+    blockdev->in_transition = false;
 }
 
 /* ---- block layer callbacks ---- */
@@ -626,6 +671,12 @@ static void xen_block_publish(XenBlockDevice *blockdev)
     xen_device_frontend_printf(xendev, "device-type", "%s",
                                blockdev->device_type);
     xen_block_update_size(blockdev, false);
+    /*
+     * XenBus wrote InitWait before calling us: write it again, now that the
+     * features are there, so a frontend that looked early looks again.
+     */
+    xen_device_backend_printf(xendev, "state", "%u",
+                              xen_device_backend_get_state(xendev));
 }
 
 static void xen_block_realize(XenDevice *xendev, Error **errp)
@@ -647,10 +698,10 @@ static void xen_block_realize(XenDevice *xendev, Error **errp)
                    props->max_ring_page_order, XEN_BLOCK_MAX_RING_PAGE_ORDER);
         return;
     }
-    if (props->max_indirect_segs > XEN_BLKIF_MAX_INDIRECT_SEGS) {
+    /* Each segment can be one I/O vector entry: stay within IOV_MAX */
+    if (props->max_indirect_segs > XEN_BLOCK_MAX_INDIRECT_SEGS) {
         error_setg(errp, "max-indirect-segments %u above %u",
-                   props->max_indirect_segs,
-                   (unsigned)XEN_BLKIF_MAX_INDIRECT_SEGS);
+                   props->max_indirect_segs, XEN_BLOCK_MAX_INDIRECT_SEGS);
         return;
     }
     if (props->persistent && !props->max_persistent) {

@@ -357,6 +357,8 @@ static void test_abi_names(void)
     XenBlkifAbi abi;
 
     g_assert(xen_blkif_abi_from_protocol(NULL, &abi));
+    g_assert_cmpint(abi, ==, XEN_BLKIF_ABI_X86_32);
+    g_assert(xen_blkif_abi_from_protocol("x86_64-abi", &abi));
     g_assert_cmpint(abi, ==, XEN_BLKIF_ABI_X86_64);
     g_assert(xen_blkif_abi_from_protocol("x86_32-abi", &abi));
     g_assert_cmpint(abi, ==, XEN_BLKIF_ABI_X86_32);

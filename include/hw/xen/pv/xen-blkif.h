@@ -42,7 +42,8 @@ typedef enum XenBlkifAbi {
 
 /**
  * xen_blkif_abi_from_protocol: the ABI named by the frontend's `protocol`
- * node (NULL when absent: the backend's native layout, as Linux blkback).
+ * node (NULL when absent: x86_32, as Linux blkback and upstream QEMU assume
+ * on x86, for 32-bit guests that predate the node).
  * Returns false for a name no Xen guest uses.
  */
 bool xen_blkif_abi_from_protocol(const char *protocol, XenBlkifAbi *abi);

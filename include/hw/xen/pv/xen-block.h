@@ -24,6 +24,8 @@
 #define XEN_BLOCK_MAX_RING_PAGE_ORDER   4
 #define XEN_BLOCK_MAX_RING_PAGES        (1u << XEN_BLOCK_MAX_RING_PAGE_ORDER)
 #define XEN_BLOCK_MAX_QUEUES            64
+/* Segments of one indirect request: one I/O vector entry each at most */
+#define XEN_BLOCK_MAX_INDIRECT_SEGS     1024
 
 typedef struct XenBlockRing XenBlockRing;
 typedef struct XenBlockXsDrive XenBlockXsDrive;
@@ -61,6 +63,13 @@ struct XenBlockDevice {
     /* While connected (BQL) */
     XenBlockRing **rings;
     unsigned int nr_rings;
+    /*
+     * Connecting and disconnecting wait (for I/O, for an AioContext
+     * switch), and XenStore watches are bottom halves on some platforms:
+     * a frontend change arriving meanwhile is handled afterwards.
+     */
+    bool in_transition;
+    bool change_pending;
 
     /* A ring found the frontend broken: reported from the main loop */
     QEMUBH *ring_error_bh;
