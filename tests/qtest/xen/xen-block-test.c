@@ -1,10 +1,2208 @@
 /*
  * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * QTest: the Xen PV block backend (xen-disk, xen-cdrom; backend type qdisk)
+ * on xen-sim, driven by the frontend library's blkfront and, for the attack
+ * cases, by raw writes into its rings.
+ *
+ * Each case starts QEMU with -M xen-sim and the devices it needs, acts as
+ * the guest, and checks what the backend publishes in XenStore, the data
+ * that goes through it (patterned, verified on the way back and, where it
+ * matters, in the image file itself), the grant and notification counters
+ * of xen-sim, and that QEMU survives whatever a hostile frontend does.  The
+ * protocol duties and the attack classes are those of PROTOCOL.md.
  */
+
 #include "qemu/osdep.h"
+#include "qemu/cutils.h"
+#include "qemu/units.h"
+#include <poll.h>
 #include "libqtest.h"
+#include "qobject/qdict.h"
+#include "hw/xen/interface/io/xenbus.h"
+#include "frontend/xen-fe.h"
+#include "frontend/xen-blkfront.h"
+#include "frontend/xen-raw-ring.h"
+#include "xen-sim-harness.h"
+
+#define GUEST_DOMID XEN_SIM_GUEST_DOMID
+#define DISK_SIZE (64 * MiB)
+#define PAGE 4096
+#define VBD_XVDA 51712
+#define VBD_XVDB 51728
+#define VBD_XVDC 51744
+#define VBD_HDC 5632
+#define SEGS BLKIF_MAX_SEGMENTS_PER_REQUEST
+#define CHUNK (SEGS * PAGE)     /* the most one direct request carries */
+
+/* For start(): @IMG@ stands for the 64 MiB image. */
+#define DRIVE0 "-drive file=@IMG@,if=none,id=d0,format=raw "
+#define DISK0 DRIVE0 "-device xen-disk,vdev=xvda,drive=d0 "
+
+/* ---- helpers ---- */
+
+static void fill(uint8_t *buf, size_t len, uint64_t offset, uint32_t gen)
+{
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t v = ((offset + i) * 0x9E3779B97F4A7C15ULL) ^ gen;
+
+        memcpy(buf + i, &v, 8);
+    }
+}
+
+static bool is_pattern(const uint8_t *buf, size_t len, uint64_t offset,
+                       uint32_t gen)
+{
+    g_autofree uint8_t *want = g_malloc(len);
+
+    fill(want, len, offset, gen);
+    return memcmp(buf, want, len) == 0;
+}
+
+static bool is_zero(const uint8_t *buf, size_t len)
+{
+    return buffer_is_zero(buf, len);
+}
+
+/* QEMU with a 64 MiB image, s->img (@IMG@ in @args), and @args. */
+static Sim *start(const char *args)
+{
+    Sim *s = sim_new(DISK_SIZE);
+    g_auto(GStrv) parts = g_strsplit(args, "@IMG@", -1);
+    g_autofree char *full = g_strjoinv(s->img, parts);
+
+    sim_launch(s, "%s", full);
+    return s;
+}
+
+static char *be_path(unsigned int devid)
+{
+    return g_strdup_printf("/local/domain/0/backend/qdisk/%u/%u",
+                           GUEST_DOMID, devid);
+}
+
+static char *fe_path(unsigned int devid)
+{
+    return g_strdup_printf("/local/domain/%u/device/vbd/%u", GUEST_DOMID,
+                           devid);
+}
+
+/* A backend node of vbd @devid, as dom0 reads it; NULL if absent. */
+static char *be_read(Sim *s, unsigned int devid, const char *key)
+{
+    g_autofree char *dir = be_path(devid);
+    g_autofree char *node = g_strdup_printf("%s/%s", dir, key);
+
+    return sim_xs_read(s, node);
+}
+
+static long long be_int(Sim *s, unsigned int devid, const char *key,
+                        long long dflt)
+{
+    g_autofree char *v = be_read(s, devid, key);
+
+    return v ? g_ascii_strtoll(v, NULL, 10) : dflt;
+}
+
+static void assert_be_key(Sim *s, unsigned int devid, const char *key,
+                          const char *want)
+{
+    g_autofree char *v = be_read(s, devid, key);
+
+    if (g_strcmp0(v, want)) {
+        g_error("vbd %u: backend %s is \"%s\", expected \"%s\"", devid, key,
+                v ?: "(absent)", want ?: "(absent)");
+    }
+}
+
+/* Wait (as dom0) until the backend's state is @state; false on timeout. */
+static bool wait_be_state(Sim *s, unsigned int devid, int state, int ms)
+{
+    gint64 end = g_get_monotonic_time() + ms * 1000LL;
+
+    do {
+        if (be_int(s, devid, "state", -1) == state) {
+            return true;
+        }
+        g_usleep(2000);
+    } while (g_get_monotonic_time() < end);
+    return false;
+}
+
+static XenBlkfront *blk_new(XenFe *fe, unsigned int devid)
+{
+    XenBlkfront *bf = xen_blkfront_new(fe, devid);
+
+    if (!bf) {
+        g_error("no vbd %u in XenStore", devid);
+    }
+    return bf;
+}
+
+static void blk_connect(XenBlkfront *bf)
+{
+    g_autofree char *err = NULL;
+
+    if (!xen_blkfront_connect(bf, &err)) {
+        g_error("vbd %u: connect: %s", bf->devid, err);
+    }
+}
+
+static void blk_disconnect(XenBlkfront *bf)
+{
+    g_autofree char *err = NULL;
+
+    if (!xen_blkfront_disconnect(bf, &err)) {
+        g_error("vbd %u: disconnect: %s", bf->devid, err);
+    }
+}
+
+/*
+ * Disconnect (if connected: the backend must have let go of each of its
+ * grants), check no stray response came, free.
+ */
+static void blk_done(Sim *s, XenBlkfront *bf)
+{
+    if (bf->set_up) {
+        blk_disconnect(bf);
+    }
+    g_assert_cmpuint(bf->bad_responses, ==, 0);
+    xen_blkfront_free(bf);
+}
+
+/* The end of a test: nothing stays mapped, QEMU is fine; stop it. */
+static void finish(Sim *s, XenFe *fe)
+{
+    g_assert_cmpuint(sim_counter(s, "grant-unmaps"), ==,
+                     sim_counter(s, "grant-maps"));
+    sim_assert_alive(s);
+    if (fe) {
+        xen_fe_close(fe);
+    }
+    sim_stop(s);
+}
+
+static XenBlkfront *blk_open(XenFe *fe, unsigned int devid)
+{
+    XenBlkfront *bf = blk_new(fe, devid);
+
+    blk_connect(bf);
+    return bf;
+}
+
+/* Write @len bytes of pattern @gen at @off on queue @q. */
+static void write_pattern(XenBlkfront *bf, unsigned int q, uint64_t off,
+                          size_t len, uint32_t gen)
+{
+    g_autofree uint8_t *buf = g_malloc(len);
+
+    fill(buf, len, off, gen);
+    g_assert(xen_blkfront_rw_queue(bf, q, true, off, buf, len));
+}
+
+/* Read @len bytes at @off on queue @q; they must be pattern @gen. */
+static void check_pattern(XenBlkfront *bf, unsigned int q, uint64_t off,
+                          size_t len, uint32_t gen)
+{
+    g_autofree uint8_t *buf = g_malloc0(len);
+
+    g_assert(xen_blkfront_rw_queue(bf, q, false, off, buf, len));
+    if (!is_pattern(buf, len, off, gen)) {
+        g_error("vbd %u queue %u: data at %" PRIu64 " (+%zu) is not "
+                "pattern %u", bf->devid, q, off, len, gen);
+    }
+}
+
+static void check_zero(XenBlkfront *bf, uint64_t off, size_t len)
+{
+    g_autofree uint8_t *buf = g_malloc(len);
+
+    memset(buf, 0xcc, len);
+    g_assert(xen_blkfront_rw(bf, false, off, buf, len));
+    g_assert(is_zero(buf, len));
+}
+
+/* The image file holds pattern @gen at @off. */
+static void check_file_pattern(const char *path, uint64_t off, size_t len,
+                               uint32_t gen)
+{
+    g_autofree uint8_t *buf = g_malloc(len);
+    int fd = open(path, O_RDONLY);
+
+    g_assert(fd >= 0);
+    g_assert(pread(fd, buf, len, off) == len);
+    close(fd);
+    g_assert(is_pattern(buf, len, off, gen));
+}
+
+static void file_write_pattern(const char *path, uint64_t off, size_t len,
+                               uint32_t gen)
+{
+    g_autofree uint8_t *buf = g_malloc(len);
+    int fd = open(path, O_WRONLY);
+
+    g_assert(fd >= 0);
+    fill(buf, len, off, gen);
+    g_assert(pwrite(fd, buf, len, off) == len);
+    close(fd);
+}
+
+/* A refusal: a response came and it is ERROR or EOPNOTSUPP. */
+static void assert_refused(int status)
+{
+    if (status != BLKIF_RSP_ERROR && status != BLKIF_RSP_EOPNOTSUPP) {
+        g_error("expected ERROR or EOPNOTSUPP, got %d%s", status,
+                status == INT_MIN ? " (no response)" : "");
+    }
+}
+
+static struct blkif_request_segment seg(grant_ref_t gref, uint8_t first,
+                                        uint8_t last)
+{
+    return (struct blkif_request_segment) {
+        .gref = gref, .first_sect = first, .last_sect = last,
+    };
+}
+
+/* One request with explicit segments on queue 0; returns its status. */
+static int req_segs(XenBlkfront *bf, uint8_t op, uint64_t sector,
+                    unsigned int nr_segments,
+                    const struct blkif_request_segment *segs,
+                    unsigned int nr_segs)
+{
+    XenBlkReq r = {
+        .op = op, .sector = sector, .nr_segments = nr_segments,
+        .segs = segs, .nr_segs = nr_segs,
+    };
+
+    return xen_blkfront_op(bf, 0, &r);
+}
+
+/* Pages granted by the test itself, for hand-made segments. */
+typedef struct TestPages {
+    unsigned int n;
+    uint64_t gfn[16];
+    grant_ref_t gref[16];
+} TestPages;
+
+static void pages_new(XenFe *fe, TestPages *p, unsigned int n, bool ro)
+{
+    g_assert(n <= G_N_ELEMENTS(p->gfn));
+    p->n = n;
+    for (unsigned int i = 0; i < n; i++) {
+        p->gfn[i] = xen_fe_alloc_page(fe);
+        p->gref[i] = xen_fe_grant(fe, p->gfn[i], ro);
+    }
+}
+
+/* End the grants: the backend must have let go of every one. */
+static void pages_free(XenFe *fe, TestPages *p)
+{
+    for (unsigned int i = 0; i < p->n; i++) {
+        g_assert(xen_fe_end_grant(fe, p->gref[i]));
+        xen_fe_free_page(fe, p->gfn[i]);
+    }
+    p->n = 0;
+}
+
+/* Next watch event of @xs within @ms; NULL if none. */
+static char **next_watch(struct xs_handle *xs, int ms)
+{
+    struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
+    unsigned int n;
+
+    if (poll(&pfd, 1, ms) != 1) {
+        return NULL;
+    }
+    return xs_read_watch(xs, &n);
+}
+
+/* ---- 1. features ---- */
+
+static void test_features_defaults(void)
+{
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf;
+    long long nq = be_int(s, VBD_XVDA, "multi-queue-max-queues", -1);
+    g_autofree char *fe_dir = fe_path(VBD_XVDA);
+    g_autofree char *vd = g_strdup_printf("%s/virtual-device", fe_dir);
+    g_autofree char *dt = g_strdup_printf("%s/device-type", fe_dir);
+    g_autofree char *vd_val = sim_xs_read(s, vd);
+    g_autofree char *dt_val = sim_xs_read(s, dt);
+
+    assert_be_key(s, VBD_XVDA, "feature-flush-cache", "1");
+    assert_be_key(s, VBD_XVDA, "feature-barrier", "1");
+    assert_be_key(s, VBD_XVDA, "feature-persistent", "1");
+    assert_be_key(s, VBD_XVDA, "feature-max-indirect-segments", "256");
+    assert_be_key(s, VBD_XVDA, "max-ring-page-order", "4");
+    /* One queue per host CPU by default. */
+    g_assert_cmpint(nq, >=, 1);
+    g_assert_cmpint(nq, <=, sysconf(_SC_NPROCESSORS_CONF));
+    /* Discard only with discard=unmap; secure discard only when asked. */
+    assert_be_key(s, VBD_XVDA, "feature-discard", NULL);
+    assert_be_key(s, VBD_XVDA, "discard-secure", NULL);
+    assert_be_key(s, VBD_XVDA, "info", "0");
+    assert_be_key(s, VBD_XVDA, "mode", "w");
+    assert_be_key(s, VBD_XVDA, "sector-size", "512");
+    assert_be_key(s, VBD_XVDA, "physical-sector-size", "512");
+    g_assert_cmpstr(vd_val, ==, "51712");
+    g_assert_cmpstr(dt_val, ==, "disk");
+
+    /* The library reads the same after the handshake. */
+    bf = blk_open(fe, VBD_XVDA);
+    assert_be_key(s, VBD_XVDA, "sectors", G_STRINGIFY(131072));
+    g_assert_cmpuint(bf->sectors, ==, DISK_SIZE / 512);
+    g_assert(bf->feature_flush && bf->feature_barrier);
+    g_assert(bf->feature_persistent);
+    g_assert(!bf->feature_discard && !bf->discard_secure);
+    g_assert_cmpuint(bf->max_indirect_segments, ==, 256);
+    g_assert_cmpuint(bf->max_ring_page_order, ==, 4);
+    g_assert_cmpuint(bf->max_queues, ==, nq);
+    g_assert_cmpuint(bf->sector_size, ==, 512);
+    g_assert_cmpuint(bf->physical_sector_size, ==, 512);
+    g_assert_cmpuint(bf->info, ==, 0);
+    g_assert_cmpstr(bf->mode, ==, "w");
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+static void test_features_properties(void)
+{
+    Sim *s = sim_new(DISK_SIZE);
+    g_autofree char *img2 = sim_make_image(s, "b.img", 8 * MiB);
+    g_autofree char *img3 = sim_make_image(s, "c.img", 8 * MiB);
+    XenFe *fe;
+    XenBlkfront *bf;
+
+    sim_launch(s,
+               "-drive file=%s,if=none,id=d0,format=raw,discard=unmap "
+               "-device xen-disk,vdev=xvda,drive=d0,discard_granularity=4096,"
+               "physical_block_size=4096,discard-secure=on,write-cache=off,"
+               "werror=stop,rerror=report "
+               "-drive file=%s,if=none,id=d1,format=raw "
+               "-device xen-disk,vdev=xvdb,drive=d1,logical_block_size=4096,"
+               "physical_block_size=4096 "
+               "-drive file=%s,if=none,id=d2,format=raw "
+               "-device xen-disk,vdev=xvdc,drive=d2,max-ring-page-order=2,"
+               "max-queues=3,max-indirect-segments=64,persistent-grants=off,"
+               "max-persistent-grants=64,grant-copy=off",
+               s->img, img2, img3);
+
+    /* xvda: discard, secure discard, 4 KiB physical sectors. */
+    assert_be_key(s, VBD_XVDA, "feature-discard", "1");
+    assert_be_key(s, VBD_XVDA, "discard-granularity", "4096");
+    assert_be_key(s, VBD_XVDA, "discard-alignment", "0");
+    assert_be_key(s, VBD_XVDA, "discard-secure", "1");
+    assert_be_key(s, VBD_XVDA, "sector-size", "512");
+    assert_be_key(s, VBD_XVDA, "physical-sector-size", "4096");
+    assert_be_key(s, VBD_XVDA, "sectors", G_STRINGIFY(131072));
+    /* xvdb: 4 KiB logical sectors; sectors still counts 512 bytes. */
+    assert_be_key(s, VBD_XVDB, "sector-size", "4096");
+    assert_be_key(s, VBD_XVDB, "physical-sector-size", "4096");
+    assert_be_key(s, VBD_XVDB, "sectors", G_STRINGIFY(16384));
+    assert_be_key(s, VBD_XVDB, "feature-discard", NULL);
+    /* xvdc: the limits are the properties. */
+    assert_be_key(s, VBD_XVDC, "max-ring-page-order", "2");
+    assert_be_key(s, VBD_XVDC, "multi-queue-max-queues", "3");
+    assert_be_key(s, VBD_XVDC, "feature-max-indirect-segments", "64");
+    g_assert_cmpint(be_int(s, VBD_XVDC, "feature-persistent", 0), !=, 1);
+
+    /* And xvda works with them. */
+    fe = sim_fe_connect(s);
+    bf = blk_open(fe, VBD_XVDA);
+    g_assert(bf->feature_discard && bf->discard_secure);
+    g_assert_cmpuint(bf->discard_granularity, ==, 4096);
+    write_pattern(bf, 0, 0, 64 * KiB, 3);
+    check_pattern(bf, 0, 0, 64 * KiB, 3);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+static void test_features_vdev(void)
+{
+    static const struct {
+        const char *vdev;
+        unsigned int devid;
+    } forms[] = {
+        { "xvda", 51712 }, { "xvdb", 51728 }, { "hda", 768 },
+        { "hdc", 5632 }, { "sda", 2048 }, { "d0p1", 51713 },
+        { "xvdaa", (1u << 28) | (26 << 8) }, { "xvdq", (1u << 28) | (16 << 8) },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(forms); i++) {
+        Sim *s = sim_new(MiB);
+        g_autofree char *vd = NULL, *dir = fe_path(forms[i].devid);
+        g_autofree char *n_vd = g_strdup_printf("%s/virtual-device", dir);
+        g_autofree char *want = g_strdup_printf("%u", forms[i].devid);
+
+        sim_launch(s, "-drive file=%s,if=none,id=d0,format=raw "
+                   "-device xen-disk,vdev=%s,drive=d0", s->img,
+                   forms[i].vdev);
+        g_assert_cmpint(be_int(s, forms[i].devid, "state", -1), ==,
+                        XenbusStateInitWait);
+        vd = sim_xs_read(s, n_vd);
+        if (g_strcmp0(vd, want)) {
+            g_error("vdev %s: virtual-device \"%s\", expected %s",
+                    forms[i].vdev, vd ?: "(absent)", want);
+        }
+        sim_stop(s);
+    }
+}
+
+/* QEMU started with @device_opts must exit with an error, and soon. */
+static void assert_startup_fails(const char *img, const char *device_opts)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *drive = g_strdup_printf("file=%s,if=none,id=d0,"
+                                             "format=raw", img);
+    g_autofree char *out = NULL, *err = NULL;
+    int status;
+    char *argv[] = {
+        (char *)"timeout", (char *)"20", (char *)qemu,
+        (char *)"-M", (char *)"xen-sim", (char *)"-accel", (char *)"qtest",
+        (char *)"-display", (char *)"none", (char *)"-nodefaults",
+        (char *)"-drive", drive, (char *)"-device", (char *)device_opts,
+        NULL,
+    };
+
+    g_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                          &out, &err, &status, NULL));
+    g_assert(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 124) {
+        g_error("%s: QEMU did not refuse it (exit %d)", device_opts,
+                WEXITSTATUS(status));
+    }
+    g_test_message("%s: %s", device_opts, g_strstrip(err));
+}
+
+static void test_features_vdev_invalid(void)
+{
+    static const char *const bad[] = {
+        "foo", "xvd", "hde", "sdq", "xvda256", "d0p", "xvdA", "",
+    };
+    Sim *s = sim_new(MiB);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *opts = g_strdup_printf("xen-disk,vdev=%s,drive=d0",
+                                                bad[i]);
+
+        assert_startup_fails(s->img, opts);
+    }
+    sim_stop(s);
+}
+
+static void test_features_vdev_auto(void)
+{
+    Sim *s = sim_new(MiB);
+    g_autofree char *img2 = sim_make_image(s, "b.img", 2 * MiB);
+    XenFe *fe;
+    XenBlkfront *a, *b;
+
+    sim_launch(s, "-drive file=%s,if=xen,format=raw "
+               "-drive file=%s,if=xen,format=raw", s->img, img2);
+    g_assert_cmpint(be_int(s, VBD_XVDA, "state", -1), ==,
+                    XenbusStateInitWait);
+    g_assert_cmpint(be_int(s, VBD_XVDB, "state", -1), ==,
+                    XenbusStateInitWait);
+    /* Each is the disk it was given. */
+    fe = sim_fe_connect(s);
+    a = blk_open(fe, VBD_XVDA);
+    b = blk_open(fe, VBD_XVDB);
+    g_assert_cmpuint(a->sectors, ==, MiB / 512);
+    g_assert_cmpuint(b->sectors, ==, 2 * MiB / 512);
+    blk_done(s, a);
+    blk_done(s, b);
+    finish(s, fe);
+}
+
+/* ---- 2. multi-queue ---- */
+
+#define MQ_ARGS \
+    "-object iothread,id=io0 -object iothread,id=io1 " DRIVE0 \
+    "-device '{\"driver\":\"xen-disk\",\"vdev\":\"xvda\",\"drive\":\"d0\"," \
+    "\"max-queues\":4,\"iothread-vq-mapping\":[{\"iothread\":\"io0\"}," \
+    "{\"iothread\":\"io1\"}]}' "
+
+static void test_multi_queue(void)
+{
+    Sim *s = start(MQ_ARGS);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_new(fe, VBD_XVDA);
+    g_autofree char *dir = fe_path(VBD_XVDA);
+    const size_t len = 256 * KiB;
+
+    assert_be_key(s, VBD_XVDA, "multi-queue-max-queues", "4");
+    bf->nr_queues = 4;
+    blk_connect(bf);
+    g_assert_cmpuint(bf->nr_rings, ==, 4);
+    for (unsigned int q = 0; q < 4; q++) {
+        g_autofree char *n = g_strdup_printf("%s/queue-%u/ring-ref", dir, q);
+        g_autofree char *v = sim_xs_read(s, n);
+
+        g_assert(v);
+    }
+    /* Distinct data through every queue, read back through another. */
+    for (unsigned int q = 0; q < 4; q++) {
+        write_pattern(bf, q, q * MiB, len, 10 + q);
+    }
+    for (unsigned int q = 0; q < 4; q++) {
+        check_pattern(bf, (q + 1) % 4, q * MiB, len, 10 + q);
+    }
+    /* Every ring answered on its own ring. */
+    for (unsigned int q = 0; q < 4; q++) {
+        blkif_sring_t *sr = bf->q[q].sring;
+
+        g_assert_cmpuint(bf->q[q].requests, >, 0);
+        g_assert_cmpuint(qatomic_read(&sr->rsp_prod), ==, bf->q[q].requests);
+        g_assert_cmpuint(bf->q[q].errors, ==, 0);
+    }
+    /* All queues busy at once. */
+    {
+        g_autofree uint8_t *bufs = g_malloc(4 * len);
+
+        for (unsigned int q = 0; q < 4; q++) {
+            for (size_t off = 0; off < len; off += CHUNK) {
+                size_t n = MIN(CHUNK, len - off);
+                uint8_t *p = bufs + q * len + off;
+                XenBlkReq r = {
+                    .op = BLKIF_OP_WRITE, .sector = (8 * MiB + q * len +
+                                                     off) / 512,
+                    .buf = p, .len = n,
+                };
+
+                fill(p, n, 8 * MiB + q * len + off, 20);
+                g_assert(xen_blkfront_submit(bf, q, &r));
+            }
+        }
+        for (unsigned int q = 0; q < 4; q++) {
+            xen_blkfront_kick(bf, q);
+        }
+        for (unsigned int q = 0; q < 4; q++) {
+            g_assert(xen_blkfront_wait(bf, q, 30000));
+        }
+        check_pattern(bf, 0, 8 * MiB, 4 * len, 20);
+    }
+    g_assert_cmpuint(bf->errors, ==, 0);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* Overwrite (value) or remove (NULL) frontend nodes before Initialised. */
+typedef struct NodeEdit {
+    const char *key;
+    const char *value;
+} NodeEdit;
+
+static void edit_nodes(XenBlkfront *bf, void *opaque)
+{
+    for (const NodeEdit *e = opaque; e->key; e++) {
+        g_autofree char *n = g_strdup_printf("%s/%s", bf->fe_path, e->key);
+
+        if (e->value) {
+            g_assert(xs_write(bf->fe->xs, XBT_NULL, n, e->value,
+                              strlen(e->value)));
+        } else {
+            xs_rm(bf->fe->xs, XBT_NULL, n);
+        }
+    }
+}
+
+/*
+ * The connect must be refused: the backend writes "error" and goes
+ * Closing, QEMU stays up; then the frontend closes, which must release
+ * everything.
+ */
+static void expect_refused_connect(Sim *s, XenBlkfront *bf)
+{
+    g_autofree char *err = NULL, *err2 = NULL;
+    g_autofree char *n_err = g_strdup_printf("%s/error", bf->be_path);
+    struct xs_handle *admin = sim_admin_xs(s);
+    g_autofree char *why = NULL;
+    gint64 end;
+
+    xs_rm(admin, XBT_NULL, n_err);
+    xs_close(admin);
+    g_assert(!xen_blkfront_connect(bf, &err));
+    g_test_message("refused: %s", err);
+    g_assert_cmpint(be_int(s, bf->devid, "state", -1), ==,
+                    XenbusStateClosing);
+    end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (!(why = sim_xs_read(s, n_err)) && g_get_monotonic_time() < end) {
+        g_usleep(2000);
+    }
+    g_assert(why);
+    sim_assert_alive(s);
+    if (!xen_blkfront_disconnect(bf, &err2)) {
+        g_error("close after a refused connect: %s", err2);
+    }
+    g_assert_cmpuint(sim_counter(s, "grant-unmaps"), ==,
+                     sim_counter(s, "grant-maps"));
+}
+
+/* A good connect after a refused one: I/O on every queue. */
+static void expect_recovery(Sim *s, XenBlkfront *bf, unsigned int queues,
+                            uint32_t gen)
+{
+    bf->before_initialised = NULL;
+    bf->nr_queues = queues;
+    blk_connect(bf);
+    for (unsigned int q = 0; q < MAX(queues, 1); q++) {
+        write_pattern(bf, q, q * 64 * KiB, 64 * KiB, gen);
+        check_pattern(bf, 0, q * 64 * KiB, 64 * KiB, gen);
+    }
+    blk_disconnect(bf);
+}
+
+static void test_multi_queue_absurd(void)
+{
+    static const NodeEdit zero[] = {
+        { "multi-queue-num-queues", "0" }, { NULL },
+    };
+    static const NodeEdit thousand[] = {
+        { "multi-queue-num-queues", "1000" }, { NULL },
+    };
+    Sim *s = start(DRIVE0 "-device xen-disk,vdev=xvda,drive=d0,max-queues=4");
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_new(fe, VBD_XVDA);
+
+    /* 0 queues. */
+    bf->nr_queues = 2;
+    bf->before_initialised = edit_nodes;
+    bf->hook_opaque = (void *)zero;
+    expect_refused_connect(s, bf);
+    expect_recovery(s, bf, 2, 1);
+    /* 1000 queues. */
+    bf->nr_queues = 2;
+    bf->before_initialised = edit_nodes;
+    bf->hook_opaque = (void *)thousand;
+    expect_refused_connect(s, bf);
+    expect_recovery(s, bf, 4, 2);
+    /* One more than the backend's maximum, with every queue's nodes. */
+    bf->nr_queues = 5;
+    expect_refused_connect(s, bf);
+    expect_recovery(s, bf, 1, 3);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* ---- 3. indirect descriptors ---- */
+
+static void test_indirect(void)
+{
+    Sim *s = sim_new(DISK_SIZE);
+    g_autofree char *img2 = sim_make_image(s, "b.img", 16 * MiB);
+    XenFe *fe;
+    XenBlkfront *bf, *nb;
+    uint64_t reqs;
+    g_autofree uint8_t *buf = g_malloc(MiB);
+
+    sim_launch(s, "-drive file=%s,if=none,id=d0,format=raw "
+               "-device xen-disk,vdev=xvda,drive=d0 "
+               "-drive file=%s,if=none,id=d1,format=raw "
+               "-device xen-disk,vdev=xvdb,drive=d1,max-indirect-segments=0",
+               s->img, img2);
+    fe = sim_fe_connect(s);
+    bf = blk_new(fe, VBD_XVDA);
+    bf->use_indirect = true;
+    blk_connect(bf);
+    g_assert_cmpuint(bf->max_indirect_segments, ==, 256);
+
+    /* 1 MiB: one request of 256 segments each way. */
+    reqs = bf->requests;
+    write_pattern(bf, 0, 3 * MiB, MiB, 5);
+    g_assert_cmpuint(bf->requests - reqs, ==, 1);
+    reqs = bf->requests;
+    check_pattern(bf, 0, 3 * MiB, MiB, 5);
+    g_assert_cmpuint(bf->requests - reqs, ==, 1);
+    check_file_pattern(s->img, 3 * MiB, MiB, 5);
+    /* Indirect pages: the segment count crosses a page (up to 512 each). */
+    write_pattern(bf, 0, 0, 4 * MiB, 6);
+    check_pattern(bf, 0, 0, 4 * MiB, 6);
+
+    /* More segments than advertised, or none: ERROR. */
+    {
+        XenBlkReq over = {
+            .op = BLKIF_OP_INDIRECT, .indirect_op = BLKIF_OP_READ,
+            .sector = 0, .buf = buf, .len = 257 * PAGE,
+        };
+        XenBlkReq none = {
+            .op = BLKIF_OP_INDIRECT, .indirect_op = BLKIF_OP_READ,
+            .sector = 0, .nr_segments = 0,
+        };
+        g_autofree uint8_t *big = g_malloc(257 * PAGE);
+
+        over.buf = big;
+        g_assert_cmpint(xen_blkfront_op(bf, 0, &over), ==, BLKIF_RSP_ERROR);
+        g_assert_cmpint(xen_blkfront_op(bf, 0, &none), ==, BLKIF_RSP_ERROR);
+    }
+    check_pattern(bf, 0, 3 * MiB, 64 * KiB, 6);
+
+    /* max-indirect-segments=0: not offered, and refused as unsupported. */
+    assert_be_key(s, VBD_XVDB, "feature-max-indirect-segments", NULL);
+    nb = blk_new(fe, VBD_XVDB);
+    nb->use_indirect = true;
+    blk_connect(nb);
+    g_assert_cmpuint(nb->max_indirect_segments, ==, 0);
+    {
+        XenBlkReq r = {
+            .op = BLKIF_OP_INDIRECT, .indirect_op = BLKIF_OP_READ,
+            .sector = 0, .buf = buf, .len = 16 * PAGE,
+        };
+
+        g_assert_cmpint(xen_blkfront_op(nb, 0, &r), ==,
+                        BLKIF_RSP_EOPNOTSUPP);
+    }
+    /* The library falls back to direct requests: 24 for 1 MiB. */
+    reqs = nb->requests;
+    write_pattern(nb, 0, 0, MiB, 7);
+    g_assert_cmpuint(nb->requests - reqs, ==, DIV_ROUND_UP(MiB, CHUNK));
+    check_pattern(nb, 0, 0, MiB, 7);
+    blk_done(s, nb);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* ---- 4. persistent grants ---- */
+
+/* @n synchronous I/Os of 44 KiB (write, then read back) in 1 MiB. */
+static void io_rounds(XenBlkfront *bf, unsigned int n, uint32_t gen)
+{
+    g_autofree uint8_t *buf = g_malloc(CHUNK), *got = g_malloc(CHUNK);
+
+    for (unsigned int i = 0; i < n; i += 2) {
+        uint64_t off = (uint64_t)(i / 2 % 23) * CHUNK;
+
+        fill(buf, CHUNK, off, gen + i);
+        g_assert(xen_blkfront_rw(bf, true, off, buf, CHUNK));
+        g_assert(xen_blkfront_rw(bf, false, off, got, CHUNK));
+        g_assert(memcmp(buf, got, CHUNK) == 0);
+    }
+}
+
+static void test_persistent(void)
+{
+    const size_t warm = 32 * CHUNK;     /* every slot, every page */
+    Sim *s = sim_new(DISK_SIZE);
+    g_autofree char *img2 = sim_make_image(s, "b.img", 16 * MiB);
+    XenFe *fe;
+    XenBlkfront *bf, *mb;
+    uint64_t maps, copies;
+
+    sim_launch(s, "-drive file=%s,if=none,id=d0,format=raw "
+               "-device xen-disk,vdev=xvda,drive=d0 "
+               "-drive file=%s,if=none,id=d1,format=raw "
+               "-device xen-disk,vdev=xvdb,drive=d1,grant-copy=off",
+               s->img, img2);
+    fe = sim_fe_connect(s);
+    bf = blk_new(fe, VBD_XVDA);
+    bf->persistent = true;
+    blk_connect(bf);
+    g_assert(bf->feature_persistent);
+
+    /* Warm up: every slot's pages used both ways. */
+    write_pattern(bf, 0, 0, warm, 1);
+    check_pattern(bf, 0, 0, warm, 1);
+    maps = sim_counter(s, "grant-maps");
+    copies = sim_counter(s, "grant-copy-segs");
+    io_rounds(bf, 200, 100);
+    /* No grant operation at all per I/O once the grants are mapped. */
+    g_assert_cmpuint(sim_counter(s, "grant-maps"), ==, maps);
+    g_assert_cmpuint(sim_counter(s, "grant-copy-segs"), ==, copies);
+    g_test_message("persistent: %" PRIu64 " grant maps in all, none for "
+                   "200 I/Os", maps);
+    blk_disconnect(bf);
+    g_assert_cmpuint(sim_counter(s, "grant-unmaps"), ==,
+                     sim_counter(s, "grant-maps"));
+
+    /* Without persistent grants, each I/O costs grant operations. */
+    bf->persistent = false;
+    blk_connect(bf);
+    {
+        g_autofree char *n = g_strdup_printf("%s/feature-persistent",
+                                             bf->fe_path);
+
+        g_assert_cmpint(xen_fe_xs_read_int(fe, n, -1), ==, 0);
+    }
+    maps = sim_counter(s, "grant-maps");
+    copies = sim_counter(s, "grant-copy-segs");
+    io_rounds(bf, 200, 300);
+    /* grant-copy=auto copies. */
+    g_assert_cmpuint(sim_counter(s, "grant-copy-segs") - copies, >=,
+                     200 * SEGS);
+    g_assert_cmpuint(sim_counter(s, "grant-maps"), ==, maps);
+    blk_done(s, bf);
+
+    /* grant-copy=off maps instead. */
+    mb = blk_open(fe, VBD_XVDB);
+    maps = sim_counter(s, "grant-maps");
+    copies = sim_counter(s, "grant-copy-segs");
+    io_rounds(mb, 200, 500);
+    g_assert_cmpuint(sim_counter(s, "grant-maps") - maps, >=, 200 * SEGS);
+    g_assert_cmpuint(sim_counter(s, "grant-copy-segs"), ==, copies);
+    blk_done(s, mb);
+    finish(s, fe);
+}
+
+/* ---- 5. reconnect with I/O in flight ---- */
+
+#define RC_CHUNKS 32            /* 32 chunks of 44 KiB */
+
+/* Each sector of chunk @k is pattern @a or pattern @b. */
+static void check_sectors_either(XenBlkfront *bf, unsigned int k, uint32_t a,
+                                 uint32_t b)
+{
+    g_autofree uint8_t *buf = g_malloc(CHUNK);
+    uint64_t base = (uint64_t)k * CHUNK;
+
+    g_assert(xen_blkfront_rw(bf, false, base, buf, CHUNK));
+    for (size_t off = 0; off < CHUNK; off += 512) {
+        if (!is_pattern(buf + off, 512, base + off, a) &&
+            !is_pattern(buf + off, 512, base + off, b)) {
+            g_error("chunk %u sector %zu: neither pattern %u nor %u", k,
+                    off / 512, a, b);
+        }
+    }
+}
+
+static void reconnect_inflight(const char *args, unsigned int cycles)
+{
+    Sim *s = start(args);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    uint32_t model[RC_CHUNKS];
+    g_autofree uint8_t *wbuf = g_malloc(16 * CHUNK);
+    g_autofree uint8_t *rbuf = g_malloc(16 * CHUNK);
+    unsigned int fds;
+    uint32_t grefs = 0;
+    uint64_t gfns = 0;
+
+    for (unsigned int k = 0; k < RC_CHUNKS; k++) {
+        model[k] = 1;
+    }
+    write_pattern(bf, 0, 0, RC_CHUNKS * CHUNK, 1);
+    fds = sim_qemu_fds(s);
+
+    for (unsigned int c = 0; c < cycles; c++) {
+        uint32_t gen = c + 2;
+        unsigned int written[16];
+        blkif_sring_t *sr;
+
+        /* A full ring: 16 writes of a new pattern, 16 reads. */
+        for (unsigned int j = 0; j < 16; j++) {
+            unsigned int k = (c * 7 + j * 2) % RC_CHUNKS;
+            uint64_t off = (uint64_t)k * CHUNK;
+            XenBlkReq w = {
+                .op = BLKIF_OP_WRITE, .sector = off / 512,
+                .buf = wbuf + j * CHUNK, .len = CHUNK,
+            };
+            XenBlkReq r = {
+                .op = BLKIF_OP_READ, .sector = (off + CHUNK) % (RC_CHUNKS *
+                                                               CHUNK) / 512,
+                .buf = rbuf + j * CHUNK, .len = CHUNK,
+            };
+
+            written[j] = k;
+            fill(wbuf + j * CHUNK, CHUNK, off, gen);
+            g_assert(xen_blkfront_submit(bf, 0, &w));
+            g_assert(xen_blkfront_submit(bf, 0, &r));
+        }
+        xen_blkfront_kick(bf, 0);
+        /* ... and away, whatever the backend is doing with them. */
+        blk_disconnect(bf);
+        blk_connect(bf);
+
+        /* The new ring starts empty and answers only new requests. */
+        sr = bf->q[0].sring;
+        g_assert_cmpuint(qatomic_read(&sr->rsp_prod), ==, 0);
+        for (unsigned int j = 0; j < 16; j++) {
+            unsigned int k = written[j];
+
+            check_sectors_either(bf, k, model[k], gen);
+        }
+        for (unsigned int j = 0; j < 16; j++) {
+            unsigned int k = written[j];
+
+            write_pattern(bf, 0, (uint64_t)k * CHUNK, CHUNK, gen);
+            model[k] = gen;
+        }
+        g_assert_cmpuint(qatomic_read(&sr->rsp_prod), ==,
+                         bf->q[0].ring.native.req_prod_pvt);
+        g_assert_cmpuint(bf->bad_responses, ==, 0);
+        /* Nor does the frontend leak: grants and pages are reused. */
+        if (c == 0) {
+            grefs = fe->next_gref;
+            gfns = fe->next_gfn;
+        }
+        g_assert_cmpuint(fe->next_gref, ==, grefs);
+        g_assert_cmpuint(fe->next_gfn, ==, gfns);
+    }
+    /* Nothing from an old connection landed later. */
+    for (unsigned int k = 0; k < RC_CHUNKS; k++) {
+        check_pattern(bf, 0, (uint64_t)k * CHUNK, CHUNK, model[k]);
+    }
+    g_assert_cmpuint(sim_qemu_fds(s), ==, fds);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+static void test_reconnect_inflight(void)
+{
+    reconnect_inflight(DISK0, 100);
+}
+
+static void test_reconnect_inflight_iothread(void)
+{
+    reconnect_inflight("-object iothread,id=io0 " DRIVE0
+                       "-device xen-disk,vdev=xvda,drive=d0,iothread=io0", 100);
+}
+
+/* ---- 6. the x86_32 ABI ---- */
+
+static void test_abi32(void)
+{
+    Sim *s = start("-drive file=@IMG@,if=none,id=d0,format=raw,discard=unmap "
+                   "-device xen-disk,vdev=xvda,drive=d0,"
+                   "discard_granularity=4096");
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_new(fe, VBD_XVDA);
+    g_autofree char *n_proto = g_strdup_printf("%s/protocol", bf->fe_path);
+    g_autofree char *proto = NULL;
+
+    bf->abi32 = true;
+    blk_connect(bf);
+    proto = xen_fe_xs_read(fe, n_proto);
+    g_assert_cmpstr(proto, ==, "x86_32-abi");
+    g_assert_cmpuint(xen_blkfront_entry_size(bf), ==, 108);
+
+    /* A full ring of requests, each sector where it belongs. */
+    write_pattern(bf, 0, 5 * MiB, 2 * MiB, 9);
+    check_pattern(bf, 0, 5 * MiB, 2 * MiB, 9);
+    check_file_pattern(s->img, 5 * MiB, 2 * MiB, 9);
+    g_assert(xen_blkfront_flush(bf));
+    /* Discard: id, sector and count at their 32-bit offsets. */
+    g_assert(bf->feature_discard);
+    g_assert_cmpint(xen_blkfront_discard(bf, 5 * MiB + 64 * KiB, 128 * KiB,
+                                         false), ==, BLKIF_RSP_OKAY);
+    check_zero(bf, 5 * MiB + 64 * KiB, 128 * KiB);
+    check_pattern(bf, 0, 5 * MiB, 64 * KiB, 9);
+    check_pattern(bf, 0, 5 * MiB + 192 * KiB, 64 * KiB, 9);
+    g_assert_cmpuint(bf->bad_responses + bf->errors, ==, 0);
+
+    /* Back to 64-bit on the same device. */
+    blk_disconnect(bf);
+    bf->abi32 = false;
+    blk_connect(bf);
+    check_pattern(bf, 0, 6 * MiB, MiB, 9);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+static void test_abi32_indirect(void)
+{
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_new(fe, VBD_XVDA);
+    uint64_t reqs;
+
+    bf->abi32 = true;
+    bf->use_indirect = true;
+    blk_connect(bf);
+    reqs = bf->requests;
+    write_pattern(bf, 0, MiB, MiB, 4);
+    g_assert_cmpuint(bf->requests - reqs, ==, 1);
+    check_pattern(bf, 0, MiB, MiB, 4);
+    check_file_pattern(s->img, MiB, MiB, 4);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* ---- 7. discard ---- */
+
+static void test_discard(void)
+{
+    Sim *s = sim_new(DISK_SIZE);
+    g_autofree char *ro = sim_make_image(s, "ro.img", 4 * MiB);
+    g_autofree char *cd = sim_make_image(s, "cd.img", 4 * MiB);
+    XenFe *fe;
+    XenBlkfront *bf, *rb, *cb;
+
+    sim_launch(s, "-drive file=%s,if=none,id=d0,format=raw,discard=unmap "
+               "-device xen-disk,vdev=xvda,drive=d0,discard_granularity=4096 "
+               "-drive file=%s,if=none,id=d1,format=raw,readonly=on,"
+               "discard=unmap -device xen-disk,vdev=xvdb,drive=d1 "
+               "-drive file=%s,if=none,id=d2,format=raw,discard=unmap,"
+               "media=cdrom -device xen-cdrom,vdev=hdc,drive=d2",
+               s->img, ro, cd);
+    fe = sim_fe_connect(s);
+
+    /* Discarded ranges read back as zeroes; the rest is kept. */
+    bf = blk_open(fe, VBD_XVDA);
+    g_assert(bf->feature_discard);
+    g_assert_cmpuint(bf->discard_granularity, ==, 4096);
+    write_pattern(bf, 0, 0, MiB, 2);
+    g_assert_cmpint(xen_blkfront_discard(bf, 256 * KiB, 64 * KiB, false), ==,
+                    BLKIF_RSP_OKAY);
+    check_zero(bf, 256 * KiB, 64 * KiB);
+    check_pattern(bf, 0, 0, 256 * KiB, 2);
+    check_pattern(bf, 0, 320 * KiB, 704 * KiB, 2);
+
+    /* Read-only drive: refused, data intact. */
+    file_write_pattern(ro, 0, 64 * KiB, 3);
+    rb = blk_open(fe, VBD_XVDB);
+    assert_refused(xen_blkfront_discard(rb, 0, 64 * KiB, false));
+    check_pattern(rb, 0, 0, 64 * KiB, 3);
+
+    /* CD-ROM: refused. */
+    file_write_pattern(cd, 0, 64 * KiB, 4);
+    cb = blk_open(fe, VBD_HDC);
+    assert_refused(xen_blkfront_discard(cb, 0, 64 * KiB, false));
+    check_pattern(cb, 0, 0, 64 * KiB, 4);
+
+    blk_done(s, cb);
+    blk_done(s, rb);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+static void test_discard_secure(void)
+{
+    Sim *s = sim_new(DISK_SIZE);
+    g_autofree char *sec = sim_make_image(s, "sec.img", 4 * MiB);
+    g_autofree uint8_t *buf = g_malloc(64 * KiB);
+    XenFe *fe;
+    XenBlkfront *bf, *sb;
+    int fd;
+
+    sim_launch(s, "-drive file=%s,if=none,id=d0,format=raw,discard=unmap "
+               "-device xen-disk,vdev=xvda,drive=d0,discard_granularity=4096 "
+               "-drive file=%s,if=none,id=d3,format=raw,discard=unmap "
+               "-device xen-disk,vdev=xvdc,drive=d3,discard_granularity=4096,"
+               "discard-secure=on", s->img, sec);
+    fe = sim_fe_connect(s);
+
+    /* Not offered: refused as unsupported, nothing changes. */
+    bf = blk_open(fe, VBD_XVDA);
+    g_assert(!bf->discard_secure);
+    write_pattern(bf, 0, 0, 256 * KiB, 2);
+    g_assert_cmpint(xen_blkfront_discard(bf, 0, 64 * KiB, true), ==,
+                    BLKIF_RSP_EOPNOTSUPP);
+    check_pattern(bf, 0, 0, 256 * KiB, 2);
+
+    /* discard-secure=on: offered, and it zeroes. */
+    sb = blk_open(fe, VBD_XVDC);
+    g_assert(sb->discard_secure);
+    write_pattern(sb, 0, 0, 256 * KiB, 5);
+    g_assert_cmpint(xen_blkfront_discard(sb, 64 * KiB, 64 * KiB, true), ==,
+                    BLKIF_RSP_OKAY);
+    check_zero(sb, 64 * KiB, 64 * KiB);
+    check_pattern(sb, 0, 0, 64 * KiB, 5);
+    check_pattern(sb, 0, 128 * KiB, 128 * KiB, 5);
+    /* Zeroes in the image itself, not only as the block layer says. */
+    fd = open(sec, O_RDONLY);
+    g_assert(pread(fd, buf, 64 * KiB, 64 * KiB) == 64 * KiB);
+    close(fd);
+    g_assert(is_zero(buf, 64 * KiB));
+
+    blk_done(s, sb);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* ---- 8. barriers ---- */
+
+static void test_barrier(void)
+{
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    g_autofree uint8_t *buf = g_malloc(CHUNK);
+
+    g_assert(bf->feature_barrier);
+    write_pattern(bf, 0, 0, MiB, 1);
+    fill(buf, CHUNK, 128 * KiB, 2);
+    g_assert_cmpint(xen_blkfront_barrier_write(bf, 128 * KiB, buf, CHUNK),
+                    ==, BLKIF_RSP_OKAY);
+    check_pattern(bf, 0, 128 * KiB, CHUNK, 2);
+    check_pattern(bf, 0, 0, 128 * KiB, 1);
+    /* On the disk once the barrier is answered. */
+    check_file_pattern(s->img, 128 * KiB, CHUNK, 2);
+    /* A pure barrier, no data. */
+    g_assert_cmpint(xen_blkfront_barrier_write(bf, 0, NULL, 0), ==,
+                    BLKIF_RSP_OKAY);
+    /* A barrier among writes in flight. */
+    for (unsigned int i = 0; i < 8; i++) {
+        XenBlkReq w = {
+            .op = i == 4 ? BLKIF_OP_WRITE_BARRIER : BLKIF_OP_WRITE,
+            .sector = (512 * KiB + i * CHUNK) / 512,
+            .buf = g_malloc(CHUNK), .len = CHUNK,
+        };
+
+        fill(w.buf, CHUNK, 512 * KiB + i * CHUNK, 3);
+        g_assert(xen_blkfront_submit(bf, 0, &w));
+        g_free(w.buf);
+    }
+    xen_blkfront_kick(bf, 0);
+    g_assert(xen_blkfront_wait(bf, 0, 30000));
+    g_assert_cmpuint(bf->errors, ==, 0);
+    check_file_pattern(s->img, 512 * KiB, 8 * CHUNK, 3);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* ---- 9. resize ---- */
+
+static void test_resize(void)
+{
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    struct xs_handle *w = sim_guest_xs(s);
+    g_autofree char *n_state = g_strdup_printf("%s/state", bf->be_path);
+    char **ev;
+    bool fired = false;
+
+    g_assert_cmpuint(bf->sectors, ==, DISK_SIZE / 512);
+    g_assert(xs_watch(w, n_state, "resize"));
+    while ((ev = next_watch(w, 500))) {
+        free(ev);       /* the one every new watch fires */
+    }
+    sim_qmp_ok(s, "{'execute': 'block_resize', 'arguments': "
+               "{'device': 'd0', 'size': %d}}", (int)(96 * MiB));
+    /* The state node is written again, so the frontend's watch fires. */
+    while (!fired && (ev = next_watch(w, 10000))) {
+        fired = !strcmp(ev[XS_WATCH_PATH], n_state);
+        free(ev);
+    }
+    g_assert(fired);
+    g_assert_cmpint(be_int(s, VBD_XVDA, "state", -1), ==,
+                    XenbusStateConnected);
+    g_assert(xen_blkfront_refresh(bf));
+    g_assert_cmpuint(bf->sectors, ==, 96 * MiB / 512);
+    /* The new end is usable, and past it is not. */
+    write_pattern(bf, 0, 96 * MiB - 64 * KiB, 64 * KiB, 8);
+    check_pattern(bf, 0, 96 * MiB - 64 * KiB, 64 * KiB, 8);
+    {
+        g_autofree uint8_t *buf = g_malloc(PAGE);
+
+        g_assert(!xen_blkfront_rw(bf, false, 96 * MiB, buf, PAGE));
+    }
+    xs_close(w);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* ---- 10. cdrom and read-only disks ---- */
+
+static bool wait_sectors(Sim *s, unsigned int devid, long long want)
+{
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    do {
+        if (be_int(s, devid, "sectors", -1) == want) {
+            return true;
+        }
+        g_usleep(5000);
+    } while (g_get_monotonic_time() < end);
+    return false;
+}
+
+static void test_cdrom(void)
+{
+    Sim *s = sim_new(8 * MiB);
+    XenFe *fe;
+    XenBlkfront *bf;
+    g_autofree uint8_t *buf = g_malloc(64 * KiB);
+    g_autofree char *fe_dir = fe_path(VBD_HDC);
+    g_autofree char *n_dt = g_strdup_printf("%s/device-type", fe_dir);
+    g_autofree char *dt = NULL;
+
+    sim_launch(s, "-device xen-cdrom,id=cd0,vdev=hdc");
+    file_write_pattern(s->img, 0, 8 * MiB, 6);
+    /* Empty. */
+    assert_be_key(s, VBD_HDC, "info", "7");
+    assert_be_key(s, VBD_HDC, "mode", "r");
+    assert_be_key(s, VBD_HDC, "sectors", "0");
+    dt = sim_xs_read(s, n_dt);
+    g_assert_cmpstr(dt, ==, "cdrom");
+    fe = sim_fe_connect(s);
+    bf = blk_open(fe, VBD_HDC);
+    g_assert_cmpuint(bf->info, ==, VDISK_CDROM | VDISK_REMOVABLE |
+                     VDISK_READONLY);
+    g_assert_cmpuint(bf->sectors, ==, 0);
+    g_assert(!xen_blkfront_rw(bf, false, 0, buf, PAGE));
+
+    /* A medium goes in: its size is published, it reads. */
+    sim_qmp_ok(s, "{'execute': 'blockdev-change-medium', 'arguments': "
+               "{'id': 'cd0', 'filename': %s, 'format': 'raw', "
+               "'read-only-mode': 'read-only'}}", s->img);
+    g_assert(wait_sectors(s, VBD_HDC, 8 * MiB / 512));
+    g_assert(xen_blkfront_refresh(bf));
+    g_assert_cmpuint(bf->sectors, ==, 8 * MiB / 512);
+    check_pattern(bf, 0, 0, 64 * KiB, 6);
+    check_pattern(bf, 0, 8 * MiB - 64 * KiB, 64 * KiB, 6);
+    /* Never written. */
+    fill(buf, PAGE, 0, 7);
+    g_assert(!xen_blkfront_rw(bf, true, 0, buf, PAGE));
+    g_assert_cmpint(xen_blkfront_barrier_write(bf, 0, buf, PAGE), !=,
+                    BLKIF_RSP_OKAY);
+    check_file_pattern(s->img, 0, PAGE, 6);
+
+    /* Eject: empty again. */
+    sim_qmp_ok(s, "{'execute': 'eject', 'arguments': {'id': 'cd0'}}");
+    g_assert(wait_sectors(s, VBD_HDC, 0));
+    g_assert(!xen_blkfront_rw(bf, false, 0, buf, PAGE));
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+static void test_readonly(void)
+{
+    Sim *s = sim_new(DISK_SIZE);
+    XenFe *fe;
+    XenBlkfront *bf;
+    g_autofree uint8_t *buf = g_malloc(CHUNK);
+
+    file_write_pattern(s->img, 0, MiB, 3);
+    sim_launch(s, "-drive file=%s,if=none,id=d0,format=raw,readonly=on "
+               "-device xen-disk,vdev=xvda,drive=d0", s->img);
+    assert_be_key(s, VBD_XVDA, "mode", "r");
+    g_assert_cmpint(be_int(s, VBD_XVDA, "info", 0) & VDISK_READONLY, ==,
+                    VDISK_READONLY);
+    fe = sim_fe_connect(s);
+    bf = blk_open(fe, VBD_XVDA);
+    g_assert_cmpstr(bf->mode, ==, "r");
+    check_pattern(bf, 0, 0, MiB, 3);
+    fill(buf, CHUNK, 0, 4);
+    {
+        XenBlkReq w = {
+            .op = BLKIF_OP_WRITE, .sector = 0, .buf = buf, .len = CHUNK,
+        };
+
+        g_assert_cmpint(xen_blkfront_op(bf, 0, &w), ==, BLKIF_RSP_ERROR);
+    }
+    assert_refused(xen_blkfront_barrier_write(bf, 0, buf, CHUNK));
+    check_pattern(bf, 0, 0, MiB, 3);
+    check_file_pattern(s->img, 0, MiB, 3);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* ---- 11. devices created through XenStore, as libxl does ---- */
+
+static void xs_put(struct xs_handle *xs, xs_transaction_t t, const char *dir,
+                   const char *key, const char *val)
+{
+    g_autofree char *n = g_strdup_printf("%s/%s", dir, key);
+
+    g_assert(xs_write(xs, t, n, val, strlen(val)));
+}
+
+/*
+ * One transaction writes the backend and frontend directories of vbd
+ * @devid: the backend's owned by dom0 and readable by the guest, the
+ * frontend's owned by the guest and writable by dom0.
+ */
+static void libxl_add_vbd(Sim *s, unsigned int devid, const char *dev,
+                          const char *type, const char *params)
+{
+    struct xs_handle *xs = sim_admin_xs(s);
+    g_autofree char *be = be_path(devid), *fe = fe_path(devid);
+    g_autofree char *id = g_strdup_printf("%u", devid);
+    g_autofree char *fe_id = g_strdup_printf("%u", GUEST_DOMID);
+    struct xs_permissions be_perms[] = {
+        { .id = 0, .perms = XS_PERM_NONE },
+        { .id = GUEST_DOMID, .perms = XS_PERM_READ },
+    };
+    struct xs_permissions fe_perms[] = {
+        { .id = GUEST_DOMID, .perms = XS_PERM_NONE },
+        { .id = 0, .perms = XS_PERM_READ | XS_PERM_WRITE },
+    };
+
+    for (;;) {
+        xs_transaction_t t = xs_transaction_start(xs);
+
+        g_assert(t);
+        g_assert(xs_mkdir(xs, t, be));
+        g_assert(xs_set_permissions(xs, t, be, be_perms, 2));
+        g_assert(xs_mkdir(xs, t, fe));
+        g_assert(xs_set_permissions(xs, t, fe, fe_perms, 2));
+        xs_put(xs, t, fe, "backend", be);
+        xs_put(xs, t, fe, "backend-id", "0");
+        xs_put(xs, t, fe, "state", "1");
+        xs_put(xs, t, fe, "virtual-device", id);
+        xs_put(xs, t, fe, "device-type", type);
+        xs_put(xs, t, be, "frontend", fe);
+        xs_put(xs, t, be, "frontend-id", fe_id);
+        xs_put(xs, t, be, "online", "1");
+        xs_put(xs, t, be, "params", params);
+        xs_put(xs, t, be, "mode", strcmp(type, "cdrom") ? "w" : "r");
+        xs_put(xs, t, be, "device-type", type);
+        xs_put(xs, t, be, "dev", dev);
+        xs_put(xs, t, be, "discard-enable", "1");
+        xs_put(xs, t, be, "state", "1");
+        if (xs_transaction_end(xs, t, false)) {
+            break;
+        }
+        g_assert_cmpint(errno, ==, EAGAIN);
+    }
+    xs_close(xs);
+}
+
+static void test_xenstore_disk(void)
+{
+    Sim *s = sim_new(DISK_SIZE);
+    g_autofree char *img2 = sim_make_image(s, "aio.img", 4 * MiB);
+    g_autofree char *raw = g_strdup_printf("raw:%s", s->img);
+    g_autofree char *aio = g_strdup_printf("aio:%s", img2);
+    XenFe *fe;
+    XenBlkfront *bf, *ab;
+
+    sim_launch(s, "%s", "");
+    file_write_pattern(s->img, 0, MiB, 11);
+    file_write_pattern(img2, 0, MiB, 12);
+    libxl_add_vbd(s, VBD_XVDB, "xvdb", "disk", raw);
+    libxl_add_vbd(s, VBD_XVDC, "xvdc", "disk", aio);
+    /* QEMU creates the devices and offers them. */
+    g_assert(wait_be_state(s, VBD_XVDB, XenbusStateInitWait, 10000));
+    g_assert(wait_be_state(s, VBD_XVDC, XenbusStateInitWait, 10000));
+    assert_be_key(s, VBD_XVDB, "feature-discard", "1");
+
+    fe = sim_fe_connect(s);
+    bf = blk_open(fe, VBD_XVDB);
+    g_assert_cmpuint(bf->sectors, ==, DISK_SIZE / 512);
+    check_pattern(bf, 0, 0, MiB, 11);
+    write_pattern(bf, 0, 2 * MiB, 256 * KiB, 13);
+    g_assert(xen_blkfront_flush(bf));
+    check_file_pattern(s->img, 2 * MiB, 256 * KiB, 13);
+
+    ab = blk_open(fe, VBD_XVDC);
+    g_assert_cmpuint(ab->sectors, ==, 4 * MiB / 512);
+    check_pattern(ab, 0, 0, MiB, 12);
+    write_pattern(ab, 0, MiB, 64 * KiB, 14);
+    g_assert(xen_blkfront_flush(ab));
+    check_file_pattern(img2, MiB, 64 * KiB, 14);
+    blk_done(s, ab);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+static void test_xenstore_empty_cdrom(void)
+{
+    Sim *s = sim_new(0);
+    XenFe *fe;
+    XenBlkfront *bf;
+    uint8_t buf[PAGE];
+
+    sim_launch(s, "%s", "");
+    libxl_add_vbd(s, VBD_HDC, "hdc", "cdrom", "aio:");
+    g_assert(wait_be_state(s, VBD_HDC, XenbusStateInitWait, 10000));
+    g_assert_cmpint(be_int(s, VBD_HDC, "info", 0) & VDISK_CDROM, ==,
+                    VDISK_CDROM);
+    fe = sim_fe_connect(s);
+    bf = blk_open(fe, VBD_HDC);
+    g_assert_cmpuint(bf->sectors, ==, 0);
+    g_assert(!xen_blkfront_rw(bf, false, 0, buf, PAGE));
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* ---- 12. hot-plug ---- */
+
+/*
+ * device_del @id, whose frontend is @bf: the backend goes Closing, the
+ * frontend closes, the device goes away, and it let go of every grant.
+ */
+static void unplug(Sim *s, XenBlkfront *bf, const char *id)
+{
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
+    g_autofree char *err = NULL;
+    gint64 end;
+    QDict *ev;
+
+    sim_qmp_ok(s, "{'execute': 'device_del', 'arguments': {'id': %s}}", id);
+    g_assert(wait_be_state(s, bf->devid, XenbusStateClosing, 10000));
+    g_assert(xen_fe_set_state(bf->fe, bf->fe_path, XenbusStateClosing));
+    g_assert(xen_fe_set_state(bf->fe, bf->fe_path, XenbusStateClosed));
+    end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (sim_qom_exists(s, path) && g_get_monotonic_time() < end) {
+        g_usleep(5000);
+    }
+    g_assert(!sim_qom_exists(s, path));
+    ev = qtest_qmp_eventwait_ref(s->qts, "DEVICE_DELETED");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "device"),
+                    ==, id);
+    qobject_unref(ev);
+    g_assert_cmpint(be_int(s, bf->devid, "state", -1), ==, -1);
+    if (!xen_blkfront_teardown(bf, &err)) {
+        g_error("after unplug: %s", err);
+    }
+    g_assert_cmpuint(sim_counter(s, "grant-unmaps"), ==,
+                     sim_counter(s, "grant-maps"));
+    sim_assert_alive(s);
+}
+
+static void test_hotplug(void)
+{
+    Sim *s = sim_new(DISK_SIZE);
+    XenFe *fe;
+    XenBlkfront *bf;
+
+    sim_launch(s, "%s", "");
+    sim_qmp_ok(s, "{'execute': 'blockdev-add', 'arguments': "
+               "{'driver': 'raw', 'node-name': 'n1', 'file': "
+               "{'driver': 'file', 'filename': %s}}}", s->img);
+    sim_qmp_ok(s, "{'execute': 'device_add', 'arguments': "
+               "{'driver': 'xen-disk', 'id': 'hp0', 'vdev': 'xvdc', "
+               "'drive': 'n1'}}");
+    g_assert(wait_be_state(s, VBD_XVDC, XenbusStateInitWait, 10000));
+    fe = sim_fe_connect(s);
+    bf = blk_open(fe, VBD_XVDC);
+    write_pattern(bf, 0, 0, MiB, 21);
+    check_pattern(bf, 0, 0, MiB, 21);
+    g_assert(xen_blkfront_flush(bf));
+    check_file_pattern(s->img, 0, MiB, 21);
+    unplug(s, bf, "hp0");
+    xen_blkfront_free(bf);
+
+    /* The same again: plugging after an unplug works. */
+    sim_qmp_ok(s, "{'execute': 'device_add', 'arguments': "
+               "{'driver': 'xen-disk', 'id': 'hp1', 'vdev': 'xvdc', "
+               "'drive': 'n1'}}");
+    g_assert(wait_be_state(s, VBD_XVDC, XenbusStateInitWait, 10000));
+    bf = blk_open(fe, VBD_XVDC);
+    check_pattern(bf, 0, 0, MiB, 21);
+    unplug(s, bf, "hp1");
+    xen_blkfront_free(bf);
+    finish(s, fe);
+}
+
+/* ---- 13. a hostile frontend ---- */
+
+static XenRawRing raw_view(XenBlkfront *bf, unsigned int q)
+{
+    return xen_raw_ring_view(bf->q[q].sring, xen_blkfront_entry_size(bf),
+                             xen_blkfront_ring_bytes(bf));
+}
+
+/* Wait until queue @q's rsp_prod reaches @want; false on timeout. */
+static bool raw_wait_rsp(XenBlkfront *bf, unsigned int q, XenRawRing *raw,
+                         RING_IDX want, int ms)
+{
+    gint64 end = g_get_monotonic_time() + ms * 1000LL;
+
+    for (;;) {
+        xen_raw_ring_set_rsp_event(raw, want);
+        if ((int32_t)(xen_raw_ring_rsp_prod(raw) - want) >= 0) {
+            return true;
+        }
+        if (g_get_monotonic_time() > end) {
+            return false;
+        }
+        xen_fe_evtchn_wait(&bf->q[q].evt, 100);
+    }
+}
+
+/* (1) A producer index more than a ring ahead: the ring halts. */
+static void test_attack_req_prod(void)
+{
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    XenRawRing raw = raw_view(bf, 0);
+    g_autofree char *n_err = g_strdup_printf("%s/error", bf->be_path);
+    g_autofree char *why = NULL;
+    RING_IDX rsp;
+    gint64 t0;
+
+    write_pattern(bf, 0, 0, 64 * KiB, 1);
+    rsp = xen_raw_ring_rsp_prod(&raw);
+    xen_raw_ring_set_req_prod(&raw, rsp + raw.nr_entries + 1000);
+    t0 = g_get_monotonic_time();
+    xen_fe_evtchn_notify(&bf->q[0].evt);
+    g_assert(wait_be_state(s, VBD_XVDA, XenbusStateClosing, 10000));
+    g_test_message("halted in %" PRId64 " us",
+                   g_get_monotonic_time() - t0);
+    why = sim_xs_read(s, n_err);
+    g_assert(why);
+    g_test_message("backend error: %s", why);
+    /* Not one response for the garbage, and QEMU is not spinning. */
+    g_usleep(100 * 1000);
+    g_assert_cmpuint(xen_raw_ring_rsp_prod(&raw), ==, rsp);
+    sim_assert_alive(s);
+    xen_fe_evtchn_notify(&bf->q[0].evt);
+    sim_assert_alive(s);
+    g_assert_cmpuint(xen_raw_ring_rsp_prod(&raw), ==, rsp);
+
+    /* The frontend closes and comes back: a working ring again. */
+    blk_disconnect(bf);
+    g_assert_cmpuint(sim_counter(s, "grant-unmaps"), ==,
+                     sim_counter(s, "grant-maps"));
+    blk_connect(bf);
+    check_pattern(bf, 0, 0, 64 * KiB, 1);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* (2) Requests rewritten while the backend reads them. */
+typedef struct Mutator {
+    XenRawRing *raw;
+    RING_IDX first;
+    unsigned int count;
+    uint64_t last_sector;
+    int stop;
+    uint64_t writes;
+} Mutator;
+
+static gpointer mutate(gpointer opaque)
+{
+    Mutator *m = opaque;
+    static const uint8_t ops[] = {
+        BLKIF_OP_READ, BLKIF_OP_WRITE, BLKIF_OP_FLUSH_DISKCACHE,
+        BLKIF_OP_DISCARD, BLKIF_OP_INDIRECT, BLKIF_OP_WRITE_BARRIER, 0xee,
+    };
+    static const uint8_t nsegs[] = { 0, 1, 2, 11, 12, 255 };
+    uint64_t rnd = 0x243F6A8885A308D3ULL;
+
+    while (!qatomic_read(&m->stop)) {
+        for (unsigned int i = 0; i < m->count; i++) {
+            uint8_t *e = m->raw->sring + 64 +
+                ((m->first + i) & (m->raw->nr_entries - 1)) *
+                m->raw->entry_size;
+            uint64_t *word0 = (uint64_t *)e, *sector = (uint64_t *)(e + 16);
+            uint64_t old = qatomic_read(word0);
+            uint64_t sectors[] = {
+                0, 8, m->last_sector, m->last_sector + 1,
+                0xFFFFFFFFFFFFFFF8ULL, rnd,
+            };
+
+            rnd = rnd * 6364136223846793005ULL + 1442695040888963407ULL;
+            /*
+             * op, nr_segments: only while the entry still holds the
+             * request (the first word has no id bits yet), so that no
+             * response is overwritten.  The sector never overlaps one.
+             */
+            if (!(old >> 16)) {
+                uint64_t new = ops[(rnd >> 33) % sizeof(ops)] |
+                    (uint64_t)nsegs[(rnd >> 41) % sizeof(nsegs)] << 8;
+
+                qatomic_cmpxchg(word0, old, new);
+            }
+            qatomic_set(sector, sectors[(rnd >> 49) % G_N_ELEMENTS(sectors)]);
+            m->writes++;
+        }
+    }
+    return NULL;
+}
+
+static void test_attack_mutating(void)
+{
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    XenRawRing raw = raw_view(bf, 0);
+    Mutator m = {
+        .raw = &raw, .count = raw.nr_entries,
+        .last_sector = bf->sectors - 1,
+    };
+    TestPages pg;
+    GThread *th;
+    unsigned int rounds = 0;
+    uint64_t counts[3] = { 0 };
+    gint64 end = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
+
+    pages_new(fe, &pg, 16, false);
+    do {
+        RING_IDX prod = xen_raw_ring_req_prod(&raw);
+        RING_IDX rsp = xen_raw_ring_rsp_prod(&raw);
+        uint64_t base = 0xA77ULL << 40 | (uint64_t)rounds << 8;
+
+        g_assert_cmpuint(prod, ==, rsp);
+        for (unsigned int i = 0; i < raw.nr_entries; i++) {
+            blkif_request_t r = {
+                .operation = BLKIF_OP_READ, .nr_segments = 1,
+                .id = base | i, .sector_number = i * 8,
+                .seg[0] = seg(pg.gref[i % pg.n], 0, 7),
+            };
+
+            xen_raw_ring_put(&raw, prod + i, &r, sizeof(r));
+        }
+        m.first = prod;
+        qatomic_set(&m.stop, 0);
+        th = g_thread_new("mutator", mutate, &m);
+        xen_raw_ring_set_req_prod(&raw, prod + raw.nr_entries);
+        for (unsigned int k = 0; k < 8; k++) {
+            xen_fe_evtchn_notify(&bf->q[0].evt);
+        }
+        g_assert(raw_wait_rsp(bf, 0, &raw, prod + raw.nr_entries, 20000));
+        qatomic_set(&m.stop, 1);
+        g_thread_join(th);
+        /* Every response: a known id, once, and a valid status. */
+        {
+            bool seen[64] = { false };
+
+            for (unsigned int i = 0; i < raw.nr_entries; i++) {
+                blkif_response_t rsp_e;
+                uint64_t slot;
+
+                xen_raw_ring_get(&raw, rsp + i, &rsp_e, sizeof(rsp_e));
+                g_assert_cmphex(rsp_e.id & ~0xffULL, ==, base);
+                slot = rsp_e.id & 0xff;
+                g_assert_cmpuint(slot, <, raw.nr_entries);
+                g_assert(!seen[slot]);
+                seen[slot] = true;
+                g_assert(rsp_e.status == BLKIF_RSP_OKAY ||
+                         rsp_e.status == BLKIF_RSP_ERROR ||
+                         rsp_e.status == BLKIF_RSP_EOPNOTSUPP);
+                counts[-rsp_e.status]++;
+            }
+        }
+        rounds++;
+    } while (g_get_monotonic_time() < end && rounds < 200);
+    g_test_message("%u rounds, %" PRIu64 " rewrites: %" PRIu64 " OKAY, %"
+                   PRIu64 " ERROR, %" PRIu64 " EOPNOTSUPP", rounds, m.writes,
+                   counts[0], counts[1], counts[2]);
+    g_assert_cmpuint(m.writes, >, 0);
+    sim_assert_alive(s);
+    g_assert_cmpint(be_int(s, VBD_XVDA, "state", -1), ==,
+                    XenbusStateConnected);
+
+    /* The ring still works for a well-behaved driver. */
+    xen_blkfront_resync(bf, 0);
+    write_pattern(bf, 0, MiB, 256 * KiB, 2);
+    check_pattern(bf, 0, MiB, 256 * KiB, 2);
+    blk_disconnect(bf);
+    pages_free(fe, &pg);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* (3) Malformed segments and counts: ERROR each, nothing else harmed. */
+static void test_attack_segments(void)
+{
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_new(fe, VBD_XVDA);
+    struct blkif_request_segment sg[16];
+    TestPages pg;
+    g_autofree uint8_t *big = g_malloc(257 * PAGE);
+
+    bf->use_indirect = true;
+    blk_connect(bf);
+    write_pattern(bf, 0, 0, MiB, 1);
+    pages_new(fe, &pg, 12, false);
+    for (unsigned int i = 0; i < 12; i++) {
+        sg[i] = seg(pg.gref[i], 0, 7);
+    }
+    for (unsigned int op = BLKIF_OP_READ; op <= BLKIF_OP_WRITE; op++) {
+        /* No segment. */
+        g_assert_cmpint(req_segs(bf, op, 0, 0, NULL, 0), ==,
+                        BLKIF_RSP_ERROR);
+        /* More than fit in a request. */
+        g_assert_cmpint(req_segs(bf, op, 0, 12, sg, 12), ==,
+                        BLKIF_RSP_ERROR);
+        g_assert_cmpint(req_segs(bf, op, 0, 255, sg, 12), ==,
+                        BLKIF_RSP_ERROR);
+    }
+    /* first_sect > last_sect; last_sect past the page. */
+    sg[1] = seg(pg.gref[1], 3, 2);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_READ, 0, 2, sg, 2), ==,
+                    BLKIF_RSP_ERROR);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_WRITE, 0, 2, sg, 2), ==,
+                    BLKIF_RSP_ERROR);
+    sg[1] = seg(pg.gref[1], 0, 8);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_READ, 0, 2, sg, 2), ==,
+                    BLKIF_RSP_ERROR);
+    sg[1] = seg(pg.gref[1], 7, 8);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_WRITE, 0, 2, sg, 2), ==,
+                    BLKIF_RSP_ERROR);
+    /* The same in an indirect request. */
+    {
+        XenBlkReq r = {
+            .op = BLKIF_OP_INDIRECT, .indirect_op = BLKIF_OP_WRITE,
+            .nr_segments = 2, .segs = sg, .nr_segs = 2,
+        };
+
+        g_assert_cmpint(xen_blkfront_op(bf, 0, &r), ==, BLKIF_RSP_ERROR);
+    }
+    /* Indirect: more segments than offered, or none. */
+    {
+        XenBlkReq over = {
+            .op = BLKIF_OP_INDIRECT, .indirect_op = BLKIF_OP_WRITE,
+            .buf = big, .len = 257 * PAGE,
+        };
+        XenBlkReq none = {
+            .op = BLKIF_OP_INDIRECT, .indirect_op = BLKIF_OP_WRITE,
+        };
+        XenBlkReq bad_op = {
+            .op = BLKIF_OP_INDIRECT, .indirect_op = BLKIF_OP_DISCARD,
+            .buf = big, .len = 16 * PAGE,
+        };
+
+        memset(big, 0xee, 257 * PAGE);
+        g_assert_cmpint(xen_blkfront_op(bf, 0, &over), ==, BLKIF_RSP_ERROR);
+        g_assert_cmpint(xen_blkfront_op(bf, 0, &none), ==, BLKIF_RSP_ERROR);
+        assert_refused(xen_blkfront_op(bf, 0, &bad_op));
+    }
+    /* None of it wrote anything. */
+    check_pattern(bf, 0, 0, MiB, 1);
+    check_file_pattern(s->img, 0, MiB, 1);
+    /* A well-formed request with partial segments still works. */
+    {
+        uint8_t *p1 = xen_fe_page(fe, pg.gfn[0]);
+
+        fill(p1, PAGE, 0, 9);
+        sg[0] = seg(pg.gref[0], 2, 5);      /* 4 sectors from byte 1024 */
+        g_assert_cmpint(req_segs(bf, BLKIF_OP_WRITE, 16, 1, sg, 1), ==,
+                        BLKIF_RSP_OKAY);
+        {
+            uint8_t got[2048];
+
+            g_assert(xen_blkfront_rw(bf, false, 16 * 512, got, 2048));
+            g_assert(memcmp(got, p1 + 1024, 2048) == 0);
+        }
+    }
+    sim_assert_alive(s);
+    blk_disconnect(bf);
+    pages_free(fe, &pg);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* (4) Sector ranges: past the end, wrapping, huge; read-only disks. */
+static void test_attack_ranges(void)
+{
+    Sim *s = sim_new(DISK_SIZE);
+    g_autofree char *ro = sim_make_image(s, "ro.img", 4 * MiB);
+    XenFe *fe;
+    XenBlkfront *bf, *rb;
+    struct blkif_request_segment sg[2];
+    TestPages pg;
+    uint64_t end;
+
+    sim_launch(s, "-drive file=%s,if=none,id=d0,format=raw,discard=unmap "
+               "-device xen-disk,vdev=xvda,drive=d0,discard_granularity=4096 "
+               "-drive file=%s,if=none,id=d1,format=raw,readonly=on "
+               "-device xen-disk,vdev=xvdb,drive=d1", s->img, ro);
+    fe = sim_fe_connect(s);
+    bf = blk_open(fe, VBD_XVDA);
+    end = bf->sectors;
+    pages_new(fe, &pg, 2, false);
+    sg[0] = seg(pg.gref[0], 0, 7);
+    sg[1] = seg(pg.gref[1], 0, 7);
+    write_pattern(bf, 0, 0, 64 * KiB, 1);
+
+    for (unsigned int op = BLKIF_OP_READ; op <= BLKIF_OP_WRITE; op++) {
+        /* Across the end, at the end, far beyond it. */
+        g_assert_cmpint(req_segs(bf, op, end - 4, 1, sg, 1), ==,
+                        BLKIF_RSP_ERROR);
+        g_assert_cmpint(req_segs(bf, op, end, 1, sg, 1), ==,
+                        BLKIF_RSP_ERROR);
+        g_assert_cmpint(req_segs(bf, op, 1ULL << 60, 1, sg, 1), ==,
+                        BLKIF_RSP_ERROR);
+        /* 16 sectors from 2^64 - 8: wraps to sector 8. */
+        g_assert_cmpint(req_segs(bf, op, 0xFFFFFFFFFFFFFFF8ULL, 2, sg, 2), ==,
+                        BLKIF_RSP_ERROR);
+    }
+    /* The last sectors themselves are fine. */
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_READ, end - 8, 1, sg, 1), ==,
+                    BLKIF_RSP_OKAY);
+    /* Discards: huge, wrapping, past the end. */
+    {
+        XenBlkReq d = { .op = BLKIF_OP_DISCARD, .sector = 0,
+                        .nr_sectors = 1ULL << 63 };
+
+        g_assert_cmpint(xen_blkfront_op(bf, 0, &d), ==, BLKIF_RSP_ERROR);
+        d.nr_sectors = UINT64_MAX;
+        g_assert_cmpint(xen_blkfront_op(bf, 0, &d), ==, BLKIF_RSP_ERROR);
+        d.sector = 0xFFFFFFFFFFFFFFF8ULL;
+        d.nr_sectors = 16;
+        g_assert_cmpint(xen_blkfront_op(bf, 0, &d), ==, BLKIF_RSP_ERROR);
+        d.sector = end - 8;
+        d.nr_sectors = 16;
+        g_assert_cmpint(xen_blkfront_op(bf, 0, &d), ==, BLKIF_RSP_ERROR);
+    }
+    check_pattern(bf, 0, 0, 64 * KiB, 1);
+
+    /* Read-only: every kind of write refused, reads fine. */
+    file_write_pattern(ro, 0, 64 * KiB, 2);
+    rb = blk_open(fe, VBD_XVDB);
+    {
+        TestPages rp;
+        struct blkif_request_segment s0;
+
+        pages_new(fe, &rp, 1, false);
+        s0 = seg(rp.gref[0], 0, 7);
+        g_assert_cmpint(req_segs(rb, BLKIF_OP_WRITE, 0, 1, &s0, 1), ==,
+                        BLKIF_RSP_ERROR);
+        assert_refused(req_segs(rb, BLKIF_OP_WRITE_BARRIER, 0, 1, &s0, 1));
+        g_assert_cmpint(req_segs(rb, BLKIF_OP_READ, 0, 1, &s0, 1), ==,
+                        BLKIF_RSP_OKAY);
+        g_assert(is_pattern(xen_fe_page(fe, rp.gfn[0]), PAGE, 0, 2));
+        pages_free(fe, &rp);
+    }
+    check_file_pattern(ro, 0, 64 * KiB, 2);
+    sim_assert_alive(s);
+    blk_done(s, rb);
+    blk_disconnect(bf);
+    pages_free(fe, &pg);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/*
+ * (5) Unknown operations: EOPNOTSUPP with the request's id, and the
+ * response's padding zeroed.  Every other byte of the entry is 0xa5.
+ */
+static void unknown_op(XenBlkfront *bf, uint8_t op, uint64_t id)
+{
+    XenRawRing raw = raw_view(bf, 0);
+    RING_IDX prod = xen_raw_ring_req_prod(&raw);
+    RING_IDX rsp = xen_raw_ring_rsp_prod(&raw);
+    uint8_t e[112];
+    int16_t status;
+    uint64_t got_id;
+
+    memset(e, 0xa5, sizeof(e));
+    e[0] = op;
+    e[1] = 0;
+    memcpy(e + (bf->abi32 ? 4 : 8), &id, 8);
+    xen_raw_ring_put(&raw, prod, e, raw.entry_size);
+    xen_raw_ring_set_req_prod(&raw, prod + 1);
+    xen_fe_evtchn_notify(&bf->q[0].evt);
+    g_assert(raw_wait_rsp(bf, 0, &raw, rsp + 1, 10000));
+    xen_raw_ring_get(&raw, rsp, e, 16);
+    memcpy(&got_id, e, 8);
+    memcpy(&status, e + 10, 2);
+    g_assert_cmphex(got_id, ==, id);
+    g_assert_cmpint(status, ==, BLKIF_RSP_EOPNOTSUPP);
+    g_assert_cmphex(e[9], ==, 0);
+    if (!bf->abi32) {
+        g_assert_cmphex(e[12] | e[13] | e[14] | e[15], ==, 0);
+    }
+    xen_blkfront_resync(bf, 0);
+}
+
+static void test_attack_unknown_ops(void)
+{
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+
+    unknown_op(bf, 0xee, 0x1234abcd5678ULL);
+    unknown_op(bf, BLKIF_OP_RESERVED_1, 0xfedcba9876543210ULL);
+    unknown_op(bf, 0xff, 1);
+    /* Discard, never offered on this disk. */
+    g_assert(!bf->feature_discard);
+    g_assert_cmpint(xen_blkfront_discard(bf, 0, 64 * KiB, false), ==,
+                    BLKIF_RSP_EOPNOTSUPP);
+    g_assert_cmpint(xen_blkfront_discard(bf, 0, 64 * KiB, true), ==,
+                    BLKIF_RSP_EOPNOTSUPP);
+    write_pattern(bf, 0, 0, 64 * KiB, 1);
+    check_pattern(bf, 0, 0, 64 * KiB, 1);
+
+    /* The same on the 32-bit layout. */
+    blk_disconnect(bf);
+    bf->abi32 = true;
+    blk_connect(bf);
+    unknown_op(bf, 0xee, 0x1234abcd5678ULL);
+    unknown_op(bf, BLKIF_OP_RESERVED_1, 0xfedcba9876543210ULL);
+    check_pattern(bf, 0, 0, 64 * KiB, 1);
+    sim_assert_alive(s);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* (6) Bad grants: out of range, never granted, another domain's, ... */
+static void test_attack_grants(void)
+{
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    TestPages rw, ro, other;
+    struct blkif_request_segment sg[2];
+    grant_entry_v1_t *e;
+    uint8_t *page;
+
+    write_pattern(bf, 0, 0, 64 * KiB, 1);
+    pages_new(fe, &rw, 2, false);
+    pages_new(fe, &ro, 1, true);
+    pages_new(fe, &other, 1, false);
+
+    /* Out of range. */
+    sg[0] = seg(100000, 0, 7);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_READ, 0, 1, sg, 1), ==,
+                    BLKIF_RSP_ERROR);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_WRITE, 0, 1, sg, 1), ==,
+                    BLKIF_RSP_ERROR);
+    /* Never granted (the table's last entry). */
+    sg[0] = seg(fe->nr_grefs - 1, 0, 7);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_READ, 0, 1, sg, 1), ==,
+                    BLKIF_RSP_ERROR);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_WRITE, 0, 1, sg, 1), ==,
+                    BLKIF_RSP_ERROR);
+    /* Granted to domain 7. */
+    e = xen_fe_gnt_entry(fe, other.gref[0]);
+    e->domid = 7;
+    sg[0] = seg(other.gref[0], 0, 7);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_READ, 0, 1, sg, 1), ==,
+                    BLKIF_RSP_ERROR);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_WRITE, 0, 1, sg, 1), ==,
+                    BLKIF_RSP_ERROR);
+    e->domid = fe->backend_domid;
+    /* A read-only grant as the target of a READ: refused, page intact. */
+    page = xen_fe_page(fe, ro.gfn[0]);
+    memset(page, 0x5a, PAGE);
+    sg[0] = seg(ro.gref[0], 0, 7);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_READ, 0, 1, sg, 1), ==,
+                    BLKIF_RSP_ERROR);
+    for (unsigned int i = 0; i < PAGE; i++) {
+        g_assert_cmphex(page[i], ==, 0x5a);
+    }
+    /* ... though it is a fine source for a WRITE. */
+    fill(page, PAGE, 128 * KiB, 3);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_WRITE, 128 * KiB / 512, 1, sg, 1),
+                    ==, BLKIF_RSP_OKAY);
+    check_pattern(bf, 0, 128 * KiB, PAGE, 3);
+    /* The same ref twice in one READ. */
+    sg[0] = seg(rw.gref[0], 0, 7);
+    sg[1] = seg(rw.gref[0], 0, 7);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_READ, 0, 2, sg, 2), ==,
+                    BLKIF_RSP_ERROR);
+    /* A good segment next to a bad one: the whole request fails. */
+    sg[1] = seg(100000, 0, 7);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_WRITE, 0, 2, sg, 2), ==,
+                    BLKIF_RSP_ERROR);
+    check_pattern(bf, 0, 0, 64 * KiB, 1);
+
+    /* Everything still works, and every grant comes back. */
+    sim_assert_alive(s);
+    write_pattern(bf, 0, 256 * KiB, 256 * KiB, 4);
+    check_pattern(bf, 0, 256 * KiB, 256 * KiB, 4);
+    blk_disconnect(bf);
+    pages_free(fe, &rw);
+    pages_free(fe, &ro);
+    pages_free(fe, &other);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* (7) Unplug with I/O in flight, with and without an iothread. */
+static void test_attack_unplug_inflight(void)
+{
+    Sim *s = sim_new(DISK_SIZE);
+    g_autofree char *img2 = sim_make_image(s, "b.img", 16 * MiB);
+    XenFe *fe;
+    const char *ids[] = { "u0", "u1" };
+    const unsigned int devids[] = { VBD_XVDB, VBD_XVDC };
+
+    sim_launch(s, "-object iothread,id=io0 "
+               "-drive file=%s,if=none,id=d0,format=raw "
+               "-drive file=%s,if=none,id=d1,format=raw "
+               "-device xen-disk,id=u0,vdev=xvdb,drive=d0 "
+               "-device xen-disk,id=u1,vdev=xvdc,drive=d1,iothread=io0",
+               s->img, img2);
+    fe = sim_fe_connect(s);
+    for (unsigned int i = 0; i < 2; i++) {
+        XenBlkfront *bf = blk_open(fe, devids[i]);
+        g_autofree uint8_t *buf = g_malloc(32 * CHUNK);
+
+        write_pattern(bf, 0, 0, MiB, 1);
+        for (unsigned int j = 0; j < 32; j++) {
+            XenBlkReq r = {
+                .op = j % 2 ? BLKIF_OP_READ : BLKIF_OP_WRITE,
+                .sector = j * CHUNK / 512, .buf = buf + j * CHUNK,
+                .len = CHUNK,
+            };
+
+            g_assert(xen_blkfront_submit(bf, 0, &r));
+        }
+        xen_blkfront_kick(bf, 0);
+        unplug(s, bf, ids[i]);
+        xen_blkfront_free(bf);
+    }
+    finish(s, fe);
+}
+
+/* (10) XenStore values a frontend should never write. */
+static void test_attack_xenstore_values(void)
+{
+    static const NodeEdit order30[] = {
+        { "ring-page-order", "30" }, { NULL },
+    };
+    static const NodeEdit order5[] = {
+        { "ring-page-order", "5" }, { NULL },
+    };
+    static const NodeEdit no_ref[] = {
+        { "ring-ref", NULL }, { NULL },
+    };
+    static const NodeEdit bad_ref[] = {
+        { "ring-ref", "100000" }, { NULL },
+    };
+    static const NodeEdit bad_port[] = {
+        { "event-channel", "4000" }, { NULL },
+    };
+    static const struct {
+        const char *what;
+        unsigned int order;
+        const NodeEdit *edit;
+    } cases[] = {
+        { "ring-page-order 30", 1, order30 },
+        { "ring-page-order above the maximum", 1, order5 },
+        { "no ring-ref", 0, no_ref },
+        { "ring-ref out of range", 0, bad_ref },
+        { "unbound event channel", 0, bad_port },
+    };
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_new(fe, VBD_XVDA);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_test_message("%s", cases[i].what);
+        bf->ring_order = cases[i].order;
+        bf->before_initialised = edit_nodes;
+        bf->hook_opaque = (void *)cases[i].edit;
+        expect_refused_connect(s, bf);
+        expect_recovery(s, bf, 1, i);
+    }
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* (10) ring-ref0 left over by a multi-page connection. */
+static void test_attack_stale_ring_ref(void)
+{
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_new(fe, VBD_XVDA);
+    g_autofree char *n_ref0 = g_strdup_printf("%s/ring-ref0", bf->fe_path);
+    g_autofree char *n_ref = g_strdup_printf("%s/ring-ref", bf->fe_path);
+    g_autofree char *n_order = g_strdup_printf("%s/ring-page-order",
+                                               bf->fe_path);
+    g_autofree char *order = NULL;
+
+    bf->ring_order = 2;
+    blk_connect(bf);
+    write_pattern(bf, 0, 0, MiB, 1);
+    blk_disconnect(bf);
+
+    /* Single page now: ring-page-order goes, ring-ref0..3 stay. */
+    bf->ring_order = 0;
+    blk_connect(bf);
+    order = xen_fe_xs_read(fe, n_order);
+    g_assert_null(order);
+    g_assert_cmpint(xen_fe_xs_read_int(fe, n_ref0, -1), !=, -1);
+    g_assert_cmpint(xen_fe_xs_read_int(fe, n_ref0, -1), !=,
+                    xen_fe_xs_read_int(fe, n_ref, -1));
+    g_assert_cmpuint(bf->q[0].nr_slots, ==, 32);
+    /* The backend uses ring-ref: requests get answered. */
+    check_pattern(bf, 0, 0, MiB, 1);
+    write_pattern(bf, 0, MiB, MiB, 2);
+    check_pattern(bf, 0, MiB, MiB, 2);
+    blk_disconnect(bf);
+
+    /* And back to four pages. */
+    bf->ring_order = 2;
+    blk_connect(bf);
+    check_pattern(bf, 0, 0, MiB, 1);
+    check_pattern(bf, 0, MiB, MiB, 2);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* (10) 100000 notifications at once. */
+static void test_attack_event_storm(void)
+{
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    uint64_t before = sim_counter(s, "notify-to-backend");
+    gint64 t0;
+
+    write_pattern(bf, 0, 0, 64 * KiB, 1);
+    t0 = g_get_monotonic_time();
+    for (unsigned int i = 0; i < 100000; i++) {
+        xen_fe_evtchn_notify(&bf->q[0].evt);
+        if (i % 10000 == 0) {
+            g_autofree uint8_t *buf = g_malloc(PAGE);
+
+            g_assert(xen_blkfront_rw(bf, false, 0, buf, PAGE));
+        }
+    }
+    sim_assert_alive(s);
+    g_test_message("storm: %" PRId64 " us, %" PRIu64 " notifications seen",
+                   g_get_monotonic_time() - t0,
+                   sim_counter(s, "notify-to-backend") - before);
+    check_pattern(bf, 0, 0, 64 * KiB, 1);
+    g_assert_cmpint(be_int(s, VBD_XVDA, "state", -1), ==,
+                    XenbusStateConnected);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* (10) The frontend's state node rewritten 10000 times. */
+static void test_attack_watch_flood(void)
+{
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    g_autofree char *n_state = g_strdup_printf("%s/state", bf->fe_path);
+
+    write_pattern(bf, 0, 0, 64 * KiB, 1);
+    for (unsigned int i = 0; i < 10000; i++) {
+        g_assert(xs_write(fe->xs, XBT_NULL, n_state, "4", 1));
+    }
+    sim_assert_alive(s);
+    g_assert_cmpint(be_int(s, VBD_XVDA, "state", -1), ==,
+                    XenbusStateConnected);
+    check_pattern(bf, 0, 0, 64 * KiB, 1);
+    write_pattern(bf, 0, 64 * KiB, 64 * KiB, 2);
+    check_pattern(bf, 0, 64 * KiB, 64 * KiB, 2);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    qtest_add_func("xen-block/features/defaults", test_features_defaults);
+    qtest_add_func("xen-block/features/properties", test_features_properties);
+    qtest_add_func("xen-block/features/vdev", test_features_vdev);
+    qtest_add_func("xen-block/features/vdev-invalid",
+                   test_features_vdev_invalid);
+    qtest_add_func("xen-block/features/vdev-auto", test_features_vdev_auto);
+    qtest_add_func("xen-block/multi-queue/io", test_multi_queue);
+    qtest_add_func("xen-block/multi-queue/absurd", test_multi_queue_absurd);
+    qtest_add_func("xen-block/indirect", test_indirect);
+    qtest_add_func("xen-block/persistent", test_persistent);
+    qtest_add_func("xen-block/reconnect/inflight", test_reconnect_inflight);
+    qtest_add_func("xen-block/reconnect/inflight-iothread",
+                   test_reconnect_inflight_iothread);
+    qtest_add_func("xen-block/abi32/rw-flush-discard", test_abi32);
+    qtest_add_func("xen-block/abi32/indirect", test_abi32_indirect);
+    qtest_add_func("xen-block/discard/basic", test_discard);
+    qtest_add_func("xen-block/discard/secure", test_discard_secure);
+    qtest_add_func("xen-block/barrier", test_barrier);
+    qtest_add_func("xen-block/resize", test_resize);
+    qtest_add_func("xen-block/cdrom", test_cdrom);
+    qtest_add_func("xen-block/readonly", test_readonly);
+    qtest_add_func("xen-block/xenstore/disk", test_xenstore_disk);
+    qtest_add_func("xen-block/xenstore/empty-cdrom",
+                   test_xenstore_empty_cdrom);
+    qtest_add_func("xen-block/hotplug", test_hotplug);
+    qtest_add_func("xen-block/attack/req-prod", test_attack_req_prod);
+    qtest_add_func("xen-block/attack/mutating", test_attack_mutating);
+    qtest_add_func("xen-block/attack/segments", test_attack_segments);
+    qtest_add_func("xen-block/attack/ranges", test_attack_ranges);
+    qtest_add_func("xen-block/attack/unknown-ops", test_attack_unknown_ops);
+    qtest_add_func("xen-block/attack/grants", test_attack_grants);
+    qtest_add_func("xen-block/attack/unplug-inflight",
+                   test_attack_unplug_inflight);
+    qtest_add_func("xen-block/attack/xenstore-values",
+                   test_attack_xenstore_values);
+    qtest_add_func("xen-block/attack/stale-ring-ref",
+                   test_attack_stale_ring_ref);
+    qtest_add_func("xen-block/attack/event-storm", test_attack_event_storm);
+    qtest_add_func("xen-block/attack/watch-flood", test_attack_watch_flood);
     return g_test_run();
 }

@@ -47,6 +47,7 @@ void sim_launch(Sim *s, const char *fmt, ...)
     s->qts = qtest_initf("-M xen-sim,socket=%s,xs-socket=%s,"
                          "xs-admin-socket=%s -m 256M -nodefaults %s",
                          s->ctl, s->xs, s->xs_admin, extra);
+    s->admin = sim_admin_xs(s);
 }
 
 void sim_stop(Sim *s)
@@ -54,6 +55,9 @@ void sim_stop(Sim *s)
     GDir *d;
     const char *name;
 
+    if (s->admin) {
+        xs_close(s->admin);
+    }
     if (s->qts) {
         qtest_quit(s->qts);
     }
@@ -186,13 +190,11 @@ unsigned int sim_qemu_fds(Sim *s)
 
 char *sim_xs_read(Sim *s, const char *path)
 {
-    struct xs_handle *xs = sim_admin_xs(s);
     unsigned int len;
-    char *v = xs_read(xs, XBT_NULL, path, &len);
+    char *v = xs_read(s->admin, XBT_NULL, path, &len);
     char *ret = v ? g_strndup(v, len) : NULL;
 
     free(v);
-    xs_close(xs);
     return ret;
 }
 

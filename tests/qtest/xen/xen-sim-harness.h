@@ -19,6 +19,7 @@ typedef struct Sim {
     char *dir;                  /* removed with everything in it */
     char *ctl, *xs, *xs_admin;  /* the sockets */
     char *img;                  /* the default image, if any */
+    struct xs_handle *admin;    /* dom0's, for sim_xs_read() */
 } Sim;
 
 /*
@@ -38,7 +39,10 @@ void sim_stop(Sim *s);
 
 /* The guest's connection; fails the test if it cannot connect. */
 XenFe *sim_fe_connect(Sim *s);
-/* A XenStore connection as dom0. */
+/*
+ * A new XenStore connection as dom0 (libxenstore takes the socket from the
+ * environment: open connections before starting threads).
+ */
 struct xs_handle *sim_admin_xs(Sim *s);
 /* A XenStore connection as the guest (for watches of its own). */
 struct xs_handle *sim_guest_xs(Sim *s);

@@ -5,6 +5,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/cutils.h"
 #include "xen-blkfront.h"
 #include "hw/xen/interface/io/xenbus.h"
 
@@ -82,8 +83,9 @@ static unsigned int be_uint(XenBlkfront *bf, const char *key,
 {
     g_autofree char *node = be_node(bf, key);
     g_autofree char *val = xen_fe_xs_read(bf->fe, node);
+    unsigned int v;
 
-    return val ? (unsigned int)strtoul(val, NULL, 10) : dflt;
+    return val && !qemu_strtoui(val, NULL, 10, &v) ? v : dflt;
 }
 
 static bool fe_write(XenBlkfront *bf, const char *key, const char *fmt, ...)

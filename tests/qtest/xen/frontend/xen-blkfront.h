@@ -123,8 +123,8 @@ struct XenBlkfront {
     char *be_path;
     unsigned int devid;
     bool connected;
-    bool set_up;                /* rings and channels exist (even if the
-                                   handshake then failed) */
+    /* Rings and channels exist (even if the handshake then failed). */
+    bool set_up;
     uint32_t generation;        /* of the connection, in every request id */
 
     /* Set before connect */
@@ -133,10 +133,10 @@ struct XenBlkfront {
     bool abi32;                 /* protocol x86_32-abi and its layout */
     bool persistent;            /* write feature-persistent = 1 */
     bool use_indirect;          /* INDIRECT above 11 segments, if offered */
-    unsigned int max_indirect;  /* cap on segments per indirect request
-                                   (0: the backend's max) */
-    bool indirect_grant_rw;     /* grant indirect pages read-write (default
-                                   read-only) */
+    /* Cap on segments per indirect request (0: the backend's maximum). */
+    unsigned int max_indirect;
+    /* Grant indirect pages read-write (by default, read-only). */
+    bool indirect_grant_rw;
     /*
      * Called after the frontend nodes are written and before the state goes
      * to Initialised: lets a test overwrite or delete nodes.
