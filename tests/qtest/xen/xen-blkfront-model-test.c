@@ -480,7 +480,7 @@ static void rig_stop(Rig *r)
     qatomic_set(&m->stop, 1);
     g_thread_join(r->th);
     if (m->errors) {
-        g_error("model: %s", m->errors);
+        sim_fail("model: %s", m->errors);
     }
     g_assert_cmpuint(m->bf->bad_responses, ==, 0);
     xen_blkfront_free(m->bf);
@@ -522,7 +522,7 @@ static void rig_connect(Rig *r)
     g_autofree char *err = NULL;
 
     if (!xen_blkfront_connect(r->m.bf, &err)) {
-        g_error("connect: %s (model: %s)", err, r->m.errors ?: "-");
+        sim_fail("connect: %s (model: %s)", err, r->m.errors ?: "-");
     }
 }
 
@@ -531,7 +531,7 @@ static void rig_disconnect(Rig *r)
     g_autofree char *err = NULL;
 
     if (!xen_blkfront_disconnect(r->m.bf, &err)) {
-        g_error("disconnect: %s", err);
+        sim_fail("disconnect: %s", err);
     }
 }
 
