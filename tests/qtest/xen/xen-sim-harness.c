@@ -10,15 +10,63 @@
 #include "qobject/qstring.h"
 #include "xen-sim-harness.h"
 
+void sim_rm_tree(const char *dir)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *name;
+
+    if (d) {
+        while ((name = g_dir_read_name(d))) {
+            g_autofree char *path = g_build_filename(dir, name, NULL);
+
+            if (g_file_test(path, G_FILE_TEST_IS_DIR) &&
+                !g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
+                sim_rm_tree(path);
+            } else {
+                unlink(path);
+            }
+        }
+        g_dir_close(d);
+    }
+    rmdir(dir);
+}
+
+/* A failed assertion that aborts the test leaves no directory behind. */
+static void sim_abort_hook(void *opaque)
+{
+    Sim *s = opaque;
+
+    sim_rm_tree(s->dir);
+}
+
+void sim_fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    g_assert_not_reached();
+}
+
 Sim *sim_new(uint64_t img_size)
 {
     Sim *s = g_new0(Sim, 1);
 
-    s->dir = g_dir_make_tmp("xen-sim-test-XXXXXX", NULL);
+    const char *base = g_getenv("XEN_SIM_TEST_TMPDIR");
+
+    if (base) {
+        s->dir = g_build_filename(base, "sim-XXXXXX", NULL);
+        g_assert(g_mkdtemp(s->dir));
+    } else {
+        s->dir = g_dir_make_tmp("xen-sim-test-XXXXXX", NULL);
+    }
     g_assert(s->dir);
     s->ctl = g_build_filename(s->dir, "ctl.sock", NULL);
     s->xs = g_build_filename(s->dir, "xs.sock", NULL);
     s->xs_admin = g_build_filename(s->dir, "xs-admin.sock", NULL);
+    qtest_add_abrt_handler(sim_abort_hook, s);
     if (img_size) {
         s->img = sim_make_image(s, "disk.img", img_size);
     }
@@ -52,25 +100,14 @@ void sim_launch(Sim *s, const char *fmt, ...)
 
 void sim_stop(Sim *s)
 {
-    GDir *d;
-    const char *name;
-
     if (s->admin) {
         xs_close(s->admin);
     }
     if (s->qts) {
         qtest_quit(s->qts);
     }
-    d = g_dir_open(s->dir, 0, NULL);
-    if (d) {
-        while ((name = g_dir_read_name(d))) {
-            g_autofree char *path = g_build_filename(s->dir, name, NULL);
-
-            unlink(path);
-        }
-        g_dir_close(d);
-    }
-    rmdir(s->dir);
+    qtest_remove_abrt_handler(s);
+    sim_rm_tree(s->dir);
     g_free(s->ctl);
     g_free(s->xs);
     g_free(s->xs_admin);
@@ -85,7 +122,7 @@ XenFe *sim_fe_connect(Sim *s)
     XenFe *fe = xen_fe_connect(s->ctl, s->xs, &err);
 
     if (!fe) {
-        g_error("frontend connect: %s", err);
+        sim_fail("frontend connect: %s", err);
     }
     return fe;
 }
@@ -94,7 +131,7 @@ static struct xs_handle *xs_on(const char *path)
 {
     struct xs_handle *xs;
 
-    g_setenv("XENSTORED_PATH", path, true);
+    setenv("XENSTORED_PATH", path, 1);    /* see xen_fe_connect() */
     xs = xs_open(0);
     g_assert(xs);
     return xs;
@@ -141,8 +178,8 @@ void sim_qmp_ok(Sim *s, const char *fmt, ...)
     if (!qdict_haskey(resp, "return")) {
         QDict *e = qdict_get_qdict(resp, "error");
 
-        g_error("QMP command failed: %s",
-                e ? qdict_get_try_str(e, "desc") : "?");
+        sim_fail("QMP command failed: %s",
+                 e ? qdict_get_try_str(e, "desc") : "?");
     }
     qobject_unref(resp);
 }

@@ -23,7 +23,8 @@ typedef struct Sim {
 } Sim;
 
 /*
- * A temporary directory; with @img_size > 0 also a sparse raw image of that
+ * A temporary directory (in $XEN_SIM_TEST_TMPDIR if set, else in the system's
+ * temporary directory); with @img_size > 0 also a sparse raw image of that
  * size, "disk.img", in s->img.
  */
 Sim *sim_new(uint64_t img_size);
@@ -36,6 +37,15 @@ char *sim_make_image(Sim *s, const char *name, uint64_t size);
 void sim_launch(Sim *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Stop QEMU (if started), remove the directory, free @s. */
 void sim_stop(Sim *s);
+
+/*
+ * Fail the test with a message (an assertion failure: the abort handlers
+ * stop QEMU and remove the directory).
+ */
+void G_NORETURN sim_fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/* Remove @dir and everything below it. */
+void sim_rm_tree(const char *dir);
 
 /* The guest's connection; fails the test if it cannot connect. */
 XenFe *sim_fe_connect(Sim *s);

@@ -499,7 +499,7 @@ static XenBlkfront *blk_connect(XenFe *fe)
 
     g_assert(bf);
     if (!xen_blkfront_connect(bf, &err)) {
-        g_error("blkfront connect: %s", err);
+        sim_fail("blkfront connect: %s", err);
     }
     return bf;
 }
@@ -557,7 +557,7 @@ static void test_disk_multi_page_ring(void)
     /* Four ring pages: the backend maps them with one multi-ref map. */
     bf->ring_order = 2;
     if (!xen_blkfront_connect(bf, &err)) {
-        g_error("connect: %s", err);
+        sim_fail("connect: %s", err);
     }
     g_assert_cmpuint(bf->q[0].nr_slots, ==, 4 * 32);
     maps = sim_counter(s, "grant-maps");
@@ -669,10 +669,10 @@ static void test_disk_64mib_reconnect(void)
         uint64_t off = (uint64_t)cycle * 4096 * 997 % total;
 
         if (!xen_blkfront_disconnect(bf, &err)) {
-            g_error("cycle %d: disconnect: %s", cycle, err);
+            sim_fail("cycle %d: disconnect: %s", cycle, err);
         }
         if (!xen_blkfront_connect(bf, &err)) {
-            g_error("cycle %d: connect: %s", cycle, err);
+            sim_fail("cycle %d: connect: %s", cycle, err);
         }
         g_assert(xen_blkfront_rw(bf, false, off, page, sizeof(page)));
         fill(exp, sizeof(exp), off, 1);
@@ -739,7 +739,7 @@ static void net_rig_start(NetRig *r)
     r->nf = xen_netfront_new(r->fe, 0);
     g_assert(r->nf);
     if (!xen_netfront_connect(r->nf, &err)) {
-        g_error("netfront connect: %s", err);
+        sim_fail("netfront connect: %s", err);
     }
 }
 

@@ -116,9 +116,11 @@ static bool set_state(XenBlkfront *bf, int state)
 }
 
 /*
- * Wait until the backend's state is @want; give up early when it goes
- * Closing or Closed (unless that is what is awaited).  Returns the last
- * state seen.
+ * Wait until the backend's state is @want.  Waiting for Connected gives up
+ * early when the backend goes Closing or Closed: it refused the connection.
+ * (Waiting for InitWait does not: a backend still Closed from the last
+ * connection is normal until it sees the frontend's Initialising.)
+ * Returns the last state seen.
  */
 static int wait_backend_state(XenBlkfront *bf, int want)
 {
@@ -131,7 +133,7 @@ static int wait_backend_state(XenBlkfront *bf, int want)
         if (st == want || g_get_monotonic_time() > end) {
             return st;
         }
-        if (want < XenbusStateClosing &&
+        if (want == XenbusStateConnected &&
             (st == XenbusStateClosing || st == XenbusStateClosed)) {
             return st;
         }

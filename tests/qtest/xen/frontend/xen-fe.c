@@ -152,7 +152,11 @@ XenFe *xen_fe_connect(const char *ctl_path, const char *xs_path, char **err)
     fe->free_gfns = g_array_new(false, false, sizeof(uint64_t));
     fe->free_grefs = g_array_new(false, false, sizeof(grant_ref_t));
 
-    g_setenv("XENSTORED_PATH", xs_path, true);
+    /*
+     * libxenstore takes its socket from there (plain setenv: GLib frowns
+     * on g_setenv() once a test has run a thread, even a finished one).
+     */
+    setenv("XENSTORED_PATH", xs_path, 1);
     fe->xs = xs_open(0);
     if (!fe->xs) {
         *err = g_strdup_printf("xs_open %s: %s", xs_path, strerror(errno));
