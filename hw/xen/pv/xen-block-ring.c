@@ -152,6 +152,14 @@ static void ring_respond(XenBlockRing *ring, uint64_t id, uint8_t operation,
     xen_blkif_encode_response(ring->abi, slot, id, operation, status);
     ring->rsp_prod_pvt++;
     trace_xen_pv_block_respond(ring->index, id, operation, status);
+    if (ring->stopped) {
+        /*
+         * The main loop frees the ring as soon as it is no longer busy: a
+         * push deferred past the end of this completion could come too late.
+         */
+        ring_push_responses(ring);
+        return;
+    }
     /* Once per pass or per batch of completions */
     defer_call(ring_push_responses, ring);
 }

@@ -397,6 +397,16 @@ static void xen_block_handle_frontend_state(XenBlockDevice *blockdev,
         xen_device_backend_set_state(xendev, XenbusStateConnected);
         break;
 
+    case XenbusStateInitialising:
+        /*
+         * XenBus answers a re-initialising frontend itself, unless the
+         * change came while we were still closing (handled late, here).
+         */
+        if (backend_state == XenbusStateClosed && xendev->backend_online) {
+            xen_device_backend_set_state(xendev, XenbusStateInitWait);
+        }
+        break;
+
     case XenbusStateClosing:
         xen_device_backend_set_state(xendev, XenbusStateClosing);
         break;
