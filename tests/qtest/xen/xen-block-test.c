@@ -19,6 +19,7 @@
 #include <poll.h>
 #include "libqtest.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
 #include "hw/xen/interface/io/xenbus.h"
 #include "frontend/xen-fe.h"
 #include "frontend/xen-blkfront.h"
@@ -841,6 +842,94 @@ static void test_persistent(void)
     g_assert_cmpuint(sim_counter(s, "grant-maps") - maps, >=, 200 * SEGS);
     g_assert_cmpuint(sim_counter(s, "grant-copy-segs"), ==, copies);
     blk_done(s, mb);
+    finish(s, fe);
+}
+
+/*
+ * A small cap: the least recently used idle grants are unmapped to make
+ * room, so no more than the cap (plus the ring) stays mapped, and the data
+ * stays right.
+ */
+static void test_persistent_cap(void)
+{
+    Sim *s = start(DRIVE0 "-device xen-disk,vdev=xvda,drive=d0,"
+                   "max-persistent-grants=16");
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_new(fe, VBD_XVDA);
+    uint64_t held;
+
+    bf->persistent = true;
+    blk_connect(bf);
+    g_assert(bf->feature_persistent);
+    write_pattern(bf, 0, 0, 32 * CHUNK, 3);
+    check_pattern(bf, 0, 0, 32 * CHUNK, 3);
+    io_rounds(bf, 100, 40);
+    /* Hundreds of grants used, never more than 16 kept (+1 ring page) */
+    g_assert_cmpuint(sim_counter(s, "grant-maps"), >, 300);
+    held = sim_counter(s, "grant-maps") - sim_counter(s, "grant-unmaps");
+    g_assert_cmpuint(held, <=, 16 + 1);
+    g_assert_cmpuint(held, >=, 1 + 1);
+    blk_done(s, bf);
+    g_assert_cmpuint(sim_counter(s, "grant-unmaps"), ==,
+                     sim_counter(s, "grant-maps"));
+    finish(s, fe);
+}
+
+/* One field of the device's query-blockstats entry. */
+static uint64_t blockstat(Sim *s, const char *field)
+{
+    QDict *resp = qtest_qmp(s->qts, "{'execute': 'query-blockstats'}");
+    QList *list = qdict_get_qlist(resp, "return");
+    QListEntry *e;
+    uint64_t v = UINT64_MAX;
+
+    QLIST_FOREACH_ENTRY(list, e) {
+        QDict *entry = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!g_strcmp0(qdict_get_try_str(entry, "device"), "d0")) {
+            v = qdict_get_int(qdict_get_qdict(entry, "stats"), field);
+        }
+    }
+    qobject_unref(resp);
+    g_assert(v != UINT64_MAX);
+    return v;
+}
+
+/*
+ * query-blockstats counts the device's I/O, and contiguous requests taken
+ * off the ring in one pass reach the block layer merged.
+ */
+static void test_blockstats_merge(void)
+{
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    const size_t len = 4 * MiB;
+    g_autofree uint8_t *buf = g_malloc(len), *got = g_malloc(len);
+    uint64_t wr_ops;
+
+    g_assert_cmpuint(blockstat(s, "wr_operations"), ==, 0);
+    fill(buf, len, 0, 9);
+    /* 4 MiB in 44 KiB requests, a ring's worth at a time */
+    g_assert(xen_blkfront_rw(bf, true, 0, buf, len));
+    g_assert(xen_blkfront_rw(bf, false, 0, got, len));
+    g_assert(memcmp(buf, got, len) == 0);
+    g_assert(xen_blkfront_flush(bf));
+
+    wr_ops = blockstat(s, "wr_operations");
+    g_assert_cmpuint(wr_ops, ==, DIV_ROUND_UP(len, CHUNK));
+    g_assert_cmpuint(blockstat(s, "rd_operations"), ==, wr_ops);
+    g_assert_cmpuint(blockstat(s, "wr_bytes"), ==, len);
+    g_assert_cmpuint(blockstat(s, "rd_bytes"), ==, len);
+    g_assert_cmpuint(blockstat(s, "flush_operations"), >=, 1);
+    /* Merged: fewer block-layer requests than ring requests */
+    g_assert_cmpuint(blockstat(s, "wr_merged"), >, 0);
+    g_assert_cmpuint(blockstat(s, "rd_merged"), >, 0);
+    g_test_message("%" PRIu64 " writes, %" PRIu64 " merged; %" PRIu64
+                   " reads, %" PRIu64 " merged", wr_ops,
+                   blockstat(s, "wr_merged"), blockstat(s, "rd_operations"),
+                   blockstat(s, "rd_merged"));
+    blk_done(s, bf);
     finish(s, fe);
 }
 
@@ -2193,6 +2282,8 @@ static const TestCase cases[] = {
     { "resize", test_resize },
     { "cdrom", test_cdrom },
     { "readonly", test_readonly },
+    { "persistent/cap", test_persistent_cap },
+    { "blockstats-merge", test_blockstats_merge },
     { "xenstore/disk", test_xenstore_disk },
     { "xenstore/empty-cdrom", test_xenstore_empty_cdrom },
     { "hotplug", test_hotplug },
