@@ -306,18 +306,6 @@ static void pages_free(XenFe *fe, TestPages *p)
     p->n = 0;
 }
 
-/* Next watch event of @xs within @ms; NULL if none. */
-static char **next_watch(struct xs_handle *xs, int ms)
-{
-    struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
-    unsigned int n;
-
-    if (poll(&pfd, 1, ms) != 1) {
-        return NULL;
-    }
-    return xs_read_watch(xs, &n);
-}
-
 /* ---- 1. features ---- */
 
 static void test_features_defaults(void)
@@ -1253,13 +1241,13 @@ static void test_resize(void)
 
     g_assert_cmpuint(bf->sectors, ==, DISK_SIZE / 512);
     g_assert(xs_watch(w, n_state, "resize"));
-    while ((ev = next_watch(w, 500))) {
+    while ((ev = xen_fe_xs_next_watch(w, 500))) {
         free(ev);       /* the one every new watch fires */
     }
     sim_qmp_ok(s, "{'execute': 'block_resize', 'arguments': "
                "{'device': 'd0', 'size': %d}}", (int)(96 * MiB));
     /* The state node is written again, so the frontend's watch fires. */
-    while (!fired && (ev = next_watch(w, 10000))) {
+    while (!fired && (ev = xen_fe_xs_next_watch(w, 10000))) {
         fired = !strcmp(ev[XS_WATCH_PATH], n_state);
         free(ev);
     }

@@ -227,12 +227,7 @@ unsigned int sim_qemu_fds(Sim *s)
 
 char *sim_xs_read(Sim *s, const char *path)
 {
-    unsigned int len;
-    char *v = xs_read(s->admin, XBT_NULL, path, &len);
-    char *ret = v ? g_strndup(v, len) : NULL;
-
-    free(v);
-    return ret;
+    return xen_fe_xs_read_on(s->admin, path);
 }
 
 long long sim_xs_read_int(Sim *s, const char *path, long long dflt)

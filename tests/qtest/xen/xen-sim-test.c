@@ -356,18 +356,6 @@ static void test_xs_permissions(void)
     sim_stop(s);
 }
 
-/* Next watch event within @ms; NULL if none. */
-static char **next_watch(struct xs_handle *xs, int ms)
-{
-    struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
-    unsigned int n;
-
-    if (poll(&pfd, 1, ms) != 1) {
-        return NULL;
-    }
-    return xs_read_watch(xs, &n);
-}
-
 static void test_xs_watch(void)
 {
     Sim *s = sim_start(NULL);
@@ -377,7 +365,7 @@ static void test_xs_watch(void)
 
     g_assert(xs_watch(fe->xs, "/local/domain/1/data/w", "tok"));
     /* Fires once on registration. */
-    ev = next_watch(fe->xs, 5000);
+    ev = xen_fe_xs_next_watch(fe->xs, 5000);
     g_assert(ev);
     g_assert_cmpstr(ev[XS_WATCH_PATH], ==, "/local/domain/1/data/w");
     g_assert_cmpstr(ev[XS_WATCH_TOKEN], ==, "tok");
@@ -385,20 +373,20 @@ static void test_xs_watch(void)
     /* Fires for a change below the path, by another domain. */
     g_assert(xs_write(admin, XBT_NULL, "/local/domain/1/data/w/deep/x",
                       "1", 1));
-    ev = next_watch(fe->xs, 5000);
+    ev = xen_fe_xs_next_watch(fe->xs, 5000);
     g_assert(ev);
     g_assert(g_str_has_prefix(ev[XS_WATCH_PATH], "/local/domain/1/data/w"));
     free(ev);
-    while ((ev = next_watch(fe->xs, 200))) {
+    while ((ev = xen_fe_xs_next_watch(fe->xs, 200))) {
         free(ev);   /* intermediate nodes created on the way */
     }
     /* Not for a sibling. */
     g_assert(xs_write(admin, XBT_NULL, "/local/domain/1/data/wx", "1", 1));
-    g_assert_null(next_watch(fe->xs, 300));
+    g_assert_null(xen_fe_xs_next_watch(fe->xs, 300));
     /* Nor after unwatch. */
     g_assert(xs_unwatch(fe->xs, "/local/domain/1/data/w", "tok"));
     g_assert(xs_write(admin, XBT_NULL, "/local/domain/1/data/w", "2", 1));
-    g_assert_null(next_watch(fe->xs, 300));
+    g_assert_null(xen_fe_xs_next_watch(fe->xs, 300));
     xs_close(admin);
     xen_fe_close(fe);
     sim_stop(s);
@@ -431,12 +419,12 @@ static void test_xs_watch_lifetime(void)
     }
     xs_close(other);
     sim_assert_alive(s);
-    while ((ev = next_watch(fe->xs, 200))) {
+    while ((ev = xen_fe_xs_next_watch(fe->xs, 200))) {
         free(ev);
     }
     /* A change now reaches the remaining watch, and nothing freed. */
     g_assert(xs_write(admin, XBT_NULL, "/local/domain/1/data/l", "1", 1));
-    ev = next_watch(fe->xs, 5000);
+    ev = xen_fe_xs_next_watch(fe->xs, 5000);
     g_assert(ev);
     g_assert_cmpstr(ev[XS_WATCH_TOKEN], ==, "t");
     free(ev);

@@ -308,14 +308,30 @@ bool xen_fe_evtchn_wait(XenFeEvtchn *ch, int timeout_ms)
     return read(ch->to_guest, &count, sizeof(count)) == sizeof(count);
 }
 
-char *xen_fe_xs_read(XenFe *fe, const char *path)
+char *xen_fe_xs_read_on(struct xs_handle *xs, const char *path)
 {
     unsigned int len;
-    char *val = xs_read(fe->xs, XBT_NULL, path, &len);
+    char *val = xs_read(xs, XBT_NULL, path, &len);
     char *ret = val ? g_strndup(val, len) : NULL;
 
     free(val);
     return ret;
+}
+
+char *xen_fe_xs_read(XenFe *fe, const char *path)
+{
+    return xen_fe_xs_read_on(fe->xs, path);
+}
+
+char **xen_fe_xs_next_watch(struct xs_handle *xs, int ms)
+{
+    struct pollfd pfd = { .fd = xs_fileno(xs), .events = POLLIN };
+    unsigned int n;
+
+    if (poll(&pfd, 1, ms) != 1) {
+        return NULL;
+    }
+    return xs_read_watch(xs, &n);
 }
 
 bool xen_fe_xs_printf(XenFe *fe, const char *path, const char *fmt, ...)

@@ -71,6 +71,10 @@ bool xen_fe_evtchn_wait(XenFeEvtchn *ch, int timeout_ms);
 
 /* XenStore helpers (libxenstore on the guest's socket). */
 char *xen_fe_xs_read(XenFe *fe, const char *path);
+/* The same on any connection (g_free the result; NULL if absent). */
+char *xen_fe_xs_read_on(struct xs_handle *xs, const char *path);
+/* Next watch event of @xs within @ms; NULL if none (free() it). */
+char **xen_fe_xs_next_watch(struct xs_handle *xs, int ms);
 bool xen_fe_xs_printf(XenFe *fe, const char *path, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 int xen_fe_xs_read_int(XenFe *fe, const char *path, int dflt);
