@@ -21,6 +21,7 @@
 #include "hw/xen/interface/io/xenbus.h"
 #include "frontend/xen-fe.h"
 #include "frontend/xen-blkfront.h"
+#include "hw/xen/pv/xen-blkif.h"
 #include "xen-sim-harness.h"
 
 #define DEVID 51712
@@ -232,66 +233,34 @@ static int16_t serve(Model *m, ModelQueue *q, const uint8_t *e, uint64_t *id,
     struct blkif_request_segment segs[MAX_INDIRECT];
     uint64_t sector, nr_sectors;
     unsigned int n;
+    XenBlkifSlot sl;
 
     *op = opc;
     m->ops[opc]++;
-    if (m->abi32) {
-        const struct xen_blkfront_x86_32_request *r = (const void *)e;
-        const struct xen_blkfront_x86_32_request_discard *d = (const void *)e;
-        const struct xen_blkfront_x86_32_request_indirect *in =
-            (const void *)e;
+    /* The device's decoder, itself checked against Xen's structs */
+    xen_blkif_decode_slot(m->abi32 ? XEN_BLKIF_ABI_X86_32 :
+                          XEN_BLKIF_ABI_X86_64, e, &sl);
+    *id = sl.id;
+    sector = sl.sector_number;
+    n = sl.nr_segments;
+    nr_sectors = sl.nr_sectors;
+    if (opc == BLKIF_OP_INDIRECT) {
+        n = sl.indirect_nr_segments;
+        opc = sl.indirect_op;
+        if (n > MAX_INDIRECT) {
+            return BLKIF_RSP_ERROR;
+        }
+        for (unsigned int p = 0; p * 512 < n; p++) {
+            const uint8_t *pg = gref_page(m, sl.indirect_grefs[p], false);
 
-        *id = r->id;
-        sector = r->sector_number;
-        n = r->nr_segments;
-        nr_sectors = d->nr_sectors;
-        if (opc == BLKIF_OP_INDIRECT) {
-            n = in->nr_segments;
-            sector = in->sector_number;
-            opc = in->indirect_op;
-            if (n > MAX_INDIRECT) {
+            if (!pg) {
                 return BLKIF_RSP_ERROR;
             }
-            for (unsigned int p = 0; p * 512 < n; p++) {
-                const uint8_t *pg = gref_page(m, in->indirect_grefs[p], false);
-
-                if (!pg) {
-                    return BLKIF_RSP_ERROR;
-                }
-                m->indirect_pages++;
-                memcpy(segs + p * 512, pg, MIN(512, n - p * 512) * 8);
-            }
-        } else if (n <= 11) {
-            memcpy(segs, r->seg, n * sizeof(segs[0]));
+            m->indirect_pages++;
+            memcpy(segs + p * 512, pg, MIN(512, n - p * 512) * 8);
         }
-    } else {
-        const blkif_request_t *r = (const void *)e;
-        const blkif_request_discard_t *d = (const void *)e;
-        const blkif_request_indirect_t *in = (const void *)e;
-
-        *id = r->id;
-        sector = r->sector_number;
-        n = r->nr_segments;
-        nr_sectors = d->nr_sectors;
-        if (opc == BLKIF_OP_INDIRECT) {
-            n = in->nr_segments;
-            sector = in->sector_number;
-            opc = in->indirect_op;
-            if (n > MAX_INDIRECT) {
-                return BLKIF_RSP_ERROR;
-            }
-            for (unsigned int p = 0; p * 512 < n; p++) {
-                const uint8_t *pg = gref_page(m, in->indirect_grefs[p], false);
-
-                if (!pg) {
-                    return BLKIF_RSP_ERROR;
-                }
-                m->indirect_pages++;
-                memcpy(segs + p * 512, pg, MIN(512, n - p * 512) * 8);
-            }
-        } else if (n <= 11) {
-            memcpy(segs, r->seg, n * sizeof(segs[0]));
-        }
+    } else if (n <= 11) {
+        memcpy(segs, sl.seg, n * sizeof(segs[0]));
     }
     switch (opc) {
     case BLKIF_OP_READ:
