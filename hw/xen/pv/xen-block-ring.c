@@ -704,6 +704,7 @@ static void ring_retry_bh(void *opaque)
     defer_call_begin();
     while ((io = QSIMPLEQ_FIRST(&held))) {
         QSIMPLEQ_REMOVE_HEAD(&held, next);
+        io->failed = false;     /* a fresh try: its data counts */
         io_start(io);
     }
     defer_call_end();

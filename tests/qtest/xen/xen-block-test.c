@@ -921,6 +921,76 @@ static void test_blockstats_merge(void)
     finish(s, fe);
 }
 
+/*
+ * rerror / werror, with blkdebug failing the first read: report gives
+ * ERROR; ignore gives OKAY; stop holds the request and stops the VM, and
+ * `cont` retries it, delivering the data (a retried read in copy mode
+ * must not be treated as failed).
+ */
+/* Away from sector 0, which realize reads to guess a geometry */
+#define FAIL_SECTOR 64
+
+static void launch_failing_read(Sim *s, const char *action)
+{
+    sim_launch(s, "-blockdev driver=file,node-name=f0,filename=%s "
+               "-blockdev driver=blkdebug,node-name=dbg,image=f0,"
+               "inject-error.0.event=read_aio,inject-error.0.once=on,"
+               "inject-error.0.sector=%u "
+               "-blockdev driver=raw,node-name=d0,file=dbg "
+               "-device xen-disk,vdev=xvda,drive=d0,rerror=%s",
+               s->img, FAIL_SECTOR, action);
+}
+
+static void test_error_actions(void)
+{
+    static const char *const actions[] = { "report", "ignore", "stop" };
+    g_autofree uint8_t *buf = g_malloc(CHUNK);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(actions); i++) {
+        Sim *s = sim_new(DISK_SIZE);
+        XenFe *fe;
+        XenBlkfront *bf;
+        XenBlkReq rd = {
+            .op = BLKIF_OP_READ, .sector = FAIL_SECTOR, .buf = buf,
+            .len = CHUNK,
+        };
+        uint64_t errors;
+
+        file_write_pattern(s->img, FAIL_SECTOR * 512, CHUNK, 11);
+        launch_failing_read(s, actions[i]);
+        fe = sim_fe_connect(s);
+        bf = blk_open(fe, VBD_XVDA);
+        errors = bf->errors;
+        memset(buf, 0, CHUNK);
+        g_assert(xen_blkfront_submit(bf, 0, &rd));
+        xen_blkfront_kick(bf, 0);
+        if (!strcmp(actions[i], "stop")) {
+            QDict *resp;
+
+            /* Held: no answer, the VM stopped on an I/O error */
+            g_assert(!xen_blkfront_wait(bf, 0, 1000));
+            resp = qtest_qmp(s->qts, "{'execute': 'query-status'}");
+            g_assert_cmpstr(qdict_get_str(qdict_get_qdict(resp, "return"),
+                                          "status"), ==, "io-error");
+            qobject_unref(resp);
+            sim_qmp_ok(s, "{'execute': 'cont'}");
+        }
+        g_assert(xen_blkfront_wait(bf, 0, 10000));
+        if (!strcmp(actions[i], "report")) {
+            g_assert_cmpuint(bf->errors, ==, errors + 1);
+        } else {
+            g_assert_cmpuint(bf->errors, ==, errors);
+        }
+        if (!strcmp(actions[i], "stop")) {
+            g_assert(is_pattern(buf, CHUNK, FAIL_SECTOR * 512, 11));
+        }
+        /* The error was injected once: the next read works */
+        check_pattern(bf, 0, FAIL_SECTOR * 512, CHUNK, 11);
+        blk_done(s, bf);
+        finish(s, fe);
+    }
+}
+
 /* ---- 5. reconnect with I/O in flight ---- */
 
 #define RC_CHUNKS 32            /* 32 chunks of 44 KiB */
@@ -2272,6 +2342,7 @@ static const TestCase cases[] = {
     { "readonly", test_readonly },
     { "persistent/cap", test_persistent_cap },
     { "blockstats-merge", test_blockstats_merge },
+    { "error-actions", test_error_actions },
     { "xenstore/disk", test_xenstore_disk },
     { "xenstore/empty-cdrom", test_xenstore_empty_cdrom },
     { "hotplug", test_hotplug },
