@@ -205,6 +205,9 @@ static void xen_block_free_rings(XenBlockDevice *blockdev, unsigned int nr)
     }
     blockdev->nr_rings = nr;
     AIO_WAIT_WHILE_UNLOCKED(NULL, xen_block_rings_busy(blockdev));
+    /* A ring that broke reported on this connection, not the next one */
+    qemu_bh_cancel(blockdev->ring_error_bh);
+    qatomic_set(&blockdev->broken_ring, 0);
 
     /* Nothing uses the rings or the grants now */
     for (i = 0; i < nr; i++) {
