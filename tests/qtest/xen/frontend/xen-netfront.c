@@ -114,6 +114,7 @@ bool xen_netfront_connect(XenNetfront *nf, char **err)
         !fe_write(nf, "rx-ring-ref", "%u", nf->rx_ref) ||
         !fe_write(nf, "event-channel", "%u", nf->evt.port) ||
         !fe_write(nf, "request-rx-copy", "%u", 1) ||
+        !fe_write(nf, "feature-rx-notify", "%u", 1) ||
         !fe_write(nf, "state", "%u", XenbusStateConnected)) {
         *err = g_strdup("cannot write the frontend's XenStore nodes");
         return false;
