@@ -16,6 +16,7 @@
 #include "qemu/iov.h"
 #include "qemu/main-loop.h"
 #include "hw/qdev-properties.h"
+#include "system/system.h"
 #include "hw/qdev-properties-system.h"
 #include "hw/xen/xen-bus-helper.h"
 #include "hw/xen/interface/io/xenbus.h"
@@ -839,14 +840,30 @@ static void xen_net_realize(XenDevice *xendev, Error **errp)
     net_tx_pkt_init(&netdev->tx_pkt, 1);
     qemu_mutex_init(&netdev->mcast_lock);
     netdev->error_bh = qemu_bh_new(xen_net_error_bh, netdev);
-    netdev->exit_notifier.notify = xen_net_exit_notify;
-    qemu_add_exit_notifier(&netdev->exit_notifier);
 
     trace_xen_pv_net_realize(xen_net_name(netdev),
                              qemu_get_queue(netdev->nic)->info_str,
                              peer ? peer->name : "(none)",
                              netdev->vnet_hdr_len);
     xen_net_publish(netdev);
+}
+
+static DeviceRealize xen_net_parent_realize;
+
+/*
+ * XenBus's realize registers its exit notifier (which unrealizes us) last:
+ * ours, registered after it, runs before it.
+ */
+static void xen_net_device_realize(DeviceState *dev, Error **errp)
+{
+    ERRP_GUARD();
+    XenNetDevice *netdev = XEN_NET_DEVICE(dev);
+
+    xen_net_parent_realize(dev, errp);
+    if (!*errp && netdev->error_bh) {
+        netdev->exit_notifier.notify = xen_net_exit_notify;
+        qemu_add_exit_notifier(&netdev->exit_notifier);
+    }
 }
 
 static void xen_net_unrealize(XenDevice *xendev)
@@ -864,7 +881,10 @@ static void xen_net_unrealize(XenDevice *xendev)
     xen_net_disconnect(netdev);
     qemu_bh_delete(netdev->error_bh);
     netdev->error_bh = NULL;
-    qemu_remove_exit_notifier(&netdev->exit_notifier);
+    if (netdev->exit_notifier.notify) {
+        qemu_remove_exit_notifier(&netdev->exit_notifier);
+        netdev->exit_notifier.notify = NULL;
+    }
     if (netdev->nic) {
         qemu_del_nic(netdev->nic);
         netdev->nic = NULL;
@@ -967,6 +987,8 @@ static void xen_net_class_init(ObjectClass *class, void *data)
     dev_class->user_creatable = true;
     dev_class->desc = "Xen PV network backend (qnic)";
     device_class_set_props(dev_class, xen_net_props);
+    device_class_set_parent_realize(dev_class, xen_net_device_realize,
+                                    &xen_net_parent_realize);
     object_class_property_add(class, "queue-stats", "XenNetQueueStats",
                               xen_net_get_queue_stats, NULL, NULL, NULL);
     object_class_property_add_bool(class, "carrier", xen_net_get_carrier,
