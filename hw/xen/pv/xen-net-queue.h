@@ -12,6 +12,9 @@
  *   the guest are handed over in batches of up to XEN_NET_TX_BATCH and sent
  *   to the netdev there, since QEMU's net layer is not thread safe;
  * - the device (BQL) starts, stops and frees the queue.
+ *
+ * The queues keep serving while the VM is stopped, as netback does; a
+ * device that never sees guest memory change under it needs no more.
  */
 
 #ifndef HW_XEN_PV_XEN_NET_QUEUE_H
@@ -64,6 +67,7 @@ typedef struct XenNetTxOut {
 
 typedef struct XenNetTxBatch {
     unsigned int n;
+    unsigned int next;                  /* the next to send (main loop) */
     size_t used;
     uint8_t *arena;
     XenNetTxOut pkt[XEN_NET_TX_BATCH];
@@ -89,6 +93,7 @@ struct XenNetQueue {
     XenNetTxBatch *tx_inflight;         /* with the main loop (atomic) */
     QEMUBH *tx_bh;                      /* queue context: go on */
     QEMUBH *deliver_bh;                 /* main loop: send tx_inflight */
+    bool tx_blocked;                    /* the peer is busy (main loop) */
     /* Credit (`rate`): bytes per period of usec; 0 bytes is unlimited */
     uint64_t credit_bytes, credit_usec; /* set by the device (atomic) */
     uint64_t credit_left;
@@ -121,7 +126,7 @@ XenNetQueue *xen_net_queue_start(XenNetDevice *netdev,
 void xen_net_queue_stop(XenNetQueue *q);
 /* BQL, after xen_net_queue_stop(): drop what is queued, unmap, unbind. */
 void xen_net_queue_free(XenNetQueue *q);
-/* BQL.  Drained sections and the like: stop / resume polling. */
+/* BQL.  Stop / resume polling the queue's event channels. */
 void xen_net_queue_detach(XenNetQueue *q);
 void xen_net_queue_attach(XenNetQueue *q);
 /* BQL.  `rate`: @bytes per @usec, 0 bytes for no limit. */
@@ -135,6 +140,8 @@ void xen_net_tx_bh(void *opaque);
 void xen_net_tx_credit_cb(void *opaque);
 /* xen-net-tx.c, main loop: send a batch handed over by the queue. */
 void xen_net_tx_deliver_bh(void *opaque);
+/* xen-net-tx.c, main loop: the net layer sent a packet it had queued. */
+void xen_net_tx_sent(NetClientState *nc, ssize_t len);
 
 /* xen-net-rx.c, queue context: the RX event channel handler. */
 bool xen_net_rx_handle(void *opaque);

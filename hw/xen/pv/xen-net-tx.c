@@ -96,6 +96,7 @@ void xen_net_tx_credit_cb(void *opaque)
 static void tx_batch_reset(XenNetTxBatch *b)
 {
     b->n = 0;
+    b->next = 0;
     b->used = 0;
 }
 
@@ -112,8 +113,11 @@ static bool tx_is_ip(const uint8_t *data)
     return proto == ETH_P_IP || proto == ETH_P_IPV6;
 }
 
-/* Main loop: one packet to the netdev */
-static void tx_send_one(XenNetQueue *q, NetClientState *nc, uint8_t *data,
+/*
+ * Main loop: one packet to the netdev.  False if the peer was busy and the
+ * net layer queued it: send no more until xen_net_tx_sent().
+ */
+static bool tx_send_one(XenNetQueue *q, NetClientState *nc, uint8_t *data,
                         const XenNetTxOut *out)
 {
     XenNetDevice *netdev = q->netdev;
@@ -133,11 +137,10 @@ static void tx_send_one(XenNetQueue *q, NetClientState *nc, uint8_t *data,
                 { .iov_base = data, .iov_len = out->len },
             };
 
-            qemu_sendv_packet(nc, iov, 2);
-        } else {
-            qemu_send_packet(nc, data, out->len);
+            return qemu_sendv_packet_async(nc, iov, 2, xen_net_tx_sent) != 0;
         }
-        return;
+        return qemu_send_packet_async(nc, data, out->len,
+                                      xen_net_tx_sent) != 0;
     }
 
     /* Offloads: QEMU's net_tx_pkt does them or fills the header */
@@ -161,7 +164,7 @@ static void tx_send_one(XenNetQueue *q, NetClientState *nc, uint8_t *data,
         goto bad;
     }
     net_tx_pkt_reset(pkt, tx_free_frag, NULL);
-    return;
+    return true;
 
 bad:
     /* As netback: answered already, dropped and counted */
@@ -170,36 +173,68 @@ bad:
     stat64_add(&q->stats.tx_dropped, 1);
     trace_xen_pv_net_tx_offload_bad(q->index, out->len, out->flags,
                                     out->gso_type, out->gso_size);
+    return true;
 }
 
-/* Main loop (BQL): send a batch */
-static void tx_send_batch(XenNetQueue *q, XenNetTxBatch *b)
+/* Main loop (BQL): send a batch; false if the peer stopped taking it */
+static bool tx_send_batch(XenNetQueue *q, XenNetTxBatch *b)
 {
     NetClientState *nc = xen_net_nc(q->netdev, q->index);
-    unsigned int i;
 
     if (!nc) {
-        stat64_add(&q->stats.tx_dropped, b->n);
-        return;
+        stat64_add(&q->stats.tx_dropped, b->n - b->next);
+        return true;
     }
-    for (i = 0; i < b->n; i++) {
-        tx_send_one(q, nc, b->arena + b->pkt[i].off, &b->pkt[i]);
+    while (b->next < b->n) {
+        XenNetTxOut *out = &b->pkt[b->next++];
+
+        if (!tx_send_one(q, nc, b->arena + out->off, out)) {
+            q->tx_blocked = true;
+            return false;
+        }
     }
+    return true;
+}
+
+/* Main loop: send what the queue handed over; true once all is sent */
+static bool tx_deliver(XenNetQueue *q)
+{
+    XenNetTxBatch *b = qatomic_load_acquire(&q->tx_inflight);
+
+    if (!b) {
+        return true;
+    }
+    if (q->tx_blocked || !tx_send_batch(q, b)) {
+        return false;
+    }
+    tx_batch_reset(b);
+    /* Paired with the load in tx_handoff() */
+    qatomic_store_release(&q->tx_inflight, NULL);
+    return true;
 }
 
 void xen_net_tx_deliver_bh(void *opaque)
 {
     XenNetQueue *q = opaque;
-    XenNetTxBatch *b = qatomic_load_acquire(&q->tx_inflight);
 
-    if (!b) {
-        return;
+    if (tx_deliver(q)) {
+        qemu_bh_schedule(q->tx_bh);     /* the ring may have waited */
     }
-    tx_send_batch(q, b);
-    tx_batch_reset(b);
-    /* Paired with the load in tx_handoff() */
-    qatomic_store_release(&q->tx_inflight, NULL);
-    qemu_bh_schedule(q->tx_bh);
+}
+
+void xen_net_tx_sent(NetClientState *nc, ssize_t len)
+{
+    XenNetDevice *netdev = qemu_get_nic_opaque(nc);
+    unsigned int i;
+
+    for (i = 0; i < netdev->nr_queues; i++) {
+        XenNetQueue *q = netdev->queues[i];
+
+        if (q->tx_blocked) {
+            q->tx_blocked = false;
+            qemu_bh_schedule(q->deliver_bh);
+        }
+    }
 }
 
 /*
@@ -213,19 +248,17 @@ static bool tx_handoff(XenNetQueue *q)
     if (!b->n) {
         return true;
     }
-    if (q->ctx == qemu_get_aio_context()) {
-        /* Served in the main loop: send right away */
-        tx_send_batch(q, b);
-        tx_batch_reset(b);
-        return true;
-    }
     if (qatomic_load_acquire(&q->tx_inflight)) {
         return false;
     }
     q->tx_fill = b == &q->tx_batch[0] ? &q->tx_batch[1] : &q->tx_batch[0];
     assert(q->tx_fill->n == 0);
     qatomic_store_release(&q->tx_inflight, b);
-    qemu_bh_schedule(q->deliver_bh);
+    if (q->ctx == qemu_get_aio_context()) {
+        tx_deliver(q);          /* served in the main loop: send now */
+    } else {
+        qemu_bh_schedule(q->deliver_bh);
+    }
     return true;
 }
 
@@ -402,7 +435,11 @@ bool xen_net_tx_handle(void *opaque)
         unsigned int n;
         int more;
 
-        if (q->stopped || qatomic_read(&q->disabled)) {
+        if (q->stopped) {
+            break;
+        }
+        if (qatomic_read(&q->disabled)) {
+            tx_handoff(q);      /* what was answered still goes out */
             break;
         }
         n = tx_take(q);
