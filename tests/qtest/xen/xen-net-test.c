@@ -2039,7 +2039,7 @@ typedef struct RawSlot {
     grant_ref_t gref;
 } RawSlot;
 
-/* Write @n raw slots on queue @q and publish them; false if no room. */
+/* Write @n raw slots on queue @q, publish them and notify. */
 static void raw_tx(XenNetfront *nf, unsigned int q, const RawSlot *sl,
                    unsigned int n)
 {
@@ -2054,7 +2054,7 @@ static void raw_tx(XenNetfront *nf, unsigned int q, const RawSlot *sl,
 
             g_assert_cmpint(id, >=, 0);
             pg = xen_netfront_tx_slot_page(nf, q, id);
-            if (sl[i].data) {
+            if (sl[i].data && sl[i].offset < PAGE) {
                 memcpy(pg + sl[i].offset, sl[i].data,
                        MIN(sl[i].len, PAGE - sl[i].offset));
             }

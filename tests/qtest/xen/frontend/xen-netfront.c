@@ -1496,8 +1496,13 @@ bool xen_netfront_connect(XenNetfront *nf, char **err)
         g_autofree char *n_err = be_node(nf, "error");
         g_autofree char *why = xen_fe_xs_read(nf->fe, n_err);
 
-        *err = g_strdup_printf("backend refused the connection: %s "
-                               "(state %d)", why ?: "no error node", st);
+        if (st == XenbusStateClosing || st == XenbusStateClosed) {
+            *err = g_strdup_printf("backend refused the connection: %s "
+                                   "(state %d)", why ?: "no error node", st);
+        } else {
+            *err = g_strdup_printf("backend never reached Connected (state "
+                                   "%d, error node: %s)", st, why ?: "none");
+        }
         return false;
     }
     read_features(nf);
