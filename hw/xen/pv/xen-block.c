@@ -537,10 +537,6 @@ static void xen_block_vm_state_change(void *opaque, bool running,
 static bool xen_block_setup_queues(XenBlockDevice *blockdev, Error **errp)
 {
     XenBlockProperties *props = &blockdev->props;
-    IOThreadVirtQueueMappingList *node;
-    unsigned int i, nr_threads = 0;
-    bool with_vqs = false, without_vqs = false;
-    g_autofree bool *seen = NULL;
 
     blockdev->max_queues = props->max_queues ?:
         MIN(g_get_num_processors(), XEN_BLOCK_MAX_QUEUES);
@@ -549,91 +545,18 @@ static bool xen_block_setup_queues(XenBlockDevice *blockdev, Error **errp)
                    XEN_BLOCK_MAX_QUEUES);
         return false;
     }
-    blockdev->queue_ctx = g_new(AioContext *, blockdev->max_queues);
-    blockdev->held_iothreads = g_ptr_array_new();
-    for (i = 0; i < blockdev->max_queues; i++) {
-        blockdev->queue_ctx[i] = props->iothread ?
-            iothread_get_aio_context(props->iothread) :
-            qemu_get_aio_context();
-    }
-    if (!props->iothread_vq_mapping) {
-        return true;
-    }
-    if (props->iothread) {
-        error_setg(errp, "iothread and iothread-vq-mapping cannot be used "
-                   "together");
+    if (!xen_pv_queue_contexts_init(&blockdev->qctx, blockdev->max_queues,
+                                    props->iothread,
+                                    props->iothread_vq_mapping, errp)) {
         return false;
     }
-
-    seen = g_new0(bool, blockdev->max_queues);
-    for (node = props->iothread_vq_mapping; node; node = node->next) {
-        IOThread *iothread = iothread_by_id(node->value->iothread);
-        uint16List *q;
-
-        if (!iothread) {
-            error_setg(errp, "IOThread '%s' not found",
-                       node->value->iothread);
-            return false;
-        }
-        object_ref(OBJECT(iothread));
-        g_ptr_array_add(blockdev->held_iothreads, iothread);
-        nr_threads++;
-        if (!node->value->has_vqs) {
-            without_vqs = true;
-            continue;
-        }
-        with_vqs = true;
-        for (q = node->value->vqs; q; q = q->next) {
-            if (q->value >= blockdev->max_queues) {
-                error_setg(errp, "queue %u of IOThread '%s' above max-queues "
-                           "%u", q->value, node->value->iothread,
-                           blockdev->max_queues);
-                return false;
-            }
-            if (seen[q->value]) {
-                error_setg(errp, "queue %u given to more than one IOThread",
-                           q->value);
-                return false;
-            }
-            seen[q->value] = true;
-            blockdev->queue_ctx[q->value] = iothread_get_aio_context(iothread);
-        }
-    }
-    if (with_vqs && without_vqs) {
-        error_setg(errp, "iothread-vq-mapping: give 'vqs' for every IOThread "
-                   "or for none");
-        return false;
-    }
-    if (with_vqs) {
-        for (i = 0; i < blockdev->max_queues; i++) {
-            if (!seen[i]) {
-                error_setg(errp, "queue %u has no IOThread in "
-                           "iothread-vq-mapping", i);
-                return false;
-            }
-        }
-    } else {
-        /* Round robin */
-        for (i = 0; i < blockdev->max_queues; i++) {
-            IOThread *t = g_ptr_array_index(blockdev->held_iothreads,
-                                            i % nr_threads);
-
-            blockdev->queue_ctx[i] = iothread_get_aio_context(t);
-        }
-    }
+    blockdev->queue_ctx = blockdev->qctx.ctx;
     return true;
 }
 
 static void xen_block_release_queues(XenBlockDevice *blockdev)
 {
-    if (blockdev->held_iothreads) {
-        for (guint i = 0; i < blockdev->held_iothreads->len; i++) {
-            object_unref(g_ptr_array_index(blockdev->held_iothreads, i));
-        }
-        g_ptr_array_free(blockdev->held_iothreads, true);
-        blockdev->held_iothreads = NULL;
-    }
-    g_free(blockdev->queue_ctx);
+    xen_pv_queue_contexts_cleanup(&blockdev->qctx);
     blockdev->queue_ctx = NULL;
 }
 

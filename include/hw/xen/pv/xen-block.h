@@ -19,6 +19,7 @@
 #include "qapi/qapi-types-virtio.h"
 #include "qapi/qapi-types-common.h"
 #include "system/iothread.h"
+#include "hw/xen/pv/xen-pv-queues.h"
 #include "qom/object.h"
 
 #define XEN_BLOCK_MAX_RING_PAGE_ORDER   4
@@ -57,8 +58,8 @@ struct XenBlockDevice {
      */
     XenBlockLimits limits;
     unsigned int max_queues;            /* resolved props.max_queues */
-    AioContext **queue_ctx;             /* max_queues entries */
-    GPtrArray *held_iothreads;          /* references taken by the mapping */
+    XenPvQueueContexts qctx;            /* the queues' AioContexts */
+    AioContext **queue_ctx;             /* qctx.ctx once set up, or NULL */
 
     /* While connected (BQL) */
     XenBlockRing **rings;
