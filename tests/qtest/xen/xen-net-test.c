@@ -1536,6 +1536,8 @@ static void test_rx_stall(void)
     if (!wait_carrier(n->s, "nic0", false, WAIT_MS)) {
         sim_fail("carrier still on after the stall timeout");
     }
+    /* The frontend sees it too (netif.h "Link state"). */
+    g_assert_cmpint(be_int(n->s, 0, "carrier", -1), ==, 0);
     dropped = qstat(n->s, "nic0", 0, "rx-dropped");
     g_test_message("rx-dropped %" PRIu64, dropped);
     g_assert_cmpuint(dropped, >, 0);
@@ -1576,6 +1578,7 @@ static void test_rx_stall(void)
     if (!wait_carrier(n->s, "nic0", true, WAIT_MS)) {
         sim_fail("carrier still off with buffers posted");
     }
+    g_assert_cmpint(be_int(n->s, 0, "carrier", -1), ==, 1);
     /* Drain what is queued, then normal traffic. */
     while (xen_netfront_recv_pkt(nf, 0, got, sizeof(got), NULL, NULL,
                                  200) >= 0) {
@@ -1586,7 +1589,70 @@ static void test_rx_stall(void)
     net_finish(n);
 }
 
-/* ---- 10. statistics ---- */
+/* ---- 10. credit limiting (`rate`) ---- */
+
+/* Send @count frames of @len bytes on queue 0; the time until all arrive. */
+static gint64 timed_burst(Net *n, XenNetfront *nf, unsigned int count,
+                          size_t len, uint32_t seed)
+{
+    g_autofree uint8_t *got = g_malloc(MAXF);
+    uint8_t f[1514];
+    unsigned int sent = 0, arrived = 0;
+    gint64 t0 = g_get_monotonic_time();
+
+    while (arrived < count) {
+        ssize_t r;
+
+        if (sent < count &&
+            RING_FREE_REQUESTS(&nf->q[0].tx) > 0) {
+            g_assert(xen_netfront_send_pkt(nf, 0, f,
+                     udp_frame(f, false, len, seed + sent), NULL));
+            sent++;
+            continue;
+        }
+        r = peer_recv(&n->peer, got, MAXF, sent < count ? 10 : WAIT_MS);
+        if (r < 0) {
+            if (sent == count) {
+                sim_fail("%u of %u frames arrived", arrived, count);
+            }
+            xen_netfront_reap(nf, 0);
+            continue;
+        }
+        g_assert_cmpint(r, ==, len);
+        g_assert_cmpuint(seed_of(got, r), ==, seed + arrived);
+        arrived++;
+    }
+    return g_get_monotonic_time() - t0;
+}
+
+static void test_rate(void)
+{
+    Net *n = net_start("");
+    g_autofree char *be = be_path(0);
+    g_autofree char *node = g_strdup_printf("%s/rate", be);
+    XenNetfront *nf;
+    gint64 limited, free_run;
+
+    /* 50000 bytes every 100 ms: 500 KB/s. */
+    g_assert(xs_write(n->s->admin, XBT_NULL, node, "50000,100000", 12));
+    nf = vif_open(n, 0, NULL);
+    /* 400 frames of 1250 bytes: 500 KB, about a second at that rate. */
+    limited = timed_burst(n, nf, 400, 1250, 0);
+    g_test_message("500 KB at 500 KB/s: %" PRId64 " us", limited);
+    g_assert_cmpint(limited, >=, 700 * 1000);
+    /* RX is not limited. */
+    traffic(n, nf, 0, 1000);
+    /* The limit goes while connected. */
+    g_assert(xs_rm(n->s->admin, XBT_NULL, node));
+    g_usleep(100 * 1000);
+    free_run = timed_burst(n, nf, 400, 1250, 2000);
+    g_test_message("500 KB without a limit: %" PRId64 " us", free_run);
+    g_assert_cmpint(free_run, <, limited / 2);
+    vif_done(nf);
+    net_finish(n);
+}
+
+/* ---- 11. statistics ---- */
 
 static void test_queue_stats(void)
 {
@@ -1626,7 +1692,7 @@ static void test_queue_stats(void)
     net_finish(n);
 }
 
-/* ---- 11. iothreads ---- */
+/* ---- 12. iothreads ---- */
 
 static void test_iothread_mapping(void)
 {
@@ -1676,7 +1742,7 @@ static void test_iothread_mapping(void)
     net_finish(n);
 }
 
-/* ---- 12. the toolstack, hot-plug, -nic ---- */
+/* ---- 13. the toolstack, hot-plug, -nic ---- */
 
 static void xs_put(struct xs_handle *xs, xs_transaction_t t, const char *dir,
                    const char *key, const char *val)
@@ -1884,7 +1950,7 @@ static void test_nic_model(void)
     net_finish(n);
 }
 
-/* ---- 13. refused connections ---- */
+/* ---- 14. refused connections ---- */
 
 /* The connect must be refused with an error node; then recovery. */
 static void expect_refused(Net *n, XenNetfront *nf)
@@ -1995,7 +2061,7 @@ static void test_state_initialised(void)
     net_finish(n);
 }
 
-/* ---- 14. reconnecting ---- */
+/* ---- 15. reconnecting ---- */
 
 static void test_reconnect_100(void)
 {
@@ -2024,7 +2090,7 @@ static void test_reconnect_100(void)
     net_finish(n);
 }
 
-/* ---- 15. hostile frontends: TX (class 8) ---- */
+/* ---- 16. hostile frontends: TX (class 8) ---- */
 
 /* A raw TX slot: a data request (its own TX id and page) or an extra. */
 typedef struct RawSlot {
@@ -2204,6 +2270,13 @@ static RING_IDX tx_rsp_prod(Attack *a)
     return xen_raw_ring_rsp_prod(&raw);
 }
 
+/* The attacked queue's counts once nothing is in flight on it. */
+static XenNetTxCounts settled_counts(Attack *a)
+{
+    g_assert(xen_netfront_tx_wait(a->nf, a->q, WAIT_MS));
+    return xen_netfront_tx_counts(a->nf, a->q);
+}
+
 /* 18 slots pass; 19..fatal-tx-slots are dropped; more disable the queue. */
 static void test_attack_slots(void)
 {
@@ -2214,7 +2287,7 @@ static void test_attack_slots(void)
 
     attack_start(&a, "");
     for (unsigned int n = 18; n <= 21; n++) {
-        XenNetTxCounts c0 = xen_netfront_tx_counts(a.nf, a.q);
+        XenNetTxCounts c0 = settled_counts(&a);
         RING_IDX rsp0 = tx_rsp_prod(&a);
         g_autofree char *what = g_strdup_printf("%u slots", n);
 
@@ -2237,7 +2310,7 @@ static void test_attack_slots(void)
     /* fatal-tx-slots=30: 25 slots are dropped, 31 are fatal. */
     attack_start(&a, ",fatal-tx-slots=30");
     {
-        XenNetTxCounts c0 = xen_netfront_tx_counts(a.nf, a.q);
+        XenNetTxCounts c0 = settled_counts(&a);
         RING_IDX rsp0;
 
         raw_tx(a.nf, a.q, sl, split_frame(sl, f, len, 25, 50));
@@ -2355,7 +2428,7 @@ static void test_attack_bad_extra(void)
     }
     /* The same extras, well formed: fine, NULL for each extra. */
     {
-        XenNetTxCounts c0 = xen_netfront_tx_counts(a.nf, a.q);
+        XenNetTxCounts c0 = settled_counts(&a);
         uint8_t got[MAXF];
 
         split_frame(sl, f, len, 1, 0);
@@ -2393,7 +2466,7 @@ static void test_attack_short_and_overflow(void)
 
     attack_start(&a, "");
     for (unsigned int sz = 0; sz < 14; sz += 3) {
-        XenNetTxCounts c0 = xen_netfront_tx_counts(a.nf, a.q);
+        XenNetTxCounts c0 = settled_counts(&a);
         g_autofree char *what = g_strdup_printf("a %u-byte frame", sz);
 
         g_assert(xen_netfront_send_pkt(a.nf, a.q, f, sz, NULL));
@@ -2401,7 +2474,7 @@ static void test_attack_short_and_overflow(void)
     }
     /* Fragments adding up to more than the first slot's total. */
     {
-        XenNetTxCounts c0 = xen_netfront_tx_counts(a.nf, a.q);
+        XenNetTxCounts c0 = settled_counts(&a);
 
         split_frame(sl, f, len, 3, 200);
         sl[0].size = 300;
@@ -2410,7 +2483,7 @@ static void test_attack_short_and_overflow(void)
                       "fragments beyond the total");
     }
     {
-        XenNetTxCounts c0 = xen_netfront_tx_counts(a.nf, a.q);
+        XenNetTxCounts c0 = settled_counts(&a);
 
         split_frame(sl, f, len, 2, 300);
         sl[1].size = 2000;
@@ -2431,7 +2504,7 @@ static void test_attack_zero_slots(void)
 
     attack_start(&a, "");
     for (int variant = 0; variant < 2; variant++) {
-        XenNetTxCounts c0 = xen_netfront_tx_counts(a.nf, a.q), c;
+        XenNetTxCounts c0 = settled_counts(&a), c;
         unsigned int n;
 
         /* 300 + 0 + 300 (+ 0 at the end) */
@@ -2498,7 +2571,7 @@ static void test_attack_tx_grants(void)
 
         for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
             for (unsigned int where = 0; where < 2; where++) {
-                XenNetTxCounts c0 = xen_netfront_tx_counts(a.nf, a.q);
+                XenNetTxCounts c0 = settled_counts(&a);
                 g_autofree char *what = g_strdup_printf("%s (%s slot)",
                     bad[i].what, where ? "second" : "first");
 
@@ -2512,7 +2585,7 @@ static void test_attack_tx_grants(void)
     }
     /* A read-only grant of the test's own page is what TX needs. */
     {
-        XenNetTxCounts c0 = xen_netfront_tx_counts(a.nf, a.q);
+        XenNetTxCounts c0 = settled_counts(&a);
         grant_ref_t ro = xen_fe_grant(fe, gfn, true);
         uint8_t got[2048];
 
@@ -2848,7 +2921,7 @@ static void test_attack_unplug_inflight(void)
     net_finish(n);
 }
 
-/* ---- 16. XenStore (class 10) ---- */
+/* ---- 17. XenStore (class 10) ---- */
 
 static void test_attack_xenstore_values(void)
 {
@@ -3042,6 +3115,7 @@ static const TestCase cases[] = {
     { "mcast/dynamic", test_mcast_dynamic },
     { "mcast/limit", test_mcast_limit },
     { "rx/stall", test_rx_stall },
+    { "rate", test_rate },
     { "stats/queue-stats", test_queue_stats },
     { "iothread/vq-mapping", test_iothread_mapping },
     { "xenstore/created", test_xenstore_created },
