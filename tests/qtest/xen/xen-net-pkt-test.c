@@ -91,6 +91,86 @@ static void test_partial(void)
     g_assert(p.l4_csum_ok);
 }
 
+/* TCP with options, acknowledgement and window; completing a partial sum. */
+static void test_tcp_fields(void)
+{
+    static const uint8_t opts[] = { 1, 1, 2, 4, 0x05, 0xb4, 1, 0 };
+    uint8_t pl[300], buf[512];
+
+    xen_net_pattern(pl, sizeof(pl), 5, 0);
+    for (int v6 = 0; v6 < 2; v6++) {
+        XenNetFlow f = flow(v6, XEN_NET_IPPROTO_TCP);
+        XenNetTcp t = {
+            .seq = 0xfffffff0, .ack = 0x12345678,
+            .flags = XEN_NET_TCP_SYN | XEN_NET_TCP_ACK, .window = 4321,
+            .opts = opts, .opts_len = sizeof(opts),
+        };
+        size_t len = xen_net_build_tcp(buf, &f, &t, pl, sizeof(pl),
+                                       XEN_NET_CSUM_FULL);
+        XenNetParsed p;
+
+        g_assert_cmpuint(len, ==, xen_net_hdr_len(&f) + 8 + sizeof(pl));
+        g_assert(xen_net_parse(buf, len, &p));
+        g_assert(p.ip_csum_ok && p.l4_csum_ok && p.lengths_ok);
+        g_assert_cmphex(p.tcp_seq, ==, 0xfffffff0);
+        g_assert_cmphex(p.tcp_ack, ==, 0x12345678);
+        g_assert_cmpuint(p.tcp_flags, ==, XEN_NET_TCP_SYN | XEN_NET_TCP_ACK);
+        g_assert_cmpuint(p.tcp_window, ==, 4321);
+        g_assert_cmpuint(p.tcp_mss, ==, 1460);
+        g_assert_cmpuint(p.payload_off, ==, xen_net_hdr_len(&f) + 8);
+        g_assert_cmpuint(p.payload_len, ==, sizeof(pl));
+        g_assert(memcmp(buf + p.payload_off, pl, sizeof(pl)) == 0);
+
+        /* Partial, then completed as a device would */
+        len = xen_net_build_tcp(buf, &f, &t, pl, sizeof(pl),
+                                XEN_NET_CSUM_PARTIAL);
+        g_assert(xen_net_parse(buf, len, &p));
+        g_assert(!p.l4_csum_ok);
+        g_assert(xen_net_csum_complete(buf, len));
+        g_assert(xen_net_parse(buf, len, &p));
+        g_assert(p.l4_csum_ok);
+
+        /* No MSS option */
+        t.opts = NULL;
+        t.opts_len = 0;
+        len = xen_net_build_tcp(buf, &f, &t, NULL, 0, XEN_NET_CSUM_FULL);
+        g_assert(xen_net_parse(buf, len, &p));
+        g_assert(p.l4_csum_ok);
+        g_assert_cmpuint(p.tcp_mss, ==, 0);
+    }
+}
+
+/* ICMP and ICMPv6 echo: built, parsed, checksums verified and broken. */
+static void test_icmp_echo(void)
+{
+    uint8_t pl[56], buf[256];
+
+    xen_net_pattern(pl, sizeof(pl), 9, 0);
+    for (int v6 = 0; v6 < 2; v6++) {
+        XenNetFlow f = flow(v6, 0);
+        uint8_t type = v6 ? XEN_NET_ICMPV6_ECHO_REQUEST
+                          : XEN_NET_ICMP_ECHO_REQUEST;
+        size_t len = xen_net_build_icmp_echo(buf, &f, type, 0xbeef, 3, pl,
+                                             sizeof(pl));
+        XenNetParsed p;
+
+        g_assert(xen_net_parse(buf, len, &p));
+        g_assert_cmpuint(p.proto, ==, v6 ? XEN_NET_IPPROTO_ICMPV6
+                                         : XEN_NET_IPPROTO_ICMP);
+        g_assert(p.ip_csum_ok && p.l4_csum_ok && p.lengths_ok);
+        g_assert_cmpuint(p.icmp_type, ==, type);
+        g_assert_cmpuint(p.icmp_code, ==, 0);
+        g_assert_cmphex(p.icmp_id, ==, 0xbeef);
+        g_assert_cmpuint(p.icmp_seq, ==, 3);
+        g_assert_cmpuint(p.payload_len, ==, sizeof(pl));
+        g_assert(memcmp(buf + p.payload_off, pl, sizeof(pl)) == 0);
+        g_assert(!xen_net_csum_complete(buf, len));
+        buf[len - 1] ^= 1;
+        g_assert(xen_net_parse(buf, len, &p));
+        g_assert(!p.l4_csum_ok);
+    }
+}
+
 /* Microsoft's RSS verification suite, as netif.h's hash computes it. */
 static void test_toeplitz(void)
 {
@@ -158,6 +238,8 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/xen-net-pkt/roundtrip", test_roundtrip);
     g_test_add_func("/xen-net-pkt/partial", test_partial);
+    g_test_add_func("/xen-net-pkt/tcp-fields", test_tcp_fields);
+    g_test_add_func("/xen-net-pkt/icmp-echo", test_icmp_echo);
     g_test_add_func("/xen-net-pkt/toeplitz", test_toeplitz);
     return g_test_run();
 }

@@ -82,17 +82,12 @@ size_t xen_net_hdr_len(const XenNetFlow *f)
                                             : XEN_NET_UDP_HLEN);
 }
 
-size_t xen_net_build(uint8_t *buf, const XenNetFlow *f, uint32_t seq,
-                     uint8_t tcp_flags, const uint8_t *payload, size_t plen,
-                     XenNetCsum csum)
+/* Ethernet and IP headers of a frame of @f with @l4len bytes of L4; the IP. */
+static uint8_t *build_l3(uint8_t *buf, const XenNetFlow *f, uint8_t proto,
+                         size_t l4len)
 {
-    bool tcp = f->proto == XEN_NET_IPPROTO_TCP;
     size_t l3len = f->ipv6 ? XEN_NET_IP6_HLEN : XEN_NET_IP4_HLEN;
-    size_t l4hlen = tcp ? XEN_NET_TCP_HLEN : XEN_NET_UDP_HLEN;
-    size_t l4len = l4hlen + plen;
-    uint8_t *ip = buf + XEN_NET_ETH_HLEN, *l4 = ip + l3len;
-    uint16_t check_off = tcp ? 16 : 6;
-    uint32_t sum;
+    uint8_t *ip = buf + XEN_NET_ETH_HLEN;
 
     memcpy(buf, f->dst_mac, 6);
     memcpy(buf + 6, f->src_mac, 6);
@@ -101,7 +96,7 @@ size_t xen_net_build(uint8_t *buf, const XenNetFlow *f, uint32_t seq,
     if (f->ipv6) {
         ip[0] = 0x60;
         put16(ip + 4, l4len);
-        ip[6] = f->proto;
+        ip[6] = proto;
         ip[7] = 64;
         memcpy(ip + 8, f->src_ip, 16);
         memcpy(ip + 24, f->dst_ip, 16);
@@ -111,32 +106,25 @@ size_t xen_net_build(uint8_t *buf, const XenNetFlow *f, uint32_t seq,
         put16(ip + 4, f->ip_id);
         put16(ip + 6, 0x4000);          /* DF */
         ip[8] = 64;
-        ip[9] = f->proto;
+        ip[9] = proto;
         memcpy(ip + 12, f->src_ip, 4);
         memcpy(ip + 16, f->dst_ip, 4);
         put16(ip + 10, xen_net_csum(ip, l3len, 0));
     }
-    memset(l4, 0, l4hlen);
-    put16(l4, f->sport);
-    put16(l4 + 2, f->dport);
-    if (tcp) {
-        put32(l4 + 4, seq);
-        l4[12] = 5 << 4;
-        l4[13] = tcp_flags;
-        put16(l4 + 14, 65535);
-    } else {
-        put16(l4 + 4, l4len);
-    }
-    if (plen) {
-        memcpy(l4 + l4hlen, payload, plen);
-    }
-    sum = pseudo_sum(f->ipv6, f->ipv6 ? ip + 8 : ip + 12,
-                     f->ipv6 ? ip + 24 : ip + 16, f->proto, l4len);
+    return ip;
+}
+
+/* The frame's L4 checksum field at @check_off of @l4, as @csum says. */
+static void put_l4_csum(const XenNetFlow *f, uint8_t *l4, size_t l4len,
+                        uint8_t proto, uint16_t check_off, XenNetCsum csum)
+{
+    uint32_t sum = pseudo_sum(f->ipv6, f->src_ip, f->dst_ip, proto, l4len);
+
     switch (csum) {
     case XEN_NET_CSUM_FULL: {
         uint16_t c = xen_net_csum(l4, l4len, sum);
 
-        if (!tcp && !c) {
+        if (proto == XEN_NET_IPPROTO_UDP && !c) {
             c = 0xffff;         /* UDP: 0 means no checksum */
         }
         put16(l4 + check_off, c);
@@ -148,6 +136,82 @@ size_t xen_net_build(uint8_t *buf, const XenNetFlow *f, uint32_t seq,
     case XEN_NET_CSUM_ZERO:
         break;
     }
+}
+
+size_t xen_net_build_tcp(uint8_t *buf, const XenNetFlow *f,
+                         const XenNetTcp *t, const uint8_t *payload,
+                         size_t plen, XenNetCsum csum)
+{
+    size_t l3len = f->ipv6 ? XEN_NET_IP6_HLEN : XEN_NET_IP4_HLEN;
+    size_t l4hlen = XEN_NET_TCP_HLEN + t->opts_len;
+    size_t l4len = l4hlen + plen;
+    uint8_t *l4 = build_l3(buf, f, XEN_NET_IPPROTO_TCP, l4len) + l3len;
+
+    g_assert(f->proto == XEN_NET_IPPROTO_TCP);
+    g_assert(t->opts_len % 4 == 0 && t->opts_len <= XEN_NET_TCP_MAX_OPTS);
+    memset(l4, 0, XEN_NET_TCP_HLEN);
+    put16(l4, f->sport);
+    put16(l4 + 2, f->dport);
+    put32(l4 + 4, t->seq);
+    put32(l4 + 8, t->ack);
+    l4[12] = (l4hlen / 4) << 4;
+    l4[13] = t->flags;
+    put16(l4 + 14, t->window);
+    if (t->opts_len) {
+        memcpy(l4 + XEN_NET_TCP_HLEN, t->opts, t->opts_len);
+    }
+    if (plen) {
+        memcpy(l4 + l4hlen, payload, plen);
+    }
+    put_l4_csum(f, l4, l4len, XEN_NET_IPPROTO_TCP, 16, csum);
+    return XEN_NET_ETH_HLEN + l3len + l4len;
+}
+
+size_t xen_net_build(uint8_t *buf, const XenNetFlow *f, uint32_t seq,
+                     uint8_t tcp_flags, const uint8_t *payload, size_t plen,
+                     XenNetCsum csum)
+{
+    size_t l3len = f->ipv6 ? XEN_NET_IP6_HLEN : XEN_NET_IP4_HLEN;
+    size_t l4len = XEN_NET_UDP_HLEN + plen;
+    uint8_t *l4;
+
+    if (f->proto == XEN_NET_IPPROTO_TCP) {
+        XenNetTcp t = { .seq = seq, .flags = tcp_flags, .window = 65535 };
+
+        return xen_net_build_tcp(buf, f, &t, payload, plen, csum);
+    }
+    l4 = build_l3(buf, f, f->proto, l4len) + l3len;
+    memset(l4, 0, XEN_NET_UDP_HLEN);
+    put16(l4, f->sport);
+    put16(l4 + 2, f->dport);
+    put16(l4 + 4, l4len);
+    if (plen) {
+        memcpy(l4 + XEN_NET_UDP_HLEN, payload, plen);
+    }
+    put_l4_csum(f, l4, l4len, f->proto, 6, csum);
+    return XEN_NET_ETH_HLEN + l3len + l4len;
+}
+
+size_t xen_net_build_icmp_echo(uint8_t *buf, const XenNetFlow *f,
+                               uint8_t type, uint16_t id, uint16_t seq,
+                               const uint8_t *payload, size_t plen)
+{
+    size_t l3len = f->ipv6 ? XEN_NET_IP6_HLEN : XEN_NET_IP4_HLEN;
+    size_t l4len = XEN_NET_ICMP_HLEN + plen;
+    uint8_t proto = f->ipv6 ? XEN_NET_IPPROTO_ICMPV6 : XEN_NET_IPPROTO_ICMP;
+    uint8_t *l4 = build_l3(buf, f, proto, l4len) + l3len;
+
+    memset(l4, 0, XEN_NET_ICMP_HLEN);
+    l4[0] = type;
+    put16(l4 + 4, id);
+    put16(l4 + 6, seq);
+    if (plen) {
+        memcpy(l4 + XEN_NET_ICMP_HLEN, payload, plen);
+    }
+    /* ICMPv6 sums the pseudo-header, ICMP the message alone */
+    put16(l4 + 2, xen_net_csum(l4, l4len, f->ipv6 ?
+                               pseudo_sum(true, f->src_ip, f->dst_ip, proto,
+                                          l4len) : 0));
     return XEN_NET_ETH_HLEN + l3len + l4len;
 }
 
@@ -158,6 +222,27 @@ void xen_net_pattern(uint8_t *buf, size_t len, uint32_t seed, size_t offset)
 
         buf[i] = (uint8_t)(o * 7 + (o >> 8) * 3 + seed * 131 + (seed >> 8));
     }
+}
+
+/* The MSS option among @len bytes of TCP options; 0 if absent. */
+static uint16_t tcp_mss_option(const uint8_t *opt, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && opt[i] != 0) {          /* 0: end of options */
+        if (opt[i] == 1) {                    /* no-operation */
+            i++;
+            continue;
+        }
+        if (i + 1 >= len || opt[i + 1] < 2 || i + opt[i + 1] > len) {
+            break;                            /* malformed */
+        }
+        if (opt[i] == 2 && opt[i + 1] == 4) {
+            return get16(opt + i + 2);
+        }
+        i += opt[i + 1];
+    }
+    return 0;
 }
 
 bool xen_net_parse(const uint8_t *frame, size_t len, XenNetParsed *p)
@@ -210,31 +295,72 @@ bool xen_net_parse(const uint8_t *frame, size_t len, XenNetParsed *p)
         l4hlen = XEN_NET_TCP_HLEN;
     } else if (p->proto == XEN_NET_IPPROTO_UDP) {
         l4hlen = XEN_NET_UDP_HLEN;
+    } else if (p->proto == (p->ipv6 ? XEN_NET_IPPROTO_ICMPV6
+                                    : XEN_NET_IPPROTO_ICMP)) {
+        l4hlen = XEN_NET_ICMP_HLEN;
     } else {
         return false;
     }
     if (l4len < l4hlen || p->l4_off + l4len > len) {
         return false;
     }
-    p->sport = get16(l4);
-    p->dport = get16(l4 + 2);
+    if (p->proto == XEN_NET_IPPROTO_ICMP ||
+        p->proto == XEN_NET_IPPROTO_ICMPV6) {
+        p->icmp_type = l4[0];
+        p->icmp_code = l4[1];
+        p->icmp_id = get16(l4 + 4);
+        p->icmp_seq = get16(l4 + 6);
+    } else {
+        p->sport = get16(l4);
+        p->dport = get16(l4 + 2);
+    }
     if (p->proto == XEN_NET_IPPROTO_TCP) {
         p->tcp_seq = get32(l4 + 4);
+        p->tcp_ack = get32(l4 + 8);
         p->tcp_flags = l4[13];
+        p->tcp_window = get16(l4 + 14);
         l4hlen = (l4[12] >> 4) * 4;
         if (l4hlen < XEN_NET_TCP_HLEN || l4hlen > l4len) {
             return false;
         }
-    } else if (get16(l4 + 4) != l4len) {
+        p->tcp_mss = tcp_mss_option(l4 + XEN_NET_TCP_HLEN,
+                                    l4hlen - XEN_NET_TCP_HLEN);
+    } else if (p->proto == XEN_NET_IPPROTO_UDP && get16(l4 + 4) != l4len) {
         p->lengths_ok = false;
     }
     p->payload_off = p->l4_off + l4hlen;
     p->payload_len = l4len - l4hlen;
-    sum = pseudo_sum(p->ipv6, p->src_ip, p->dst_ip, p->proto, l4len);
+    sum = p->proto == XEN_NET_IPPROTO_ICMP ? 0 :
+          pseudo_sum(p->ipv6, p->src_ip, p->dst_ip, p->proto, l4len);
     p->l4_csum_ok = xen_net_csum(l4, l4len, sum) == 0;
     if (p->proto == XEN_NET_IPPROTO_UDP && !p->ipv6 && !get16(l4 + 6)) {
         p->l4_csum_ok = false;  /* no checksum at all: not what we want */
     }
+    return true;
+}
+
+bool xen_net_csum_complete(uint8_t *frame, size_t len)
+{
+    XenNetParsed p;
+    size_t l4len;
+    uint16_t off, sum;
+
+    if (!xen_net_parse(frame, len, &p) || !p.lengths_ok) {
+        return false;
+    }
+    if (p.proto == XEN_NET_IPPROTO_TCP) {
+        off = 16;
+    } else if (p.proto == XEN_NET_IPPROTO_UDP) {
+        off = 6;
+    } else {
+        return false;
+    }
+    l4len = p.payload_off + p.payload_len - p.l4_off;
+    sum = xen_net_csum(frame + p.l4_off, l4len, 0);
+    if (p.proto == XEN_NET_IPPROTO_UDP && !sum) {
+        sum = 0xffff;
+    }
+    put16(frame + p.l4_off + off, sum);
     return true;
 }
 
