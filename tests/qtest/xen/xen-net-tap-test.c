@@ -18,7 +18,11 @@
  * reach a frontend that negotiated sg + GSO + checksum offload as packets
  * larger than the MTU with a GSO extra and csum_blank | data_validated (the
  * backend enabled the tap's offloads), and as MTU-sized packets with
- * correct checksums when it negotiated none; the same over IPv6; ICMP echo.
+ * correct checksums when it negotiated none; the same over IPv6, and IPv6
+ * without IPv6 checksum offload (the backend completes the checksums); ICMP
+ * echo; a stream through the smallest RX queue with the guest pausing
+ * (back-pressure on the tap); offloads following a reconnect with other
+ * features; a multi-queue tap.
  *
  * Needs root (a network namespace) and /dev/net/tun, and iproute2's `ip`:
  * without them the cases are skipped, never passed.
@@ -37,6 +41,7 @@
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
 #include "qemu/cutils.h"
+#include "qemu/units.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
@@ -301,19 +306,23 @@ typedef struct Tap {
 } Tap;
 
 /*
- * QEMU with the NIC on tap xtap0, the host side configured (IPv4, and
- * IPv6 with @ipv6), the guest connected with @cfg.
+ * QEMU with the NIC on tap xtap0 (as many tap queues as @cfg has queues;
+ * @nic_opts: more NIC properties, ",a=b"), the host side configured (IPv4,
+ * and IPv6 with @ipv6), the guest connected with @cfg.
  */
-static Tap *tap_start(const XenNetfrontConfig *cfg, bool ipv6)
+static Tap *tap_start(const XenNetfrontConfig *cfg, bool ipv6,
+                      const char *nic_opts)
 {
     Tap *t = g_new0(Tap, 1);
     g_autofree char *err = NULL;
 
     t->s = sim_new(0);
+    /* A multi-queue frontend gets a multi-queue tap */
     sim_launch(t->s, "-netdev tap,id=t0,ifname=" TAP_IF ",script=no,"
-               "downscript=no,vnet_hdr=on "
+               "downscript=no,vnet_hdr=on,queues=%u "
                "-device xen-net-device,id=nic0,netdev=t0,idx=0,mac="
-               GUEST_MAC_STR);
+               GUEST_MAC_STR "%s", cfg && cfg->nr_queues > 1 ?
+               cfg->nr_queues : 1, nic_opts);
     ip_cmd("link set " TAP_IF " address " HOST_MAC_STR);
     ip_cmd("addr add " HOST_IP4 "/24 dev " TAP_IF);
     ip_cmd("neigh replace " GUEST_IP4 " lladdr " GUEST_MAC_STR " dev "
@@ -362,24 +371,41 @@ static void tap_finish(Tap *t)
     g_free(t);
 }
 
-/* Statistic @key of the NIC's queue 0 (queue-stats over QMP). */
+/* Disconnect, then connect again with @cfg. */
+static void vif_reconnect(Tap *t, const XenNetfrontConfig *cfg)
+{
+    g_autofree char *err = NULL;
+
+    if (!xen_netfront_disconnect(t->nf, &err)) {
+        sim_fail("vif 0: disconnect: %s", err);
+    }
+    xen_netfront_set_config(t->nf, cfg);
+    if (!xen_netfront_connect(t->nf, &err)) {
+        sim_fail("vif 0: reconnect: %s", err);
+    }
+}
+
+/* Statistic @key of the NIC (queue-stats over QMP), over its queues. */
 static uint64_t qstat(Tap *t, const char *key)
 {
     QDict *resp = qtest_qmp(t->s->qts, "{'execute': 'qom-get', 'arguments':"
                             " {'path': '/machine/peripheral/nic0',"
                             " 'property': 'queue-stats'}}");
     QList *list;
-    QDict *q0;
-    uint64_t v;
+    QListEntry *e;
+    uint64_t v = 0;
 
     if (!qdict_haskey(resp, "return")) {
         sim_fail("qom-get nic0 queue-stats failed");
     }
     list = qobject_to(QList, qdict_get(resp, "return"));
     g_assert(list && !qlist_empty(list));
-    q0 = qobject_to(QDict, qlist_peek(list));
-    g_assert(q0 && qdict_haskey(q0, key));
-    v = qdict_get_int(q0, key);
+    QLIST_FOREACH_ENTRY(list, e) {
+        QDict *q = qobject_to(QDict, qlist_entry_obj(e));
+
+        g_assert(q && qdict_haskey(q, key));
+        v += qdict_get_int(q, key);
+    }
     qobject_unref(resp);
     return v;
 }
@@ -394,6 +420,13 @@ typedef struct Tcp {
     uint16_t peer_wnd;          /* the window of the SYN-ACK */
     uint16_t peer_mss;
     uint16_t mss;               /* ours, offered in the SYN */
+    uint8_t wscale;             /* ours (0: no window scale option) */
+    uint32_t rwnd;              /* the window we offer, with wscale */
+    /*
+     * Send every segment as Linux does with checksum offload: csum_blank,
+     * the pseudo-header sum in th_sum.
+     */
+    bool csum_blank;
     uint8_t *frame;             /* MAXF bytes */
 } Tcp;
 
@@ -439,7 +472,10 @@ static size_t tcp_max_payload(const Tcp *c)
 static void tcp_send(Tcp *c, uint8_t flags, const uint8_t *data, size_t len,
                      const XenNetPktInfo *info)
 {
-    uint8_t mss_opt[4] = { 2, 4, c->mss >> 8, c->mss & 0xff };
+    uint8_t syn_opts[8] = {
+        2, 4, c->mss >> 8, c->mss & 0xff,       /* MSS */
+        1, 3, 3, c->wscale,                     /* NOP, window scale */
+    };
     XenNetTcp th = {
         .seq = c->snd_nxt, .ack = c->rcv_nxt, .flags = flags,
         .window = 65535,
@@ -447,8 +483,10 @@ static void tcp_send(Tcp *c, uint8_t flags, const uint8_t *data, size_t len,
     size_t flen;
 
     if (flags & XEN_NET_TCP_SYN) {
-        th.opts = mss_opt;
-        th.opts_len = sizeof(mss_opt);
+        th.opts = syn_opts;
+        th.opts_len = c->wscale ? 8 : 4;
+    } else if (c->wscale) {
+        th.window = MIN(65535, c->rwnd >> c->wscale);
     }
     flen = xen_net_build_tcp(c->frame, &c->fl, &th, data, len,
                              info && info->csum_blank ? XEN_NET_CSUM_PARTIAL
@@ -460,10 +498,18 @@ static void tcp_send(Tcp *c, uint8_t flags, const uint8_t *data, size_t len,
     c->snd_nxt += len + !!(flags & (XEN_NET_TCP_SYN | XEN_NET_TCP_FIN));
 }
 
+/* A segment without data: as offloaded or not as @c->csum_blank says. */
+static void tcp_ctl(Tcp *c, uint8_t flags)
+{
+    XenNetPktInfo blank = { .csum_blank = true };
+
+    tcp_send(c, flags, NULL, 0, c->csum_blank ? &blank : NULL);
+}
+
 /* A pure ACK of what was received. */
 static void tcp_ack(Tcp *c)
 {
-    tcp_send(c, XEN_NET_TCP_ACK, NULL, 0, NULL);
+    tcp_ctl(c, XEN_NET_TCP_ACK);
 }
 
 /*
@@ -484,7 +530,7 @@ static ssize_t tcp_recv(Tcp *c, uint8_t *buf, XenNetParsed *p,
         if (left < 0) {
             return -1;
         }
-        r = xen_netfront_recv_pkt(c->t->nf, 0, buf, MAXF, info, NULL,
+        r = xen_netfront_recv_pkt(c->t->nf, -1, buf, MAXF, info, NULL,
                                   ms_left(left));
         if (r == -EMSGSIZE) {
             sim_fail("a received packet did not fit in %u bytes", MAXF);
@@ -537,7 +583,7 @@ static void tcp_connect(Tcp *c)
     XenNetParsed p;
     ssize_t r;
 
-    tcp_send(c, XEN_NET_TCP_SYN, NULL, 0, NULL);
+    tcp_ctl(c, XEN_NET_TCP_SYN);
     for (;;) {
         r = tcp_recv(c, buf, &p, &info, ms_left(WAIT_MS));
         if (r < 0) {
@@ -591,6 +637,7 @@ static void tx_gso(Tap *t, bool ipv6, uint16_t gso_size)
     XenNetPktInfo ri;
 
     tcp_init(&c, t, ipv6, 40001);
+    c.csum_blank = true;
     tcp_connect(&c);
     afd = kernel_accept(lfd);
 
@@ -677,38 +724,65 @@ typedef struct RxSeen {
     size_t largest;             /* frame */
 } RxSeen;
 
+/* A stream from the kernel to the guest, and what must be seen of it. */
+typedef struct RxStream {
+    bool ipv6;
+    uint16_t sport;             /* the guest's port */
+    size_t total;               /* bytes the kernel sends */
+    /*
+     * The frontend negotiated GSO (and sg, and checksum offload) for the
+     * stream's IP version: packets larger than the MTU must come, each
+     * with a GSO extra of the right type and csum_blank | data_validated.
+     * Else every packet fits the MTU, without a GSO extra.
+     */
+    bool gso;
+    /*
+     * Neither csum_blank nor a partial checksum is allowed: the TCP
+     * checksum of every packet is right as it comes (the kernel or the
+     * backend completed it).
+     */
+    bool full_csum;
+    /* Every packet with data must say data_validated. */
+    bool validated;
+    /* Window scale shift offered (0: none, window 65535), and the window */
+    uint8_t wscale;
+    uint32_t rwnd;
+    /* Stop reading the RX ring for 250 ms after every this many bytes */
+    size_t pause_every;
+} RxStream;
+
 /*
- * The kernel socket sends @total bytes; the guest acknowledges everything
- * it receives (window 65535) and reassembles the stream, which must be
- * what was sent.  With @offloads (the frontend negotiated sg, GSO and
- * checksum offload), every packet larger than the MTU must carry a GSO
- * extra of the right type and csum_blank | data_validated, and at least
- * one must come; without, every packet fits the MTU, has no GSO extra and
- * no csum_blank, and its TCP checksum is right.
+ * The kernel socket sends @rs->total bytes; the guest acknowledges
+ * everything it receives and reassembles the stream, which must be what
+ * was sent, every checksum right (once completed where csum_blank says
+ * so), and the offload metadata as @rs wants.
  */
-static void rx_stream(Tap *t, bool ipv6, uint16_t sport, size_t total,
-                      bool offloads)
+static void rx_stream(Tap *t, const RxStream *rs)
 {
     Tcp c;
-    int lfd = kernel_listen(ipv6), afd;
+    int lfd = kernel_listen(rs->ipv6), afd;
+    size_t total = rs->total, sent = 0, done = 0, paused_at = 0;
     g_autofree uint8_t *data = g_malloc(total), *rcvd = g_malloc(total);
     g_autofree uint8_t *buf = g_malloc(MAXF);
-    uint16_t gso_type = ipv6 ? XEN_NETIF_GSO_TYPE_TCPV6
-                             : XEN_NETIF_GSO_TYPE_TCPV4;
-    size_t sent = 0, done = 0;
+    uint16_t gso_type = rs->ipv6 ? XEN_NETIF_GSO_TYPE_TCPV6
+                                 : XEN_NETIF_GSO_TYPE_TCPV4;
     RxSeen seen = { 0 };
+    gint64 t0;
 
     xen_net_pattern(data, total, 97, 0);
-    tcp_init(&c, t, ipv6, sport);
+    tcp_init(&c, t, rs->ipv6, rs->sport);
+    c.wscale = rs->wscale;
+    c.rwnd = rs->rwnd;
+    c.csum_blank = rs->gso;
     tcp_connect(&c);
     afd = kernel_accept(lfd);
+    t0 = g_get_monotonic_time();
 
     while (done < total) {
         XenNetParsed p;
         XenNetPktInfo info;
         ssize_t r;
         uint32_t off;
-        size_t plen;
 
         if (sent < total) {
             ssize_t n = send(afd, data + sent, total - sent, MSG_DONTWAIT);
@@ -727,7 +801,12 @@ static void rx_stream(Tap *t, bool ipv6, uint16_t sport, size_t total,
             continue;
         }
         if (p.tcp_flags & (XEN_NET_TCP_RST | XEN_NET_TCP_SYN)) {
-            sim_fail("unexpected TCP flags %#x from the kernel", p.tcp_flags);
+            sim_fail("unexpected TCP flags %#x from the kernel",
+                     p.tcp_flags);
+        }
+        if (rs->full_csum && info.csum_blank) {
+            sim_fail("a %zd-byte packet with csum_blank: checksum offload "
+                     "the frontend did not negotiate", r);
         }
         tcp_check_csum(buf, r, &p, &info);
         if (!p.payload_len) {
@@ -740,7 +819,7 @@ static void rx_stream(Tap *t, bool ipv6, uint16_t sport, size_t total,
         seen.validated += info.data_validated;
         if (r > XEN_NET_ETH_HLEN + MTU) {
             seen.big++;
-            if (!offloads) {
+            if (!rs->gso) {
                 sim_fail("a %zd-byte packet: larger than the MTU although "
                          "the frontend negotiated no GSO", r);
             }
@@ -757,38 +836,41 @@ static void rx_stream(Tap *t, bool ipv6, uint16_t sport, size_t total,
             }
         }
         if (info.gso_type != XEN_NETIF_GSO_TYPE_NONE &&
-            info.gso_size >= p.payload_len) {
-            sim_fail("a GSO packet of %zu bytes of payload with gso_size %u: "
-                     "one segment or less", p.payload_len, info.gso_size);
+            (!rs->gso || info.gso_size >= p.payload_len)) {
+            sim_fail("GSO type %u size %u on a packet of %zu bytes of "
+                     "payload (GSO %snegotiated)", info.gso_type,
+                     info.gso_size, p.payload_len, rs->gso ? "" : "not ");
         }
-        if (!offloads && (info.gso_type != XEN_NETIF_GSO_TYPE_NONE ||
-                          info.csum_blank)) {
-            sim_fail("GSO type %u, csum_blank %d: offloads the frontend "
-                     "did not negotiate", info.gso_type, info.csum_blank);
+        if (rs->validated && !info.data_validated) {
+            sim_fail("a %zd-byte packet without data_validated", r);
         }
 
         /* In order from rcv_nxt; a retransmission may overlap */
         off = c.rcv_nxt - p.tcp_seq;
-        plen = p.payload_len;
-        if ((int32_t)off >= 0 && off < plen) {
-            size_t n = MIN(plen - off, total - done);
+        if ((int32_t)off >= 0 && off < p.payload_len) {
+            size_t n = MIN(p.payload_len - off, total - done);
 
             memcpy(rcvd + done, buf + p.payload_off + off, n);
             done += n;
             c.rcv_nxt += n;
         }
         tcp_ack(&c);
+        if (rs->pause_every && done - paused_at >= rs->pause_every) {
+            /* The kernel fills the window meanwhile */
+            g_usleep(250 * 1000);
+            paused_at = done;
+        }
     }
-    note("%s: %u packets with data, %u larger than the MTU, "
-                   "%u GSO, %u csum_blank, %u data_validated, largest %zu "
-                   "bytes; %" PRIu64 " other frames", ipv6 ? "IPv6" : "IPv4",
-                   seen.packets, seen.big, seen.gso, seen.blank,
-                   seen.validated, seen.largest, t->foreign);
+    note("%s: %zu bytes in %" PRId64 " ms: %u packets with data, %u larger "
+         "than the MTU, %u GSO, %u csum_blank, %u data_validated, largest "
+         "%zu bytes; %" PRIu64 " other frames", rs->ipv6 ? "IPv6" : "IPv4",
+         total, (g_get_monotonic_time() - t0) / 1000, seen.packets, seen.big,
+         seen.gso, seen.blank, seen.validated, seen.largest, t->foreign);
     if (memcmp(rcvd, data, total)) {
         sim_fail("the stream the guest received differs from what was "
                  "sent");
     }
-    if (offloads && !seen.big) {
+    if (rs->gso && !seen.big) {
         sim_fail("no packet larger than the MTU came (largest %zu bytes): "
                  "the tap's offloads are off", seen.largest);
     }
@@ -807,7 +889,7 @@ static const XenNetfrontConfig offload_cfg = {
 
 static void test_tcp_gso_tx(void)
 {
-    Tap *t = tap_start(&offload_cfg, false);
+    Tap *t = tap_start(&offload_cfg, false, "");
 
     tx_gso(t, false, 1448);
     tap_finish(t);
@@ -815,34 +897,127 @@ static void test_tcp_gso_tx(void)
 
 static void test_tcp_gso_rx(void)
 {
-    Tap *t = tap_start(&offload_cfg, false);
+    Tap *t = tap_start(&offload_cfg, false, "");
 
-    rx_stream(t, false, 40002, 256 * 1024, true);
+    rx_stream(t, &(RxStream) {
+        .sport = 40002, .total = 256 * KiB, .gso = true, .validated = true,
+    });
     tap_finish(t);
 }
 
-/* No offloads negotiated: MTU-sized packets with their checksums done. */
+/*
+ * No offloads negotiated: MTU-sized packets with their checksums done (by
+ * the kernel: the backend turned the tap's offloads off).
+ */
 static void test_tcp_rx_no_offload(void)
 {
     XenNetfrontConfig cfg = { .no_csum_offload = true };
-    Tap *t = tap_start(&cfg, false);
+    Tap *t = tap_start(&cfg, false, "");
 
-    rx_stream(t, false, 40003, 256 * 1024, false);
+    rx_stream(t, &(RxStream) {
+        .sport = 40003, .total = 256 * KiB, .full_csum = true,
+    });
     tap_finish(t);
 }
 
 static void test_ipv6(void)
 {
-    Tap *t = tap_start(&offload_cfg, true);
+    Tap *t = tap_start(&offload_cfg, true, "");
 
     tx_gso(t, true, 1440);
-    rx_stream(t, true, 40004, 128 * 1024, true);
+    rx_stream(t, &(RxStream) {
+        .ipv6 = true, .sport = 40004, .total = 128 * KiB, .gso = true,
+        .validated = true,
+    });
+    tap_finish(t);
+}
+
+/*
+ * IPv4 checksum offload and GSO, but no feature-ipv6-csum-offload: the tap
+ * still hands over IPv6 packets with partial checksums (its checksum
+ * offload covers both), and the backend completes them (data_validated,
+ * no csum_blank, no GSO); IPv4 keeps its offloads.
+ */
+static void test_ipv6_no_csum_offload(void)
+{
+    XenNetfrontConfig cfg = {
+        .sg = true, .gso_tcpv4 = true, .gso_tcpv6 = true,
+    };
+    Tap *t = tap_start(&cfg, true, "");
+
+    rx_stream(t, &(RxStream) {
+        .ipv6 = true, .sport = 40005, .total = 128 * KiB, .full_csum = true,
+        .validated = true,
+    });
+    rx_stream(t, &(RxStream) {
+        .sport = 40006, .total = 128 * KiB, .gso = true, .validated = true,
+    });
+    tap_finish(t);
+}
+
+/*
+ * 16 MiB with a 4 MiB window (window scaling) through the smallest RX
+ * queue the backend allows, the guest pausing now and then: the backend
+ * holds the tap while its queue is full and resumes it; nothing is lost
+ * or reordered.
+ */
+static void test_tcp_rx_backpressure(void)
+{
+    /* rx-queue-max-bytes: its least, XEN_NETIF_MAX_TX_SIZE */
+    Tap *t = tap_start(&offload_cfg, false, ",rx-queue-max-bytes=65535");
+
+    rx_stream(t, &(RxStream) {
+        .sport = 40007, .total = 16 * MiB, .gso = true, .validated = true,
+        .wscale = 7, .rwnd = 4 * MiB, .pause_every = 4 * MiB,
+    });
+    tap_finish(t);
+}
+
+/*
+ * The tap's offloads follow each connection's features: on, off after a
+ * reconnect without offloads (no GSO packet may reach a frontend that
+ * cannot take it), on again.
+ */
+static void test_reconnect_offloads(void)
+{
+    Tap *t = tap_start(&offload_cfg, false, "");
+    XenNetfrontConfig cfg = { .no_csum_offload = true };
+
+    rx_stream(t, &(RxStream) {
+        .sport = 40010, .total = 256 * KiB, .gso = true, .validated = true,
+    });
+    vif_reconnect(t, &cfg);
+    rx_stream(t, &(RxStream) {
+        .sport = 40011, .total = 256 * KiB, .full_csum = true,
+    });
+    vif_reconnect(t, &offload_cfg);
+    rx_stream(t, &(RxStream) {
+        .sport = 40012, .total = 256 * KiB, .gso = true, .validated = true,
+    });
+    tap_finish(t);
+}
+
+/* Two queues on a multi-queue tap: offloads on every queue. */
+static void test_multi_queue(void)
+{
+    XenNetfrontConfig cfg = offload_cfg;
+    Tap *t;
+
+    cfg.nr_queues = 2;
+    t = tap_start(&cfg, false, "");
+    for (int i = 0; i < 4; i++) {
+        rx_stream(t, &(RxStream) {
+            .sport = 40020 + i, .total = 1 * MiB, .gso = true,
+            .validated = true,
+        });
+    }
+    tx_gso(t, false, 1448);
     tap_finish(t);
 }
 
 static void test_icmp(void)
 {
-    Tap *t = tap_start(NULL, false);
+    Tap *t = tap_start(NULL, false, "");
     static const size_t sizes[] = { 56, 1000, MTU - 28 };
     g_autofree uint8_t *buf = g_malloc(MAXF);
     XenNetFlow fl = { .proto = XEN_NET_IPPROTO_ICMP, .ip_id = 100 };
@@ -918,6 +1093,10 @@ static const TestCase cases[] = {
     { "tcp-rx-no-offload", test_tcp_rx_no_offload },
     { "ipv6", test_ipv6, true },
     { "icmp", test_icmp },
+    { "ipv6-no-csum-offload", test_ipv6_no_csum_offload, true },
+    { "tcp-rx-backpressure", test_tcp_rx_backpressure },
+    { "reconnect-offloads", test_reconnect_offloads },
+    { "multi-queue", test_multi_queue },
 };
 
 static void run_isolated(gconstpointer opaque)
