@@ -96,7 +96,7 @@ XenNetQueue *xen_net_queue_start(XenNetDevice *netdev,
 
     q->tx_pkts = g_new(XenNetifTxPacket, XEN_NET_TX_BATCH);
     q->tx_segs = g_new(XenDeviceGrantCopySegment,
-                       XEN_NET_TX_BATCH * XEN_NETIF_TX_SLOTS_OK);
+                       XEN_NET_TX_BATCH * XEN_NETIF_TX_MAX_SLOTS);
     q->rx_segs = g_new(XenDeviceGrantCopySegment, XEN_NETIF_RX_RING_SIZE);
     for (i = 0; i < ARRAY_SIZE(q->tx_batch); i++) {
         q->tx_batch[i].arena = qemu_memalign(XEN_NETIF_PAGE_SIZE,

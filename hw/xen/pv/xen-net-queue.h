@@ -12,6 +12,9 @@
  *   the guest are handed over in batches of up to XEN_NET_TX_BATCH and sent
  *   to the netdev there, since QEMU's net layer is not thread safe;
  * - the device (BQL) starts, stops and frees the queue.
+ *
+ * The queues keep serving while the VM is stopped, as netback does; a
+ * device that never sees guest memory change under it needs no more.
  */
 
 #ifndef HW_XEN_PV_XEN_NET_QUEUE_H
@@ -121,7 +124,7 @@ XenNetQueue *xen_net_queue_start(XenNetDevice *netdev,
 void xen_net_queue_stop(XenNetQueue *q);
 /* BQL, after xen_net_queue_stop(): drop what is queued, unmap, unbind. */
 void xen_net_queue_free(XenNetQueue *q);
-/* BQL.  Drained sections and the like: stop / resume polling. */
+/* BQL.  Stop / resume polling the queue's event channels. */
 void xen_net_queue_detach(XenNetQueue *q);
 void xen_net_queue_attach(XenNetQueue *q);
 /* BQL.  `rate`: @bytes per @usec, 0 bytes for no limit. */

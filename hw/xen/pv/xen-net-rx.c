@@ -85,35 +85,40 @@ void xen_net_rx_flush_bh(void *opaque)
 void xen_net_rx_drain_cb(void *opaque)
 {
     XenNetQueue *q = opaque;
-    bool full;
 
     qemu_mutex_lock(&q->rx_lock);
-    full = q->rx_full;
-    qemu_mutex_unlock(&q->rx_lock);
-    if (!full) {
+    if (!q->rx_full) {
+        qemu_mutex_unlock(&q->rx_lock);
         return;
     }
     trace_xen_pv_net_rx_drain(q->index, q->rx_queued);
+    /* Under the lock: the queue context clears it when buffers come */
     qatomic_set(&q->draining, true);
+    qemu_mutex_unlock(&q->rx_lock);
     xen_net_rx_purge(q);
     /* What the net layer held comes back to be dropped */
     xen_net_flush(q->netdev);
+    /* Buffers may have come meanwhile: let the queue context look */
+    qemu_bh_schedule(q->rx_bh);
 }
 
 /* Main loop: no buffer for rx-stall-timeout: carrier off */
 void xen_net_rx_stall_cb(void *opaque)
 {
     XenNetQueue *q = opaque;
-    int64_t since = qatomic_read(&q->rx_wait_since_ns);
 
-    if (!since || qatomic_read(&q->stalled)) {
+    qemu_mutex_lock(&q->rx_lock);
+    if (!q->rx_wait_since_ns || q->stalled) {
+        qemu_mutex_unlock(&q->rx_lock);
         return;
     }
     trace_xen_pv_net_rx_stall(q->index, q->rx_queued);
     qatomic_set(&q->stalled, true);
+    qemu_mutex_unlock(&q->rx_lock);
     stat64_add(&q->stats.rx_stalls, 1);
     xen_net_rx_purge(q);
     xen_net_update_carrier(q->netdev);
+    qemu_bh_schedule(q->rx_bh);
 }
 
 /* ---- the ring (queue context) ---- */
@@ -290,29 +295,62 @@ static void rx_complete(XenNetQueue *q, RxBatch *b)
     }
 }
 
+/*
+ * The wait, drain and stall states change under rx_lock, in the queue
+ * context (buffers came or not) and in the main loop (timers).
+ */
 static void rx_wait_for_buffers(XenNetQueue *q)
 {
-    if (!qatomic_read(&q->rx_wait_since_ns)) {
-        int64_t now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
 
-        qatomic_set(&q->rx_wait_since_ns, now);
+    qemu_mutex_lock(&q->rx_lock);
+    if (!q->rx_wait_since_ns) {
+        q->rx_wait_since_ns = now;
         timer_mod(q->stall_timer, now / SCALE_MS +
                   q->netdev->props.rx_stall_timeout_ms);
     }
+    qemu_mutex_unlock(&q->rx_lock);
 }
 
 static void rx_got_buffers(XenNetQueue *q)
 {
-    if (qatomic_read(&q->rx_wait_since_ns)) {
-        qatomic_set(&q->rx_wait_since_ns, 0);
+    bool resumed;
+
+    qemu_mutex_lock(&q->rx_lock);
+    if (q->rx_wait_since_ns) {
+        q->rx_wait_since_ns = 0;
         timer_del(q->stall_timer);
     }
-    if (qatomic_read(&q->draining) || qatomic_read(&q->stalled)) {
+    resumed = q->draining || q->stalled;
+    qatomic_set(&q->draining, false);
+    qatomic_set(&q->stalled, false);
+    qemu_mutex_unlock(&q->rx_lock);
+    if (resumed) {
         trace_xen_pv_net_rx_resume(q->index);
-        qatomic_set(&q->draining, false);
-        qatomic_set(&q->stalled, false);
         qemu_bh_schedule(q->flush_bh);
     }
+}
+
+/* The head packet and the slots it needs, if @avail are enough: taken */
+static XenNetRxItem *rx_take(XenNetQueue *q, unsigned int avail,
+                             unsigned int *need, bool *empty)
+{
+    XenNetRxItem *item;
+
+    qemu_mutex_lock(&q->rx_lock);
+    item = QSIMPLEQ_FIRST(&q->rx_queue);
+    *empty = !item;
+    if (item) {
+        *need = xen_netif_rx_slots(item->len, rx_nr_extras(item));
+        if (*need <= avail) {
+            QSIMPLEQ_REMOVE_HEAD(&q->rx_queue, next);
+            q->rx_queued -= item->len;
+        } else {
+            item = NULL;
+        }
+    }
+    qemu_mutex_unlock(&q->rx_lock);
+    return item;
 }
 
 static bool rx_process(XenNetQueue *q)
@@ -322,7 +360,8 @@ static bool rx_process(XenNetQueue *q)
 
     for (;;) {
         XenNetRxItem *item;
-        unsigned int avail, need;
+        unsigned int avail, need = 0;
+        bool empty = true;
 
         b->n = b->nr_rsp = b->nr_segs = 0;
         if (q->stopped || qatomic_read(&q->disabled) || !rx_avail(q, &avail)) {
@@ -331,21 +370,8 @@ static bool rx_process(XenNetQueue *q)
         if (avail) {
             rx_got_buffers(q);
         }
-        while (b->n < XEN_NET_RX_BATCH) {
-            qemu_mutex_lock(&q->rx_lock);
-            item = QSIMPLEQ_FIRST(&q->rx_queue);
-            qemu_mutex_unlock(&q->rx_lock);
-            if (!item) {
-                break;
-            }
-            need = xen_netif_rx_slots(item->len, rx_nr_extras(item));
-            if (need > avail) {
-                break;
-            }
-            qemu_mutex_lock(&q->rx_lock);
-            QSIMPLEQ_REMOVE_HEAD(&q->rx_queue, next);
-            q->rx_queued -= item->len;
-            qemu_mutex_unlock(&q->rx_lock);
+        while (b->n < XEN_NET_RX_BATCH &&
+               (item = rx_take(q, avail, &need, &empty))) {
             rx_build(q, b, item);
             avail -= need;
         }
@@ -354,19 +380,25 @@ static bool rx_process(XenNetQueue *q)
             progress = true;
             continue;
         }
-        if (!item) {
-            break;              /* nothing to deliver */
+        if (empty && !qatomic_read(&q->stalled) &&
+            !qatomic_read(&q->draining)) {
+            break;              /* nothing to deliver, nothing to wait for */
         }
-        /* Not enough buffers: ask for an event at the next one posted */
+        /*
+         * A packet needs more buffers, or a stalled / draining queue needs
+         * to hear of new ones: ask for an event at the next one posted.
+         */
         q->rx.sring->req_event = q->rx.sring->req_prod + 1;
         smp_mb();               /* paired with the frontend's push */
-        if (!rx_avail(q, &avail) || avail >= need) {
-            if (qatomic_read(&q->disabled)) {
-                break;
-            }
+        if (!rx_avail(q, &avail)) {
+            break;
+        }
+        if (empty ? avail > 0 : avail >= need) {
             continue;
         }
-        rx_wait_for_buffers(q);
+        if (!empty) {
+            rx_wait_for_buffers(q);
+        }
         break;
     }
     return progress;

@@ -104,6 +104,50 @@ static void tx_free_frag(void *context, void *base, size_t len)
     /* The data lives in the batch's arena */
 }
 
+/*
+ * Software GSO: net_tx_pkt builds every segment from one TCP header with
+ * FIN and PSH cleared (hw/net/net_tx_pkt.c), so the last segment would lose
+ * them.  Hold each segment back until the next one comes; the last gets the
+ * flags back, with its checksum updated (RFC 1624), as Linux's
+ * tcp_gso_segment() does.
+ */
+typedef struct TxGsoSend {
+    NetClientState *nc;
+    uint8_t *held;              /* XEN_NETIF_MAX_TX_SIZE bytes */
+    size_t held_len;
+    unsigned int segs;
+} TxGsoSend;
+
+static void tx_gso_segment(void *opaque, const struct iovec *iov, int iovcnt,
+                           const struct iovec *virt_iov, int virt_iovcnt)
+{
+    TxGsoSend *s = opaque;
+
+    if (s->held_len) {
+        qemu_send_packet(s->nc, s->held, s->held_len);
+    }
+    s->held_len = iov_to_buf(iov, iovcnt, 0, s->held, XEN_NETIF_MAX_TX_SIZE);
+    s->segs++;
+}
+
+static void tx_gso_last(TxGsoSend *s, size_t tcp, uint8_t flags)
+{
+    uint8_t *th = s->held + tcp;
+    uint16_t old_word, new_word;
+    uint32_t sum;
+
+    if (!s->held_len || tcp + 20 > s->held_len) {
+        return;
+    }
+    old_word = lduw_be_p(th + 12);
+    new_word = old_word | flags;
+    sum = (uint16_t)~lduw_be_p(th + 16) + (uint16_t)~old_word + new_word;
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    stw_be_p(th + 12, new_word);
+    stw_be_p(th + 16, ~sum);
+}
+
 /* An untagged IPv4 or IPv6 frame (the only ones GSO applies to) */
 static bool tx_is_ip(const uint8_t *data)
 {
@@ -112,7 +156,10 @@ static bool tx_is_ip(const uint8_t *data)
     return proto == ETH_P_IP || proto == ETH_P_IPV6;
 }
 
-/* Main loop: one packet to the netdev */
+/*
+ * Main loop: one packet to the netdev.  A busy peer's net queue holds what
+ * it cannot take yet (and drops past its limit, counted by the net layer).
+ */
 static void tx_send_one(XenNetQueue *q, NetClientState *nc, uint8_t *data,
                         const XenNetTxOut *out)
 {
@@ -157,7 +204,22 @@ static void tx_send_one(XenNetQueue *q, NetClientState *nc, uint8_t *data,
         gso_type != VIRTIO_NET_HDR_GSO_TCPV6) {
         goto bad;               /* GSO of something that is not TCP */
     }
-    if (!net_tx_pkt_send(pkt, nc)) {
+    if (gso && !netdev->vnet_hdr_len) {
+        /* Segmented here: keep FIN and PSH on the last segment */
+        size_t tcp = net_tx_pkt_get_vhdr(pkt)->csum_start;
+        uint8_t fin_psh = tcp + 14 <= out->len ? data[tcp + 13] & 0x09 : 0;
+        TxGsoSend s = { .nc = nc, .held = netdev->gso_buf };
+
+        if (!net_tx_pkt_send_custom(pkt, false, tx_gso_segment, &s)) {
+            goto bad;
+        }
+        if (fin_psh) {
+            tx_gso_last(&s, tcp, fin_psh);
+        }
+        if (s.held_len) {
+            qemu_send_packet(nc, s.held, s.held_len);
+        }
+    } else if (!net_tx_pkt_send(pkt, nc)) {
         goto bad;
     }
     net_tx_pkt_reset(pkt, tx_free_frag, NULL);
@@ -187,9 +249,9 @@ static void tx_send_batch(XenNetQueue *q, XenNetTxBatch *b)
     }
 }
 
-void xen_net_tx_deliver_bh(void *opaque)
+/* Main loop: send what the queue handed over */
+static void tx_deliver(XenNetQueue *q)
 {
-    XenNetQueue *q = opaque;
     XenNetTxBatch *b = qatomic_load_acquire(&q->tx_inflight);
 
     if (!b) {
@@ -199,7 +261,14 @@ void xen_net_tx_deliver_bh(void *opaque)
     tx_batch_reset(b);
     /* Paired with the load in tx_handoff() */
     qatomic_store_release(&q->tx_inflight, NULL);
-    qemu_bh_schedule(q->tx_bh);
+}
+
+void xen_net_tx_deliver_bh(void *opaque)
+{
+    XenNetQueue *q = opaque;
+
+    tx_deliver(q);
+    qemu_bh_schedule(q->tx_bh);         /* the ring may have waited */
 }
 
 /*
@@ -213,19 +282,17 @@ static bool tx_handoff(XenNetQueue *q)
     if (!b->n) {
         return true;
     }
-    if (q->ctx == qemu_get_aio_context()) {
-        /* Served in the main loop: send right away */
-        tx_send_batch(q, b);
-        tx_batch_reset(b);
-        return true;
-    }
     if (qatomic_load_acquire(&q->tx_inflight)) {
         return false;
     }
     q->tx_fill = b == &q->tx_batch[0] ? &q->tx_batch[1] : &q->tx_batch[0];
     assert(q->tx_fill->n == 0);
     qatomic_store_release(&q->tx_inflight, b);
-    qemu_bh_schedule(q->deliver_bh);
+    if (q->ctx == qemu_get_aio_context()) {
+        tx_deliver(q);          /* served in the main loop: send now */
+    } else {
+        qemu_bh_schedule(q->deliver_bh);
+    }
     return true;
 }
 
@@ -402,7 +469,11 @@ bool xen_net_tx_handle(void *opaque)
         unsigned int n;
         int more;
 
-        if (q->stopped || qatomic_read(&q->disabled)) {
+        if (q->stopped) {
+            break;
+        }
+        if (qatomic_read(&q->disabled)) {
+            tx_handoff(q);      /* what was answered still goes out */
             break;
         }
         n = tx_take(q);

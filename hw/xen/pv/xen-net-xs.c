@@ -2,7 +2,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * xen-net: NICs the toolstack creates through XenStore (backend type
- * "qnic"): the backend directory names the vif number and holds `mac`.
+ * "qnic"): the backend directory names the vif number and holds `mac`
+ * and, optionally, `mtu`.
  * Such a NIC has no netdev: QEMU's net layer drops what it sends, as with
  * upstream's backend.  Operators who want traffic use -device / -nic.
  */
@@ -24,8 +25,9 @@ static void xen_net_xs_create(XenBackendInstance *backend, QDict *opts,
     XenBus *xenbus = xen_backend_get_bus(backend);
     const char *name = xen_backend_get_name(backend);
     const char *macstr = qdict_get_try_str(opts, "mac");
+    const char *mtustr = qdict_get_try_str(opts, "mtu");
     XenDevice *xendev;
-    unsigned long number;
+    unsigned long number, mtu = 1500;
     MACAddr mac;
 
     if (qemu_strtoul(name, NULL, 10, &number) || number >= INT_MAX) {
@@ -40,11 +42,17 @@ static void xen_net_xs_create(XenBackendInstance *backend, QDict *opts,
         error_setg(errp, "vif %lu: bad MAC address '%s'", number, macstr);
         return;
     }
+    if (mtustr && qemu_strtoul(mtustr, NULL, 10, &mtu)) {
+        error_setg(errp, "vif %lu: bad mtu '%s'", number, mtustr);
+        return;
+    }
     trace_xen_pv_net_xs_create(number, macstr);
 
     xendev = XEN_DEVICE(qdev_new(TYPE_XEN_NET_DEVICE));
     qdev_prop_set_int32(DEVICE(xendev), "idx", number);
     qdev_prop_set_macaddr(DEVICE(xendev), "mac", mac.a);
+    /* Out of range: realize says so */
+    qdev_prop_set_uint32(DEVICE(xendev), "mtu", MIN(mtu, UINT32_MAX));
     if (!qdev_realize_and_unref(DEVICE(xendev), BUS(xenbus), errp)) {
         error_prepend(errp, "realization of vif %lu failed: ", number);
         object_unparent(OBJECT(xendev));

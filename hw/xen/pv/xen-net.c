@@ -111,14 +111,16 @@ void xen_net_queue_broken(XenNetDevice *netdev, unsigned int index)
 
 void xen_net_update_carrier(XenNetDevice *netdev)
 {
-    unsigned int i, stalled = 0;
+    unsigned int i, stalled = 0, disabled = 0;
     bool carrier;
 
     for (i = 0; i < netdev->nr_queues; i++) {
         stalled += qatomic_read(&netdev->queues[i]->stalled);
+        disabled += qatomic_read(&netdev->queues[i]->disabled);
     }
+    /* As netback: one stalled queue takes the carrier off */
     netdev->nr_stalled = stalled;
-    carrier = netdev->queues && !stalled;
+    carrier = netdev->queues && !stalled && disabled < netdev->nr_queues;
     if (carrier != netdev->carrier) {
         netdev->carrier = carrier;
         trace_xen_pv_net_carrier(xen_net_name(netdev), carrier);
@@ -250,8 +252,11 @@ static bool xen_net_rx_offloads(XenNetDevice *netdev,
                                 XenNetRxItem *item)
 {
     XenNetFeatures *feat = &netdev->feat;
-    bool ip6 = item->len >= XEN_NETIF_ETH_HLEN &&
-               lduw_be_p(item->data + 12) == ETH_P_IPV6;
+    struct iovec iov = { .iov_base = item->data, .iov_len = item->len };
+    /* VLAN tags read only where the packet has room for two */
+    size_t l2 = item->len >= XEN_NETIF_ETH_HLEN + 8 ?
+                eth_get_l2_hdr_length(item->data) : XEN_NETIF_ETH_HLEN;
+    bool ip6 = eth_get_l3_proto(&iov, 1, l2) == ETH_P_IPV6;
 
     switch (vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
     case VIRTIO_NET_HDR_GSO_NONE:
@@ -315,7 +320,8 @@ static ssize_t xen_net_receive_iov(NetClientState *nc,
     }
     iov_to_buf(iov, iovcnt, 0, &vh, MIN(hdr, sizeof(vh)));
 
-    item = g_malloc0(sizeof(*item) + size - hdr);
+    item = g_malloc(sizeof(*item) + size - hdr);
+    memset(item, 0, sizeof(*item));
     item->len = size - hdr;
     iov_to_buf(iov, iovcnt, hdr, item->data, item->len);
 
@@ -480,7 +486,7 @@ static void xen_net_disconnect(XenNetDevice *netdev)
     xen_net_free_queues(netdev, netdev->nr_queues);
     xen_net_set_offloads(netdev, false);
     netdev->nr_stalled = 0;
-    netdev->carrier = false;
+    xen_net_update_carrier(netdev);
     /* What the net layer held for us comes back and is dropped */
     xen_net_flush(netdev);
 }
@@ -799,10 +805,10 @@ static void xen_net_realize(XenDevice *xendev, Error **errp)
                    XEN_NETIF_MAX_TX_SIZE - XEN_NETIF_ETH_HLEN);
         return;
     }
-    if (props->fatal_tx_slots <= XEN_NETIF_TX_SLOTS_OK ||
+    if (props->fatal_tx_slots < XEN_NETIF_TX_MORE_SLOTS_OK ||
         props->fatal_tx_slots > XEN_NETIF_TX_FATAL_SLOTS_MAX) {
         error_setg(errp, "fatal-tx-slots %u not in %u..%u",
-                   props->fatal_tx_slots, XEN_NETIF_TX_SLOTS_OK + 1,
+                   props->fatal_tx_slots, XEN_NETIF_TX_MORE_SLOTS_OK,
                    XEN_NETIF_TX_FATAL_SLOTS_MAX);
         return;
     }
@@ -838,6 +844,7 @@ static void xen_net_realize(XenDevice *xendev, Error **errp)
     }
     net_rx_pkt_init(&netdev->rx_pkt);
     net_tx_pkt_init(&netdev->tx_pkt, 1);
+    netdev->gso_buf = g_malloc(XEN_NETIF_MAX_TX_SIZE);
     qemu_mutex_init(&netdev->mcast_lock);
     netdev->error_bh = qemu_bh_new(xen_net_error_bh, netdev);
 
@@ -891,6 +898,7 @@ static void xen_net_unrealize(XenDevice *xendev)
     }
     net_rx_pkt_uninit(netdev->rx_pkt);
     net_tx_pkt_uninit(netdev->tx_pkt);
+    g_free(netdev->gso_buf);
     qemu_mutex_destroy(&netdev->mcast_lock);
     xen_pv_queue_contexts_cleanup(&netdev->qctx);
 }

@@ -91,7 +91,8 @@ XenNetifTxVerdict xen_netif_tx_parse(const void *entries,
     while (pkt->slot[pkt->nr_slots - 1].flags & NETTXF_more_data) {
         netif_tx_request_t *s;
 
-        if (pkt->nr_slots >= fatal_slots) {
+        /* As netback: checked before each slot after the first */
+        if (pkt->nr_slots - 1 >= fatal_slots) {
             return tx_verdict(pkt, XEN_NETIF_TX_FATAL, "too many slots");
         }
         if (pkt->consumed >= avail) {
@@ -109,8 +110,8 @@ XenNetifTxVerdict xen_netif_tx_parse(const void *entries,
         if (pkt->verdict != XEN_NETIF_TX_PACKET) {
             continue;           /* dropped: still consume the chain */
         }
-        if (pkt->nr_slots > XEN_NETIF_TX_SLOTS_OK) {
-            tx_verdict(pkt, XEN_NETIF_TX_DROP, "more than 18 slots");
+        if (pkt->nr_slots > XEN_NETIF_TX_MAX_SLOTS) {
+            tx_verdict(pkt, XEN_NETIF_TX_DROP, "more than 19 slots");
         } else if (s->size > remaining) {
             tx_verdict(pkt, XEN_NETIF_TX_DROP,
                        "fragments exceed the packet size");
@@ -176,10 +177,8 @@ static uint32_t ctrl_set_mapping(XenNetifHash *hash, uint32_t gref,
     uint32_t table[XEN_NETIF_PAGE_SIZE / sizeof(uint32_t)];
     uint32_t i;
 
-    if (len > ARRAY_SIZE(table)) {
-        return XEN_NETIF_CTRL_STATUS_BUFFER_OVERFLOW;
-    }
-    if ((uint64_t)off + len > hash->mapping_size) {
+    /* As netback: a (sub-)table past the size or the page is invalid */
+    if ((uint64_t)off + len > hash->mapping_size || len > ARRAY_SIZE(table)) {
         return XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
     }
     if (len && !read_grant(opaque, gref, table, len * sizeof(uint32_t))) {

@@ -101,25 +101,35 @@ static void test_tx_slots(void)
     Ring r = { 0 };
     g_autofree XenNetifTxPacket *p = g_new0(XenNetifTxPacket, 1);
 
-    put_packet(&r, 1800, 18, 100, 0);
+    put_packet(&r, 1900, 19, 100, 0);
     g_assert_cmpint(parse(&r, 0, 20, p), ==, XEN_NETIF_TX_PACKET);
 
-    /* 19 and 20 slots: dropped, all consumed (netback) */
-    for (unsigned int n = 19; n <= 20; n++) {
+    /*
+     * Netback counts slots after the first: 18 more are fine, 19 and 20
+     * more are dropped (all consumed), 21 more are fatal.
+     */
+    for (unsigned int n = 20; n <= 21; n++) {
         r.prod = 0;
         put_packet(&r, 100 * n, n, 100, 0);
         g_assert_cmpint(parse(&r, 0, 20, p), ==, XEN_NETIF_TX_DROP);
         g_assert_cmpuint(p->consumed, ==, n);
         g_assert_cmpuint(p->nr_slots, ==, n);
     }
-    /* 21: the frontend is broken */
     r.prod = 0;
-    put_packet(&r, 2100, 21, 100, 0);
+    put_packet(&r, 2200, 22, 100, 0);
     g_assert_cmpint(parse(&r, 0, 20, p), ==, XEN_NETIF_TX_FATAL);
     g_assert_cmpuint(p->consumed, ==, 0);
     /* ... unless fatal-tx-slots allows more */
     g_assert_cmpint(parse(&r, 0, 30, p), ==, XEN_NETIF_TX_DROP);
-    g_assert_cmpuint(p->consumed, ==, 21);
+    g_assert_cmpuint(p->consumed, ==, 22);
+    /* The largest limit, 64 more: 65 slots are parsed, 66 are fatal */
+    r.prod = 0;
+    put_packet(&r, 6500, 65, 100, 0);
+    g_assert_cmpint(parse(&r, 0, 64, p), ==, XEN_NETIF_TX_DROP);
+    g_assert_cmpuint(p->consumed, ==, 65);
+    r.prod = 0;
+    put_packet(&r, 6600, 66, 100, 0);
+    g_assert_cmpint(parse(&r, 0, 64, p), ==, XEN_NETIF_TX_FATAL);
 }
 
 static void test_tx_bad(void)
@@ -322,7 +332,7 @@ static void test_ctrl_hash(void)
                      XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER);
     g_assert_cmpuint(ctrl(&h, &g, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, 7,
                           1025, 0, NULL), ==,
-                     XEN_NETIF_CTRL_STATUS_BUFFER_OVERFLOW);
+                     XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER);
     g_assert_cmpuint(ctrl(&h, &g, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING, 7, 8,
                           0, NULL), ==, XEN_NETIF_CTRL_STATUS_SUCCESS);
     g_assert_cmpuint(h.mapping[1], ==, 2);

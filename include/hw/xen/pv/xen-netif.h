@@ -28,8 +28,13 @@
 #define XEN_NETIF_TX_ENTRY_SIZE         sizeof(union netif_tx_sring_entry)
 #define XEN_NETIF_ETH_HLEN              14
 
-/* Netback's limits */
-#define XEN_NETIF_TX_SLOTS_OK           XEN_NETIF_NR_SLOTS_MIN  /* 18 */
+/*
+ * Netback's limits, counted as it counts them: in slots after the first.
+ * Up to 18 more are fine (19 in all), more are dropped, more than
+ * fatal_skb_slots (20 by default) mean a broken frontend.
+ */
+#define XEN_NETIF_TX_MORE_SLOTS_OK      XEN_NETIF_NR_SLOTS_MIN  /* 18 */
+#define XEN_NETIF_TX_MAX_SLOTS          (XEN_NETIF_TX_MORE_SLOTS_OK + 1)
 #define XEN_NETIF_TX_FATAL_SLOTS_DFLT   20
 #define XEN_NETIF_TX_FATAL_SLOTS_MAX    64
 #define XEN_NETIF_MCAST_MAX             64
@@ -59,7 +64,7 @@ typedef struct XenNetifTxPacket {
      * Data slots in ring order; slot[0].size is rewritten to the bytes the
      * first slot itself holds (its wire value was the packet length).
      */
-    netif_tx_request_t slot[XEN_NETIF_TX_FATAL_SLOTS_MAX];
+    netif_tx_request_t slot[XEN_NETIF_TX_FATAL_SLOTS_MAX + 1];
     /* By type - 1; type is 0 where the packet had none of that type */
     struct netif_extra_info extra[XEN_NETIF_EXTRA_TYPE_MAX - 1];
 } XenNetifTxPacket;
@@ -70,8 +75,8 @@ typedef struct XenNetifTxPacket {
  *           @ring_size entries of XEN_NETIF_TX_ENTRY_SIZE bytes each;
  * @avail:   requests produced past @cons (already checked against the ring
  *           size by the caller);
- * @fatal_slots: data slots above which the frontend is broken (netback's
- *           fatal_skb_slots, at most XEN_NETIF_TX_FATAL_SLOTS_MAX).
+ * @fatal_slots: slots after the first above which the frontend is broken
+ *           (netback's fatal_skb_slots, at most XEN_NETIF_TX_FATAL_SLOTS_MAX).
  * Every entry used is copied once into @pkt; the verdict says what to do.
  * When it is FATAL nothing is consumed; otherwise @pkt->consumed slots are.
  */
