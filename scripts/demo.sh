@@ -36,7 +36,7 @@ echo "Starting QEMU: -M xen-sim -accel tcg, xen-disk on a 64 MiB raw image" \
     -drive file="$dir/disk.img",if=none,id=d0,format=raw,cache=writeback,discard=unmap \
     -device xen-disk,vdev=xvda,drive=d0 \
     -netdev dgram,id=n0,local.type=unix,local.path="$dir/qemu.dgram",remote.type=unix,remote.path="$dir/demo.dgram" \
-    -device xen-net-device,netdev=n0,idx=0,mac=52:54:00:12:34:01 \
+    -device xen-net-device,netdev=n0,idx=0,mac=52:54:00:12:34:01,max-queues=4 \
     > "$dir/qemu.log" 2>&1 &
 qpid=$!
 for _ in $(seq 100); do

@@ -67,7 +67,6 @@ typedef struct XenNetTxOut {
 
 typedef struct XenNetTxBatch {
     unsigned int n;
-    unsigned int next;                  /* the next to send (main loop) */
     size_t used;
     uint8_t *arena;
     XenNetTxOut pkt[XEN_NET_TX_BATCH];
@@ -93,7 +92,6 @@ struct XenNetQueue {
     XenNetTxBatch *tx_inflight;         /* with the main loop (atomic) */
     QEMUBH *tx_bh;                      /* queue context: go on */
     QEMUBH *deliver_bh;                 /* main loop: send tx_inflight */
-    bool tx_blocked;                    /* the peer is busy (main loop) */
     /* Credit (`rate`): bytes per period of usec; 0 bytes is unlimited */
     uint64_t credit_bytes, credit_usec; /* set by the device (atomic) */
     uint64_t credit_left;
@@ -140,8 +138,6 @@ void xen_net_tx_bh(void *opaque);
 void xen_net_tx_credit_cb(void *opaque);
 /* xen-net-tx.c, main loop: send a batch handed over by the queue. */
 void xen_net_tx_deliver_bh(void *opaque);
-/* xen-net-tx.c, main loop: the net layer sent a packet it had queued. */
-void xen_net_tx_sent(NetClientState *nc, ssize_t len);
 
 /* xen-net-rx.c, queue context: the RX event channel handler. */
 bool xen_net_rx_handle(void *opaque);

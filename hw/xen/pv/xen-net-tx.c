@@ -96,7 +96,6 @@ void xen_net_tx_credit_cb(void *opaque)
 static void tx_batch_reset(XenNetTxBatch *b)
 {
     b->n = 0;
-    b->next = 0;
     b->used = 0;
 }
 
@@ -158,10 +157,10 @@ static bool tx_is_ip(const uint8_t *data)
 }
 
 /*
- * Main loop: one packet to the netdev.  False if the peer was busy and the
- * net layer queued it: send no more until xen_net_tx_sent().
+ * Main loop: one packet to the netdev.  A busy peer's net queue holds what
+ * it cannot take yet (and drops past its limit, counted by the net layer).
  */
-static bool tx_send_one(XenNetQueue *q, NetClientState *nc, uint8_t *data,
+static void tx_send_one(XenNetQueue *q, NetClientState *nc, uint8_t *data,
                         const XenNetTxOut *out)
 {
     XenNetDevice *netdev = q->netdev;
@@ -181,10 +180,11 @@ static bool tx_send_one(XenNetQueue *q, NetClientState *nc, uint8_t *data,
                 { .iov_base = data, .iov_len = out->len },
             };
 
-            return qemu_sendv_packet_async(nc, iov, 2, xen_net_tx_sent) != 0;
+            qemu_sendv_packet(nc, iov, 2);
+        } else {
+            qemu_send_packet(nc, data, out->len);
         }
-        return qemu_send_packet_async(nc, data, out->len,
-                                      xen_net_tx_sent) != 0;
+        return;
     }
 
     /* Offloads: QEMU's net_tx_pkt does them or fills the header */
@@ -223,7 +223,7 @@ static bool tx_send_one(XenNetQueue *q, NetClientState *nc, uint8_t *data,
         goto bad;
     }
     net_tx_pkt_reset(pkt, tx_free_frag, NULL);
-    return true;
+    return;
 
 bad:
     /* As netback: answered already, dropped and counted */
@@ -232,68 +232,43 @@ bad:
     stat64_add(&q->stats.tx_dropped, 1);
     trace_xen_pv_net_tx_offload_bad(q->index, out->len, out->flags,
                                     out->gso_type, out->gso_size);
-    return true;
 }
 
-/* Main loop (BQL): send a batch; false if the peer stopped taking it */
-static bool tx_send_batch(XenNetQueue *q, XenNetTxBatch *b)
+/* Main loop (BQL): send a batch */
+static void tx_send_batch(XenNetQueue *q, XenNetTxBatch *b)
 {
     NetClientState *nc = xen_net_nc(q->netdev, q->index);
+    unsigned int i;
 
     if (!nc) {
-        stat64_add(&q->stats.tx_dropped, b->n - b->next);
-        return true;
+        stat64_add(&q->stats.tx_dropped, b->n);
+        return;
     }
-    while (b->next < b->n) {
-        XenNetTxOut *out = &b->pkt[b->next++];
-
-        if (!tx_send_one(q, nc, b->arena + out->off, out)) {
-            q->tx_blocked = true;
-            return false;
-        }
+    for (i = 0; i < b->n; i++) {
+        tx_send_one(q, nc, b->arena + b->pkt[i].off, &b->pkt[i]);
     }
-    return true;
 }
 
-/* Main loop: send what the queue handed over; true once all is sent */
-static bool tx_deliver(XenNetQueue *q)
+/* Main loop: send what the queue handed over */
+static void tx_deliver(XenNetQueue *q)
 {
     XenNetTxBatch *b = qatomic_load_acquire(&q->tx_inflight);
 
     if (!b) {
-        return true;
+        return;
     }
-    if (q->tx_blocked || !tx_send_batch(q, b)) {
-        return false;
-    }
+    tx_send_batch(q, b);
     tx_batch_reset(b);
     /* Paired with the load in tx_handoff() */
     qatomic_store_release(&q->tx_inflight, NULL);
-    return true;
 }
 
 void xen_net_tx_deliver_bh(void *opaque)
 {
     XenNetQueue *q = opaque;
 
-    if (tx_deliver(q)) {
-        qemu_bh_schedule(q->tx_bh);     /* the ring may have waited */
-    }
-}
-
-void xen_net_tx_sent(NetClientState *nc, ssize_t len)
-{
-    XenNetDevice *netdev = qemu_get_nic_opaque(nc);
-    unsigned int i;
-
-    for (i = 0; i < netdev->nr_queues; i++) {
-        XenNetQueue *q = netdev->queues[i];
-
-        if (q->tx_blocked) {
-            q->tx_blocked = false;
-            qemu_bh_schedule(q->deliver_bh);
-        }
-    }
+    tx_deliver(q);
+    qemu_bh_schedule(q->tx_bh);         /* the ring may have waited */
 }
 
 /*
