@@ -140,21 +140,8 @@ static char *xen_block_get_name(XenDevice *xendev, Error **errp)
  */
 static void xen_block_fatal(XenBlockDevice *blockdev, const char *msg)
 {
-    XenDevice *xendev = XEN_DEVICE(blockdev);
-
     trace_xen_pv_block_fatal(xen_block_name(blockdev), msg);
-    xen_device_backend_printf(xendev, "error", "%s", msg);
-    xen_device_backend_set_state(xendev, XenbusStateClosing);
-}
-
-/* A connection that works: an earlier failure no longer stands. */
-static void xen_block_clear_error(XenBlockDevice *blockdev)
-{
-    XenDevice *xendev = XEN_DEVICE(blockdev);
-    g_autofree char *path = g_strdup_printf("%s/error",
-                                            xendev->backend_path);
-
-    qemu_xen_xs_destroy(xendev->xsh, XBT_NULL, path);
+    xen_pv_backend_fatal(XEN_DEVICE(blockdev), msg);
 }
 
 static void xen_block_ring_error_bh(void *opaque)
@@ -369,61 +356,32 @@ static bool xen_block_connect(XenBlockDevice *blockdev, Error **errp)
         return false;
     }
     blockdev->nr_rings = nr_queues;
-    xen_block_clear_error(blockdev);
+    xen_pv_backend_clear_error(xendev);
     trace_xen_pv_block_connect(xen_block_name(blockdev), nr_queues, order,
                             cfg.abi, cfg.grant_mode);
     return true;
 }
 
-static void xen_block_handle_frontend_state(XenBlockDevice *blockdev,
-                                            enum xenbus_state frontend_state)
+static bool xen_block_is_connected(XenDevice *xendev)
 {
-    XenDevice *xendev = XEN_DEVICE(blockdev);
-    enum xenbus_state backend_state = xen_device_backend_get_state(xendev);
-    Error *local_err = NULL;
-
-    trace_xen_pv_block_frontend_changed(xen_block_name(blockdev),
-                                     frontend_state, backend_state);
-    switch (frontend_state) {
-    case XenbusStateInitialised:
-    case XenbusStateConnected:
-        /* Watches fire spuriously: connecting twice is a no-op */
-        if (backend_state == XenbusStateConnected || blockdev->rings ||
-            backend_state == XenbusStateClosing) {
-            break;
-        }
-        if (!xen_block_connect(blockdev, &local_err)) {
-            xen_block_fatal(blockdev, error_get_pretty(local_err));
-            error_free(local_err);
-            break;
-        }
-        xen_device_backend_set_state(xendev, XenbusStateConnected);
-        break;
-
-    case XenbusStateInitialising:
-        /*
-         * XenBus answers a re-initialising frontend itself, unless the
-         * change came while we were still closing (handled late, here).
-         */
-        if (backend_state == XenbusStateClosed && xendev->backend_online) {
-            xen_device_backend_set_state(xendev, XenbusStateInitWait);
-        }
-        break;
-
-    case XenbusStateClosing:
-        xen_device_backend_set_state(xendev, XenbusStateClosing);
-        break;
-
-    case XenbusStateClosed:
-    case XenbusStateUnknown:
-        xen_block_disconnect(blockdev);
-        xen_device_backend_set_state(xendev, XenbusStateClosed);
-        break;
-
-    default:
-        break;
-    }
+    return XEN_BLOCK_DEVICE(xendev)->rings;
 }
+
+static bool xen_block_connect_cb(XenDevice *xendev, Error **errp)
+{
+    return xen_block_connect(XEN_BLOCK_DEVICE(xendev), errp);
+}
+
+static void xen_block_disconnect_cb(XenDevice *xendev)
+{
+    xen_block_disconnect(XEN_BLOCK_DEVICE(xendev));
+}
+
+static const XenPvFrontendOps xen_block_frontend_ops = {
+    .is_connected = xen_block_is_connected,
+    .connect = xen_block_connect_cb,
+    .disconnect = xen_block_disconnect_cb,
+};
 
 static void xen_block_frontend_changed(XenDevice *xendev,
                                        enum xenbus_state frontend_state,
@@ -431,24 +389,8 @@ static void xen_block_frontend_changed(XenDevice *xendev,
 {
     XenBlockDevice *blockdev = XEN_BLOCK_DEVICE(xendev);
 
-    if (blockdev->in_transition) {
-        /* Nested in a wait of ours: handled when it is over */
-        blockdev->change_pending = true;
-        return;
-    }
-    blockdev->in_transition = true;
-    for (;;) {
-        blockdev->change_pending = false;
-        xen_block_handle_frontend_state(blockdev, frontend_state);
-        if (!blockdev->change_pending) {
-            break;
-        }
-        if (xen_device_frontend_scanf(xendev, "state", "%u",
-                                      &frontend_state) != 1) {
-            frontend_state = XenbusStateUnknown;
-        }
-    }
-    blockdev->in_transition = false;
+    xen_pv_frontend_changed(xendev, &blockdev->fe_state,
+                            &xen_block_frontend_ops, frontend_state);
 }
 
 /* ---- block layer callbacks ---- */

@@ -65,24 +65,6 @@ void xen_net_flush(XenNetDevice *netdev)
 
 /* ---- errors, carrier, multicast ---- */
 
-static void xen_net_fatal(XenNetDevice *netdev, const char *msg)
-{
-    XenDevice *xendev = XEN_DEVICE(netdev);
-
-    trace_xen_pv_net_fatal(xen_net_name(netdev), msg);
-    xen_device_backend_printf(xendev, "error", "%s", msg);
-    xen_device_backend_set_state(xendev, XenbusStateClosing);
-}
-
-static void xen_net_clear_error(XenNetDevice *netdev)
-{
-    XenDevice *xendev = XEN_DEVICE(netdev);
-    g_autofree char *path = g_strdup_printf("%s/error",
-                                            xendev->backend_path);
-
-    qemu_xen_xs_destroy(xendev->xsh, XBT_NULL, path);
-}
-
 /* Main loop: say which queues a broken frontend lost */
 static void xen_net_error_bh(void *opaque)
 {
@@ -634,7 +616,7 @@ static bool xen_net_connect(XenNetDevice *netdev, Error **errp)
     xen_net_set_offloads(netdev, true);
     netdev->carrier = false;
     xen_net_update_carrier(netdev);
-    xen_net_clear_error(netdev);
+    xen_pv_backend_clear_error(xendev);
     trace_xen_pv_net_connect(xen_net_name(netdev), nr_queues,
                              netdev->feat.split_evtchn, netdev->feat.sg,
                              netdev->feat.gso_tcpv4, netdev->feat.gso_tcpv6,
@@ -642,53 +624,33 @@ static bool xen_net_connect(XenNetDevice *netdev, Error **errp)
     return true;
 }
 
-static void xen_net_handle_frontend_state(XenNetDevice *netdev,
-                                          enum xenbus_state frontend_state)
+static bool xen_net_is_connected(XenDevice *xendev)
 {
-    XenDevice *xendev = XEN_DEVICE(netdev);
-    enum xenbus_state backend_state = xen_device_backend_get_state(xendev);
-    Error *local_err = NULL;
-
-    trace_xen_pv_net_frontend_changed(xen_net_name(netdev), frontend_state,
-                                      backend_state);
-    switch (frontend_state) {
-    case XenbusStateInitialised:
-    case XenbusStateConnected:
-        /* Watches fire spuriously: connecting twice is a no-op */
-        if (backend_state == XenbusStateConnected || netdev->queues ||
-            backend_state == XenbusStateClosing) {
-            break;
-        }
-        if (!xen_net_connect(netdev, &local_err)) {
-            xen_net_fatal(netdev, error_get_pretty(local_err));
-            error_free(local_err);
-            break;
-        }
-        xen_device_backend_set_state(xendev, XenbusStateConnected);
-        /* Packets the net layer held while we were away */
-        xen_net_flush(netdev);
-        break;
-
-    case XenbusStateInitialising:
-        if (backend_state == XenbusStateClosed && xendev->backend_online) {
-            xen_device_backend_set_state(xendev, XenbusStateInitWait);
-        }
-        break;
-
-    case XenbusStateClosing:
-        xen_device_backend_set_state(xendev, XenbusStateClosing);
-        break;
-
-    case XenbusStateClosed:
-    case XenbusStateUnknown:
-        xen_net_disconnect(netdev);
-        xen_device_backend_set_state(xendev, XenbusStateClosed);
-        break;
-
-    default:
-        break;
-    }
+    return XEN_NET_DEVICE(xendev)->queues;
 }
+
+static bool xen_net_connect_cb(XenDevice *xendev, Error **errp)
+{
+    return xen_net_connect(XEN_NET_DEVICE(xendev), errp);
+}
+
+static void xen_net_disconnect_cb(XenDevice *xendev)
+{
+    xen_net_disconnect(XEN_NET_DEVICE(xendev));
+}
+
+/* Packets the net layer held while we were away */
+static void xen_net_connected_cb(XenDevice *xendev)
+{
+    xen_net_flush(XEN_NET_DEVICE(xendev));
+}
+
+static const XenPvFrontendOps xen_net_frontend_ops = {
+    .is_connected = xen_net_is_connected,
+    .connect = xen_net_connect_cb,
+    .disconnect = xen_net_disconnect_cb,
+    .connected = xen_net_connected_cb,
+};
 
 static void xen_net_frontend_changed(XenDevice *xendev,
                                      enum xenbus_state frontend_state,
@@ -696,24 +658,8 @@ static void xen_net_frontend_changed(XenDevice *xendev,
 {
     XenNetDevice *netdev = XEN_NET_DEVICE(xendev);
 
-    if (netdev->in_transition) {
-        /* Nested in a wait of ours: handled when it is over */
-        netdev->change_pending = true;
-        return;
-    }
-    netdev->in_transition = true;
-    for (;;) {
-        netdev->change_pending = false;
-        xen_net_handle_frontend_state(netdev, frontend_state);
-        if (!netdev->change_pending) {
-            break;
-        }
-        if (xen_device_frontend_scanf(xendev, "state", "%u",
-                                      &frontend_state) != 1) {
-            frontend_state = XenbusStateUnknown;
-        }
-    }
-    netdev->in_transition = false;
+    xen_pv_frontend_changed(xendev, &netdev->fe_state, &xen_net_frontend_ops,
+                            frontend_state);
 }
 
 /* ---- realize ---- */

@@ -2362,33 +2362,17 @@ static const TestCase cases[] = {
 static void run_isolated(gconstpointer opaque)
 {
     const TestCase *tc = opaque;
-    g_autofree char *tmp = NULL;
 
     if (g_test_subprocess()) {
         tc->fn();
         return;
     }
-    /*
-     * A failed assertion in the child ends it with _exit(): its files are
-     * removed here, from a directory of this case's own.
-     */
-    tmp = g_dir_make_tmp("xen-block-test-XXXXXX", NULL);
-    g_assert(tmp);
-    setenv("XEN_SIM_TEST_TMPDIR", tmp, 1);
-    g_test_trap_subprocess(NULL, 120 * G_USEC_PER_SEC,
-                           G_TEST_SUBPROCESS_INHERIT_STDERR);
-    unsetenv("XEN_SIM_TEST_TMPDIR");
-    sim_rm_tree(tmp);
-    g_test_trap_assert_passed();
+    sim_run_case_in_child("xen-block-test", 120);
 }
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
-    if (!g_test_subprocess()) {
-        /* A failed child fails its case, not the whole program. */
-        g_test_set_nonfatal_assertions();
-    }
+    sim_test_init(&argc, &argv);
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autofree char *path = g_strdup_printf("xen-block/%s",
                                                 cases[i].path);

@@ -1102,7 +1102,7 @@ static const TestCase cases[] = {
 static void run_isolated(gconstpointer opaque)
 {
     const TestCase *tc = opaque;
-    g_autofree char *tmp = NULL, *problem = NULL;
+    g_autofree char *problem = NULL;
 
     if (g_test_subprocess()) {
         g_autofree char *err = NULL;
@@ -1123,27 +1123,12 @@ static void run_isolated(gconstpointer opaque)
         g_test_skip(problem);
         return;
     }
-    /*
-     * A failed assertion in the child ends it with _exit(): its files are
-     * removed here, from a directory of this case's own.
-     */
-    tmp = g_dir_make_tmp("xen-net-tap-test-XXXXXX", NULL);
-    g_assert(tmp);
-    setenv("XEN_SIM_TEST_TMPDIR", tmp, 1);
-    g_test_trap_subprocess(NULL, (CASE_S + 30) * G_USEC_PER_SEC,
-                           G_TEST_SUBPROCESS_INHERIT_STDERR);
-    unsetenv("XEN_SIM_TEST_TMPDIR");
-    sim_rm_tree(tmp);
-    g_test_trap_assert_passed();
+    sim_run_case_in_child("xen-net-tap-test", CASE_S + 30);
 }
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
-    if (!g_test_subprocess()) {
-        /* A failed child fails its case, not the whole program. */
-        g_test_set_nonfatal_assertions();
-    }
+    sim_test_init(&argc, &argv);
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autofree char *path = g_strdup_printf("xen-net-tap/%s",
                                                 cases[i].path);

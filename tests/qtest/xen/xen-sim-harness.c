@@ -236,3 +236,25 @@ long long sim_xs_read_int(Sim *s, const char *path, long long dflt)
 
     return v ? g_ascii_strtoll(v, NULL, 10) : dflt;
 }
+
+void sim_test_init(int *argc, char ***argv)
+{
+    g_test_init(argc, argv, NULL);
+    if (!g_test_subprocess()) {
+        g_test_set_nonfatal_assertions();
+    }
+}
+
+void sim_run_case_in_child(const char *prefix, unsigned int timeout_s)
+{
+    g_autofree char *tmpl = g_strdup_printf("%s-XXXXXX", prefix);
+    g_autofree char *tmp = g_dir_make_tmp(tmpl, NULL);
+
+    g_assert(tmp);
+    setenv("XEN_SIM_TEST_TMPDIR", tmp, 1);
+    g_test_trap_subprocess(NULL, (uint64_t)timeout_s * G_USEC_PER_SEC,
+                           G_TEST_SUBPROCESS_INHERIT_STDERR);
+    unsetenv("XEN_SIM_TEST_TMPDIR");
+    sim_rm_tree(tmp);
+    g_test_trap_assert_passed();
+}

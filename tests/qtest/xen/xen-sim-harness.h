@@ -44,6 +44,17 @@ void sim_stop(Sim *s);
  */
 void G_NORETURN sim_fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
+/*
+ * One test case per process: g_test_init() for a program whose cases run in
+ * a child each (a failed child fails its case, not the whole program), and
+ * the parent's side of one case: the child (this test path, re-run) gets a
+ * directory of its own, "@prefix-XXXXXX", in $XEN_SIM_TEST_TMPDIR, removed
+ * afterwards even if an assertion ended the child with _exit(); the case
+ * fails unless the child passed within @timeout_s.
+ */
+void sim_test_init(int *argc, char ***argv);
+void sim_run_case_in_child(const char *prefix, unsigned int timeout_s);
+
 /* Remove @dir and everything below it. */
 void sim_rm_tree(const char *dir);
 

@@ -20,6 +20,7 @@
 #include "qapi/qapi-types-common.h"
 #include "system/iothread.h"
 #include "hw/xen/pv/xen-pv-queues.h"
+#include "hw/xen/pv/xen-pv-frontend.h"
 #include "qom/object.h"
 
 #define XEN_BLOCK_MAX_RING_PAGE_ORDER   4
@@ -64,13 +65,8 @@ struct XenBlockDevice {
     /* While connected (BQL) */
     XenBlockRing **rings;
     unsigned int nr_rings;
-    /*
-     * Connecting and disconnecting wait (for I/O, for an AioContext
-     * switch), and XenStore watches are bottom halves on some platforms:
-     * a frontend change arriving meanwhile is handled afterwards.
-     */
-    bool in_transition;
-    bool change_pending;
+    /* Frontend changes nested in our waits (xen-pv-frontend.h) */
+    XenPvFrontendState fe_state;
 
     /* A ring found the frontend broken: reported from the main loop */
     QEMUBH *ring_error_bh;

@@ -17,6 +17,7 @@
 #include "hw/xen/xen-bus.h"
 #include "hw/xen/pv/xen-netif.h"
 #include "hw/xen/pv/xen-pv-queues.h"
+#include "hw/xen/pv/xen-pv-frontend.h"
 #include "net/net.h"
 #include "qemu/notify.h"
 #include "qemu/thread.h"
@@ -73,7 +74,7 @@ struct XenNetDevice {
     XenNetifHash hash;                  /* set over the control ring (BQL) */
     bool mcast_control;                 /* request-multicast-control */
     struct qemu_xs_watch *mcast_watch, *rate_watch;
-    bool in_transition, change_pending;
+    XenPvFrontendState fe_state;        /* see xen-pv-frontend.h */
     unsigned int nr_stalled;            /* queues with carrier off */
 
     /* Multicast filter: TX path (queue contexts) adds, receive (BQL) reads */

@@ -1,0 +1,47 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Xen PV backends: what a backend does when its frontend changes state,
+ * shared by xen-block and xen-net.
+ *
+ * Connect on Initialised or Connected (once: watches fire spuriously),
+ * answer Closing with Closing, disconnect on Closed or Unknown, and answer
+ * a frontend that initialises again after Closed with InitWait.
+ * Connecting and disconnecting wait (for I/O, for another AioContext) and
+ * XenStore watches are bottom halves on some platforms, so a change that
+ * arrives inside one of those waits is handled once it is over.
+ */
+
+#ifndef HW_XEN_PV_XEN_PV_FRONTEND_H
+#define HW_XEN_PV_XEN_PV_FRONTEND_H
+
+#include "hw/xen/xen-bus.h"
+
+typedef struct XenPvFrontendOps {
+    /* The device serves a connection now (its rings exist). */
+    bool (*is_connected)(XenDevice *xendev);
+    /* Read the frontend's keys and start serving it. */
+    bool (*connect)(XenDevice *xendev, Error **errp);
+    /* Stop serving it and release everything (nothing if not connected). */
+    void (*disconnect)(XenDevice *xendev);
+    /* Optional: after the backend state says Connected. */
+    void (*connected)(XenDevice *xendev);
+} XenPvFrontendOps;
+
+/* Per device: whether a change is being handled, and one came meanwhile. */
+typedef struct XenPvFrontendState {
+    bool in_transition;
+    bool change_pending;
+} XenPvFrontendState;
+
+/* BQL.  The frontend's state is now @state. */
+void xen_pv_frontend_changed(XenDevice *xendev, XenPvFrontendState *st,
+                             const XenPvFrontendOps *ops,
+                             enum xenbus_state state);
+
+/* BQL.  The frontend is broken: write @msg to `error`, go Closing. */
+void xen_pv_backend_fatal(XenDevice *xendev, const char *msg);
+/* BQL.  A connection works: an earlier `error` no longer stands. */
+void xen_pv_backend_clear_error(XenDevice *xendev);
+
+#endif /* HW_XEN_PV_XEN_PV_FRONTEND_H */
