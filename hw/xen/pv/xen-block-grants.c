@@ -6,6 +6,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/timer.h"
 #include "xen-block-grants.h"
 #include "trace.h"
 
@@ -13,8 +14,19 @@ struct XenBlockPGrant {
     uint32_t gref;
     void *addr;
     unsigned int users;
+    uint64_t epoch;                     /* g->epoch when last taken */
     QTAILQ_ENTRY(XenBlockPGrant) lru;   /* on g->idle while users == 0 */
 };
+
+/*
+ * With the cache full, idle grants not used since the previous purge are
+ * unmapped, at most every PURGE_INTERVAL_MS and at most 1/PURGE_FRACTION of
+ * the cache at a time (as Linux blkback does).  Until then, segments whose
+ * grant is not cached are copied: evicting a grant on every miss would
+ * thrash when the frontend's working set is larger than the cache.
+ */
+#define PURGE_INTERVAL_MS 100
+#define PURGE_FRACTION 20
 
 void xen_block_grants_init(XenBlockGrants *g, XenDevice *xendev,
                            XenBlockGrantMode mode,
@@ -45,8 +57,61 @@ static void pgrant_unmap(XenBlockGrants *g, XenBlockPGrant *pg)
     g_free(pg);
 }
 
+/* The size class of a @len-byte bounce buffer. */
+static unsigned int bounce_class(size_t len)
+{
+    unsigned int c = 0;
+
+    while (((size_t)XEN_BLKIF_PAGE_SIZE << c) < len) {
+        c++;
+    }
+    assert(c < XEN_BLOCK_BOUNCE_CLASSES);
+    return c;
+}
+
+/* A bounce buffer of at least @len bytes, reused if one is free. */
+static uint8_t *bounce_alloc(XenBlockGrants *g, size_t len)
+{
+    unsigned int c = bounce_class(len);
+    void *p = g->bounce_free[c];
+
+    if (p) {
+        g->bounce_free[c] = *(void **)p;
+        g->bounce_cached -= (size_t)XEN_BLKIF_PAGE_SIZE << c;
+        return p;
+    }
+    return qemu_try_memalign(XEN_BLKIF_PAGE_SIZE,
+                             (size_t)XEN_BLKIF_PAGE_SIZE << c);
+}
+
+static void bounce_free(XenBlockGrants *g, uint8_t *p, size_t len)
+{
+    unsigned int c = bounce_class(len);
+    size_t size = (size_t)XEN_BLKIF_PAGE_SIZE << c;
+
+    if (!p) {
+        return;
+    }
+    if (g->bounce_cached + size > XEN_BLOCK_BOUNCE_CACHE) {
+        qemu_vfree(p);
+        return;
+    }
+    *(void **)p = g->bounce_free[c];
+    g->bounce_free[c] = p;
+    g->bounce_cached += size;
+}
+
 void xen_block_grants_cleanup(XenBlockGrants *g)
 {
+    for (unsigned int c = 0; c < XEN_BLOCK_BOUNCE_CLASSES; c++) {
+        while (g->bounce_free[c]) {
+            void *p = g->bounce_free[c];
+
+            g->bounce_free[c] = *(void **)p;
+            qemu_vfree(p);
+        }
+    }
+    g->bounce_cached = 0;
     while (!QTAILQ_EMPTY(&g->idle)) {
         pgrant_unmap(g, QTAILQ_FIRST(&g->idle));
     }
@@ -89,11 +154,35 @@ static void unmap_refs(XenBlockGrants *g, void *p, uint32_t *refs,
     }
 }
 
+/* Unmap up to a PURGE_FRACTION of the cache: idle and unused for a while. */
+static void pgrant_purge(XenBlockGrants *g)
+{
+    int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    unsigned int budget = g->max_persistent / PURGE_FRACTION + 1;
+    XenBlockPGrant *pg, *next;
+
+    if (now - g->last_purge_ms < PURGE_INTERVAL_MS) {
+        return;
+    }
+    g->last_purge_ms = now;
+    QTAILQ_FOREACH_SAFE(pg, &g->idle, lru, next) {
+        if (!budget) {
+            break;
+        }
+        if (pg->epoch < g->epoch) {
+            pgrant_unmap(g, pg);
+            g->purged++;
+            budget--;
+        }
+    }
+    g->epoch++;
+}
+
 /*
  * The persistent mapping of @gref, taken for one user; NULL when the
- * grant is in use by another request (refused) or cannot be mapped
- * read-write, or when the cache is full of busy grants (*fallback set:
- * the caller maps it for this request only).
+ * grant is in use by another request (refused), or (*fallback set: the
+ * caller copies the segment) when the cache is full or the grant cannot be
+ * mapped read-write.
  */
 static XenBlockPGrant *pgrant_get(XenBlockGrants *g, uint32_t gref,
                                   bool *fallback)
@@ -110,28 +199,27 @@ static XenBlockPGrant *pgrant_get(XenBlockGrants *g, uint32_t gref,
         }
         QTAILQ_REMOVE(&g->idle, pg, lru);
         pg->users = 1;
+        pg->epoch = g->epoch;
         return pg;
     }
-    if (g_hash_table_size(g->persistent) >= g->max_persistent &&
-        QTAILQ_EMPTY(&g->idle)) {
-        *fallback = true;       /* every cached grant is busy */
-        return NULL;
+    if (g_hash_table_size(g->persistent) >= g->max_persistent) {
+        pgrant_purge(g);
+        if (g_hash_table_size(g->persistent) >= g->max_persistent) {
+            *fallback = true;
+            return NULL;
+        }
     }
     addr = map_refs(g, &gref, 1, PROT_READ | PROT_WRITE);
     if (!addr) {
-        /* A read-only grant: usable for this request only, if at all */
+        /* A read-only grant: it can still be copied from, for a WRITE */
         *fallback = true;
         return NULL;
-    }
-    if (g_hash_table_size(g->persistent) >= g->max_persistent) {
-        /* Purge the least recently used idle grant */
-        pgrant_unmap(g, QTAILQ_FIRST(&g->idle));
-        g->purged++;
     }
     pg = g_new0(XenBlockPGrant, 1);
     pg->gref = gref;
     pg->addr = addr;
     pg->users = 1;
+    pg->epoch = g->epoch;
     g_hash_table_insert(g->persistent, GUINT_TO_POINTER(gref), pg);
     return pg;
 }
@@ -152,13 +240,10 @@ static void buf_init(XenBlockBuf *buf, unsigned int nr_segs, bool to_guest)
     buf->bounce_len = 0;
     if (nr_segs <= BLKIF_MAX_SEGMENTS_PER_REQUEST) {
         buf->pg = buf->pg_inline;
-        buf->tmp = buf->tmp_inline;
         buf->refs = buf->refs_inline;
         memset(buf->pg, 0, sizeof(buf->pg_inline));
-        memset(buf->tmp, 0, sizeof(buf->tmp_inline));
     } else {
         buf->pg = g_new0(XenBlockPGrant *, nr_segs);
-        buf->tmp = g_new0(void *, nr_segs);
         buf->refs = g_new(uint32_t, nr_segs);
     }
 }
@@ -167,42 +252,17 @@ static void buf_free_arrays(XenBlockBuf *buf)
 {
     if (buf->pg != buf->pg_inline) {
         g_free(buf->pg);
-        g_free(buf->tmp);
         g_free(buf->refs);
     }
     buf->pg = NULL;
-    buf->tmp = NULL;
     buf->refs = NULL;
 }
 
-static bool get_persistent(XenBlockGrants *g, const XenBlockSeg *segs,
-                           XenBlockBuf *buf, QEMUIOVector *qiov)
-{
-    int prot = buf->to_guest ? PROT_READ | PROT_WRITE : PROT_READ;
-    unsigned int i;
-
-    for (i = 0; i < buf->nr_segs; i++) {
-        uint32_t gref = segs[i].gref;
-        bool fallback;
-        uint8_t *page;
-
-        buf->pg[i] = pgrant_get(g, gref, &fallback);
-        if (buf->pg[i]) {
-            page = buf->pg[i]->addr;
-        } else if (fallback) {
-            buf->tmp[i] = map_refs(g, &gref, 1, prot);
-            if (!buf->tmp[i]) {
-                return false;
-            }
-            page = buf->tmp[i];
-        } else {
-            return false;
-        }
-        qemu_iovec_add(qiov, page + segs[i].offset, segs[i].len);
-    }
-    return true;
-}
-
+/*
+ * Copy the segments that have no persistent grant (all of them in copy
+ * mode) between the guest and the bounce buffer, where they lie back to
+ * back.  One batched grant copy.
+ */
 static bool copy_segs(XenBlockGrants *g, const XenBlockSeg *segs,
                       XenBlockBuf *buf, bool to_domain)
 {
@@ -210,11 +270,14 @@ static bool copy_segs(XenBlockGrants *g, const XenBlockSeg *segs,
         g_new(XenDeviceGrantCopySegment, buf->nr_segs);
     Error *local_err = NULL;
     size_t pos = 0;
-    unsigned int i;
+    unsigned int i, n = 0;
 
     for (i = 0; i < buf->nr_segs; i++) {
-        XenDeviceGrantCopySegment *c = &copy[i];
+        XenDeviceGrantCopySegment *c = &copy[n];
 
+        if (buf->pg[i]) {
+            continue;
+        }
         if (to_domain) {
             c->dest.foreign.ref = segs[i].gref;
             c->dest.foreign.offset = segs[i].offset;
@@ -226,13 +289,63 @@ static bool copy_segs(XenBlockGrants *g, const XenBlockSeg *segs,
         }
         c->len = segs[i].len;
         pos += segs[i].len;
+        n++;
     }
-    xen_device_copy_grant_refs(g->xendev, to_domain, copy, buf->nr_segs,
-                               &local_err);
+    xen_device_copy_grant_refs(g->xendev, to_domain, copy, n, &local_err);
     if (local_err) {
         trace_xen_pv_block_grant_copy_failed(error_get_pretty(local_err));
         error_free(local_err);
         return false;
+    }
+    return true;
+}
+
+/* The bounce buffer for @len bytes; for a WRITE, filled from the guest. */
+static bool bounce_in(XenBlockGrants *g, const XenBlockSeg *segs,
+                      XenBlockBuf *buf, size_t len)
+{
+    buf->bounce_len = len;
+    buf->bounce = bounce_alloc(g, len);
+    if (!buf->bounce || (!buf->to_guest && !copy_segs(g, segs, buf, false))) {
+        bounce_free(g, buf->bounce, len);
+        buf->bounce = NULL;
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Persistent grants where the cache has them or room for them; the other
+ * segments are copied through a bounce buffer.
+ */
+static bool get_persistent(XenBlockGrants *g, const XenBlockSeg *segs,
+                           XenBlockBuf *buf, QEMUIOVector *qiov)
+{
+    size_t copied = 0, pos = 0;
+    unsigned int i;
+
+    for (i = 0; i < buf->nr_segs; i++) {
+        bool fallback;
+
+        buf->pg[i] = pgrant_get(g, segs[i].gref, &fallback);
+        if (!buf->pg[i]) {
+            if (!fallback) {
+                return false;
+            }
+            copied += segs[i].len;
+        }
+    }
+    if (copied && !bounce_in(g, segs, buf, copied)) {
+        return false;
+    }
+    for (i = 0; i < buf->nr_segs; i++) {
+        if (buf->pg[i]) {
+            qemu_iovec_add(qiov, (uint8_t *)buf->pg[i]->addr + segs[i].offset,
+                           segs[i].len);
+        } else {
+            qemu_iovec_add(qiov, buf->bounce + pos, segs[i].len);
+            pos += segs[i].len;
+        }
     }
     return true;
 }
@@ -270,20 +383,19 @@ bool xen_block_grants_get(XenBlockGrants *g, const XenBlockSeg *segs,
         }
         return true;
 
-    case XEN_BLOCK_GRANT_COPY:
+    case XEN_BLOCK_GRANT_COPY: {
+        size_t len = 0;
+
         for (i = 0; i < nr_segs; i++) {
-            buf->bounce_len += segs[i].len;
+            len += segs[i].len;
         }
-        buf->bounce = qemu_try_memalign(XEN_BLKIF_PAGE_SIZE,
-                                        buf->bounce_len);
-        if (!buf->bounce || (!to_guest && !copy_segs(g, segs, buf, false))) {
-            qemu_vfree(buf->bounce);
-            buf->bounce = NULL;
+        if (!bounce_in(g, segs, buf, len)) {
             buf_free_arrays(buf);
             return false;
         }
         qemu_iovec_add(qiov, buf->bounce, buf->bounce_len);
         return true;
+    }
     }
     g_assert_not_reached();
 }
@@ -296,13 +408,15 @@ bool xen_block_grants_put(XenBlockGrants *g, XenBlockBuf *buf,
 
     switch (g->mode) {
     case XEN_BLOCK_GRANT_PERSISTENT:
+        if (buf->bounce && deliver && buf->to_guest) {
+            ok = copy_segs(g, segs, buf, true);
+        }
+        bounce_free(g, buf->bounce, buf->bounce_len);
+        buf->bounce = NULL;
         for (i = 0; i < buf->nr_segs; i++) {
             if (buf->pg[i]) {
                 pgrant_put(g, buf->pg[i]);
-            } else if (buf->tmp[i]) {
-                uint32_t gref = segs[i].gref;
-
-                unmap_refs(g, buf->tmp[i], &gref, 1);
+                buf->pg[i] = NULL;
             }
         }
         break;
@@ -315,7 +429,7 @@ bool xen_block_grants_put(XenBlockGrants *g, XenBlockBuf *buf,
         if (buf->bounce && deliver && buf->to_guest) {
             ok = copy_segs(g, segs, buf, true);
         }
-        qemu_vfree(buf->bounce);
+        bounce_free(g, buf->bounce, buf->bounce_len);
         buf->bounce = NULL;
         break;
     }

@@ -5,8 +5,10 @@
  *
  * Three strategies, chosen per ring at connect:
  * - persistent: the frontend negotiated feature-persistent; each grant is
- *   mapped read-write once and kept (up to a cap, least recently used idle
- *   ones purged), so steady-state I/O needs no grant operation at all;
+ *   mapped read-write once and kept (up to a cap), so steady-state I/O
+ *   needs no grant operation at all.  Segments whose grant the full cache
+ *   does not hold are copied; idle grants unused for a while are purged
+ *   (a few every 100 ms) to make room;
  * - map: all of a request's grants mapped with one batched call, the guest
  *   pages go straight into the QEMUIOVector (zero copy), unmapped when the
  *   request completes;
@@ -34,28 +36,40 @@ typedef enum XenBlockGrantMode {
 
 typedef struct XenBlockPGrant XenBlockPGrant;
 
+/* Bounce buffer size classes: 4 KiB .. 16 MiB (XEN_BLKIF_MAX_INDIRECT_SEGS). */
+#define XEN_BLOCK_BOUNCE_CLASSES 13
+#define XEN_BLOCK_BOUNCE_CACHE (8 * 1024 * 1024)
+
 typedef struct XenBlockGrants {
     XenDevice *xendev;
     XenBlockGrantMode mode;
     unsigned int max_persistent;
     GHashTable *persistent;                 /* gref -> XenBlockPGrant */
     QTAILQ_HEAD(, XenBlockPGrant) idle;     /* least recently used first */
+    uint64_t epoch;                         /* purges so far */
+    int64_t last_purge_ms;                  /* QEMU_CLOCK_REALTIME */
     uint64_t purged;
+    /*
+     * Bounce buffers kept for reuse, by size class (2^(12 + i) bytes), up
+     * to XEN_BLOCK_BOUNCE_CACHE bytes in all: large buffers freshly
+     * allocated are fresh mappings, and faulting their pages in costs more
+     * than the copy.
+     */
+    void *bounce_free[XEN_BLOCK_BOUNCE_CLASSES];
+    size_t bounce_cached;
 } XenBlockGrants;
 
 /* What one request holds while its I/O runs. */
 typedef struct XenBlockBuf {
     unsigned int nr_segs;
     bool to_guest;              /* READ: the backend writes guest pages */
-    XenBlockPGrant **pg;        /* persistent: per segment, or NULL */
-    void **tmp;                 /* persistent fallback: single mappings */
+    XenBlockPGrant **pg;        /* persistent: per segment, NULL: copied */
     void *area;                 /* map: one batched mapping */
     uint32_t *refs;             /* map: its grant references */
-    uint8_t *bounce;            /* copy: the data, segments back to back */
+    uint8_t *bounce;            /* copied segments' data, back to back */
     size_t bounce_len;
     /* Direct requests need no allocation */
     XenBlockPGrant *pg_inline[BLKIF_MAX_SEGMENTS_PER_REQUEST];
-    void *tmp_inline[BLKIF_MAX_SEGMENTS_PER_REQUEST];
     uint32_t refs_inline[BLKIF_MAX_SEGMENTS_PER_REQUEST];
 } XenBlockBuf;
 

@@ -587,10 +587,11 @@ static void complete(XenBlkQueue *q, uint64_t id, uint8_t op, int16_t status)
     q->inflight--;
 }
 
-/* Collect the responses there are. */
-static void reap(XenBlkQueue *q)
+/* Collect the responses there are; how many. */
+static unsigned int reap(XenBlkQueue *q)
 {
     XenBlkfront *bf = q->bf;
+    unsigned int n = 0;
     bool more;
 
     do {
@@ -602,9 +603,9 @@ static void reap(XenBlkQueue *q)
             /* More responses than requests: nothing here can be trusted. */
             q->bad_responses++;
             bf->bad_responses++;
-            return;
+            return n;
         }
-        for (; cons != rp; cons++) {
+        for (; cons != rp; cons++, n++) {
             uint64_t id;
             uint8_t op;
             int16_t status;
@@ -631,6 +632,12 @@ static void reap(XenBlkQueue *q)
         q->ring.native.rsp_cons = cons;
         RING_FINAL_CHECK_FOR_RESPONSES(&q->ring.native, more);
     } while (more);
+    return n;
+}
+
+unsigned int xen_blkfront_reap(XenBlkfront *bf, unsigned int qi)
+{
+    return reap(xen_blkfront_queue(bf, qi));
 }
 
 bool xen_blkfront_wait(XenBlkfront *bf, unsigned int qi, int timeout_ms)

@@ -249,6 +249,11 @@ bool xen_blkfront_submit(XenBlkfront *bf, unsigned int q,
                          const XenBlkReq *req);
 /* Publish the queued requests, notify if the ring asks for it. */
 void xen_blkfront_kick(XenBlkfront *bf, unsigned int q);
+/*
+ * Consume the responses there are on queue @q, without waiting; returns how
+ * many (those with an error status are counted in errors as well).
+ */
+unsigned int xen_blkfront_reap(XenBlkfront *bf, unsigned int q);
 /* Reap responses until none is in flight; false on timeout. */
 bool xen_blkfront_wait(XenBlkfront *bf, unsigned int q, int timeout_ms);
 

@@ -19,6 +19,7 @@
 #include "../frontend/xen-blkfront.h"
 #include "../frontend/xen-netfront.h"
 #include "../xen-net-pkt.h"
+#include "xen-pv-qmp.h"
 
 static int failures;
 
@@ -31,78 +32,11 @@ static int failures;
         }                                                       \
     } while (0)
 
-/* ---- a minimal QMP client, for xen-sim's counters ---- */
+static XenPvQmp *qmp;
 
-static int qmp_fd = -1;
-
-static char *qmp_line(void)
+static XenSimCounters counters(void)
 {
-    GString *s = g_string_new(NULL);
-    char c;
-
-    while (read(qmp_fd, &c, 1) == 1) {
-        if (c == '\n') {
-            return g_string_free(s, false);
-        }
-        g_string_append_c(s, c);
-    }
-    g_string_free(s, true);
-    return NULL;
-}
-
-static char *qmp_cmd(const char *cmd)
-{
-    if (write(qmp_fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd)) {
-        return NULL;
-    }
-    for (;;) {
-        char *line = qmp_line();
-
-        if (!line || strstr(line, "\"return\"") || strstr(line, "\"error\"")) {
-            return line;
-        }
-        g_free(line);   /* an event */
-    }
-}
-
-static bool qmp_open(const char *path)
-{
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
-    g_autofree char *greeting = NULL, *caps = NULL;
-
-    qmp_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-    if (connect(qmp_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-        return false;
-    }
-    greeting = qmp_line();
-    caps = qmp_cmd("{\"execute\": \"qmp_capabilities\"}\n");
-    return greeting && caps && strstr(caps, "return");
-}
-
-static uint64_t counter(const char *name)
-{
-    g_autofree char *cmd = g_strdup_printf(
-        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine\","
-        " \"property\": \"%s\"}}\n", name);
-    g_autofree char *reply = qmp_cmd(cmd);
-    const char *p = reply ? strstr(reply, "\"return\":") : NULL;
-
-    return p ? g_ascii_strtoull(p + 9, NULL, 10) : 0;
-}
-
-typedef struct Counters {
-    uint64_t maps, copies, to_be, to_guest;
-} Counters;
-
-static Counters counters(void)
-{
-    return (Counters) {
-        .maps = counter("grant-maps"),
-        .copies = counter("grant-copy-segs"),
-        .to_be = counter("notify-to-backend"),
-        .to_guest = counter("notify-to-guest"),
-    };
+    return xen_pv_qmp_counters(qmp);
 }
 
 /* ---- helpers ---- */
@@ -172,7 +106,7 @@ static void demo_disk(XenFe *fe)
     g_autofree uint8_t *buf = g_malloc(chunk), *want = g_malloc(chunk);
     g_autofree char *err = NULL;
     XenBlkfront *bf = xen_blkfront_new(fe, 51712);
-    Counters c0, c1;
+    XenSimCounters c0, c1;
     gint64 t0, t1;
     uint64_t bytes = 0, reqs0;
     bool ok = true;
@@ -273,8 +207,8 @@ static void demo_disk(XenFe *fe)
             reqs);
         SAY("  per 4 KiB: %.2f grant maps, %.2f grant copies; per request: "
             "%.2f notifications to backend, %.2f to guest",
-            (c1.maps - c0.maps) / ios, (c1.copies - c0.copies) / ios,
-            (double)(c1.to_be - c0.to_be) / reqs,
+            (c1.maps - c0.maps) / ios, (c1.copy_segs - c0.copy_segs) / ios,
+            (double)(c1.to_backend - c0.to_backend) / reqs,
             (double)(c1.to_guest - c0.to_guest) / reqs);
     }
     g_free(err);
@@ -365,7 +299,7 @@ static void demo_net_gso(XenNetfront *nf, int sock)
 static void demo_net_rate(XenNetfront *nf, int sock, int ms)
 {
     uint8_t f[64];
-    Counters c0 = counters(), c1;
+    XenSimCounters c0 = counters(), c1;
     int64_t t0 = g_get_monotonic_time(), t1;
     uint64_t sent = 0, got = 0;
     double secs;
@@ -391,8 +325,8 @@ static void demo_net_rate(XenNetfront *nf, int sock, int ms)
         "queue drops what a slower peer cannot take); per packet: %.2f grant "
         "copy segments, %.3f notifications to backend, %.3f to guest",
         secs, sent / secs, got / secs,
-        (double)(c1.copies - c0.copies) / MAX(sent, 1),
-        (double)(c1.to_be - c0.to_be) / MAX(sent, 1),
+        (double)(c1.copy_segs - c0.copy_segs) / MAX(sent, 1),
+        (double)(c1.to_backend - c0.to_backend) / MAX(sent, 1),
         (double)(c1.to_guest - c0.to_guest) / MAX(sent, 1));
 }
 
@@ -508,7 +442,7 @@ static void demo_net(XenFe *fe, const char *dir)
 
 int main(int argc, char **argv)
 {
-    g_autofree char *ctl = NULL, *xs = NULL, *qmp = NULL, *err = NULL;
+    g_autofree char *ctl = NULL, *xs = NULL, *qmp_path = NULL, *err = NULL;
     XenFe *fe;
 
     if (argc != 2) {
@@ -517,11 +451,12 @@ int main(int argc, char **argv)
     }
     ctl = g_build_filename(argv[1], "ctl.sock", NULL);
     xs = g_build_filename(argv[1], "xs.sock", NULL);
-    qmp = g_build_filename(argv[1], "qmp.sock", NULL);
+    qmp_path = g_build_filename(argv[1], "qmp.sock", NULL);
 
     SAY("== Platform: xen-sim ==");
-    if (!qmp_open(qmp)) {
-        SAY("cannot reach QEMU's QMP socket %s", qmp);
+    qmp = xen_pv_qmp_open(qmp_path);
+    if (!qmp) {
+        SAY("cannot reach QEMU's QMP socket %s", qmp_path);
         return 1;
     }
     fe = xen_fe_connect(ctl, xs, &err);
@@ -538,6 +473,7 @@ int main(int argc, char **argv)
     demo_disk(fe);
     demo_net(fe, argv[1]);
     xen_fe_close(fe);
+    xen_pv_qmp_close(qmp);
 
     putchar('\n');
     SAY("== %s ==", failures ? "Demo FAILED" : "Demo finished: all checks passed");

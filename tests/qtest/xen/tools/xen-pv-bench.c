@@ -1,0 +1,721 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * xen-pv-bench: one benchmark run against a running xen-sim QEMU.  It acts as
+ * the Xen guest (a process of its own, so the frontend and the backend run
+ * concurrently), negotiates what a Linux frontend would given the backend's
+ * offer, runs one workload for a warm-up and then for a measured window,
+ * and prints one JSON object with what happened in that window: I/Os and
+ * bytes, the QEMU process's CPU time (/proc/PID/stat), and xen-sim's grant
+ * and notification counters (QMP).  scripts/bench.py runs it for every case
+ * against our build and the stock one; docs/devel/xen-pv-benchmarks.rst
+ * explains the method.
+ *
+ *   xen-pv-bench --dir DIR --qemu-pid PID --secs S [--warmup S] blk
+ *       --rw randread|randwrite|read|write --bs BYTES --qd N [--queues N]
+ *   xen-pv-bench --dir DIR --qemu-pid PID --secs S [--warmup S] net
+ *       --traffic tx|rx --size BYTES [--gso] --peer tap:IFNAME|udp:PORT:PORT
+ *
+ * DIR holds QEMU's ctl.sock, xs.sock and qmp.sock.  The disk is vbd 51712
+ * (xvda); the NIC is vif 0 with MAC 52:54:00:12:34:01.
+ *
+ * Block: "--qd N" I/Os of --bs bytes in flight on each ring.  An I/O is
+ * split into as many ring requests as the negotiated protocol needs
+ * (11 segments per request without indirect descriptors), so one I/O is
+ * one I/O whatever the backend.  The ring is made large enough for all of
+ * them if the backend allows.
+ *
+ * Net: "tx" sends --size-byte frames (with --gso: TCP packets of --size
+ * bytes with a GSO extra if the backend offers GSO and SG, else MTU-sized
+ * TCP frames); an I/O is a packet the backend answered OKAY, and the bytes
+ * are its TCP payload with --gso, else the frame.  "rx" injects --size-byte
+ * UDP frames to the guest's MAC into the peer (a thread, at most RX_WINDOW
+ * frames ahead of what the guest received); an I/O is a frame received.
+ * With a tap peer the tap's own counters say what reached the other side.
+ */
+
+#include "qemu/osdep.h"
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <poll.h>
+#include "qemu/atomic.h"
+#include "../frontend/xen-fe.h"
+#include "../frontend/xen-blkfront.h"
+#include "../frontend/xen-netfront.h"
+#include "../xen-net-pkt.h"
+#include "xen-pv-qmp.h"
+
+#define BLK_DEVID 51712
+#define NET_DEVID 0
+#define BLK_SEGS BLKIF_MAX_SEGMENTS_PER_REQUEST
+/* The largest indirect request the benchmark's frontend makes (1 MiB). */
+#define BLK_MAX_INDIRECT 256
+#define BLK_RING_ENTRIES_PER_PAGE __CONST_RING_SIZE(blkif, XEN_FE_PAGE_SIZE)
+/* RX: frames injected ahead of what the guest has received. */
+#define RX_WINDOW 1024
+#define RX_BATCH 64
+#define BENCH_TCP_MSS 1448
+
+static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x01 };
+static const uint8_t peer_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x02 };
+
+G_NORETURN G_GNUC_PRINTF(1, 2)
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "xen-pv-bench: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    exit(1);
+}
+
+/* ---- options ---- */
+
+static char *opt_dir;
+static int opt_pid;
+static double opt_secs = 3;
+static double opt_warmup = 0.5;
+static char *opt_rw;
+static int opt_bs = 4096;
+static int opt_qd = 1;
+static int opt_queues = 1;
+static char *opt_traffic;
+static int opt_size = 64;
+static gboolean opt_gso;
+static char *opt_peer;
+
+static GOptionEntry common_opts[] = {
+    { "dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_dir,
+      "directory of QEMU's sockets", "DIR" },
+    { "qemu-pid", 0, 0, G_OPTION_ARG_INT, &opt_pid, "QEMU's pid", "PID" },
+    { "secs", 0, 0, G_OPTION_ARG_DOUBLE, &opt_secs,
+      "measured seconds (3)", "S" },
+    { "warmup", 0, 0, G_OPTION_ARG_DOUBLE, &opt_warmup,
+      "seconds of warm-up before (0.5)", "S" },
+    { "rw", 0, 0, G_OPTION_ARG_STRING, &opt_rw,
+      "blk: randread, randwrite, read or write", "RW" },
+    { "bs", 0, 0, G_OPTION_ARG_INT, &opt_bs, "blk: bytes per I/O", "N" },
+    { "qd", 0, 0, G_OPTION_ARG_INT, &opt_qd, "blk: I/Os in flight per ring",
+      "N" },
+    { "queues", 0, 0, G_OPTION_ARG_INT, &opt_queues,
+      "blk: rings asked for (1)", "N" },
+    { "traffic", 0, 0, G_OPTION_ARG_STRING, &opt_traffic, "net: tx or rx",
+      "DIR" },
+    { "size", 0, 0, G_OPTION_ARG_INT, &opt_size, "net: frame bytes", "N" },
+    { "gso", 0, 0, G_OPTION_ARG_NONE, &opt_gso,
+      "net: TCP packets of --size bytes with GSO", NULL },
+    { "peer", 0, 0, G_OPTION_ARG_STRING, &opt_peer,
+      "net: tap:IFNAME or udp:MYPORT:QEMUPORT", "PEER" },
+    { NULL }
+};
+
+/* ---- measurements ---- */
+
+/* CPU time of process @pid (all its threads), in microseconds. */
+static uint64_t proc_cpu_us(int pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
+    g_autofree char *stat = NULL;
+    unsigned long long utime, stime;
+    const char *p;
+
+    if (!g_file_get_contents(path, &stat, NULL, NULL) ||
+        !(p = strrchr(stat, ')')) ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+               &utime, &stime) != 2) {
+        die("cannot read %s", path);
+    }
+    return (utime + stime) * 1000000ULL / sysconf(_SC_CLK_TCK);
+}
+
+/* A counter of a tap interface (statistics/@name), or -1. */
+static int64_t tap_stat(const char *ifname, const char *name)
+{
+    g_autofree char *path = NULL, *val = NULL;
+
+    if (!ifname) {
+        return -1;
+    }
+    path = g_strdup_printf("/sys/class/net/%s/statistics/%s", ifname, name);
+    if (!g_file_get_contents(path, &val, NULL, NULL)) {
+        return -1;
+    }
+    return g_ascii_strtoll(val, NULL, 10);
+}
+
+typedef struct Snapshot {
+    gint64 t;
+    uint64_t cpu_us;
+    uint64_t fe_cpu_us;         /* this process's */
+    XenSimCounters c;
+    uint64_t ops_x;             /* in units the workload chooses */
+    uint64_t bytes;
+    uint64_t errors;
+    int64_t peer_pkts, peer_bytes, peer_drops;
+} Snapshot;
+
+static XenPvQmp *qmp;
+static const char *tap_ifname;
+
+static void snapshot(Snapshot *s, uint64_t ops_x, uint64_t bytes,
+                     uint64_t errors, bool tx)
+{
+    s->t = g_get_monotonic_time();
+    s->cpu_us = proc_cpu_us(opt_pid);
+    s->fe_cpu_us = proc_cpu_us(getpid());
+    s->c = xen_pv_qmp_counters(qmp);
+    s->ops_x = ops_x;
+    s->bytes = bytes;
+    s->errors = errors;
+    /* The tap's rx is what QEMU wrote into it, its tx what QEMU read. */
+    s->peer_pkts = tap_stat(tap_ifname, tx ? "rx_packets" : "tx_packets");
+    s->peer_bytes = tap_stat(tap_ifname, tx ? "rx_bytes" : "tx_bytes");
+    s->peer_drops = tap_stat(tap_ifname, tx ? "rx_dropped" : "tx_dropped");
+}
+
+/* The window's figures, as one JSON object on stdout. */
+static void report(const Snapshot *a, const Snapshot *b, double ops_div,
+                   const char *features)
+{
+    g_autoptr(GString) j = g_string_new("{");
+    double secs = (b->t - a->t) / 1e6;
+    double ops = (b->ops_x - a->ops_x) / ops_div;
+
+    g_string_append_printf(j, "\"ops\": %.3f, \"bytes\": %" PRIu64
+                           ", \"secs\": %.6f, \"cpu_us\": %" PRIu64
+                           ", \"fe_cpu_us\": %" PRIu64,
+                           ops, b->bytes - a->bytes, secs,
+                           b->cpu_us - a->cpu_us, b->fe_cpu_us - a->fe_cpu_us);
+    g_string_append_printf(j, ", \"grant_maps\": %" PRIu64
+                           ", \"grant_unmaps\": %" PRIu64
+                           ", \"grant_copy_segs\": %" PRIu64
+                           ", \"notify_to_backend\": %" PRIu64
+                           ", \"notify_to_guest\": %" PRIu64,
+                           b->c.maps - a->c.maps, b->c.unmaps - a->c.unmaps,
+                           b->c.copy_segs - a->c.copy_segs,
+                           b->c.to_backend - a->c.to_backend,
+                           b->c.to_guest - a->c.to_guest);
+    g_string_append_printf(j, ", \"errors\": %" PRIu64, b->errors - a->errors);
+    if (a->peer_pkts >= 0 && b->peer_pkts >= 0) {
+        g_string_append_printf(j, ", \"peer_pkts\": %" PRId64
+                               ", \"peer_bytes\": %" PRId64
+                               ", \"peer_drops\": %" PRId64,
+                               b->peer_pkts - a->peer_pkts,
+                               b->peer_bytes - a->peer_bytes,
+                               b->peer_drops - a->peer_drops);
+    }
+    g_string_append_printf(j, ", \"features\": \"%s\"}", features);
+    printf("%s\n", j->str);
+    fflush(stdout);
+}
+
+/* Wait for the backend's InitWait and its features (written just after). */
+static void wait_backend_offer(XenFe *fe, const char *be_path,
+                               const char *last_key)
+{
+    g_autofree char *node = g_strdup_printf("%s/%s", be_path, last_key);
+
+    if (!xen_fe_wait_backend_state(fe, be_path, XenbusStateInitWait)) {
+        die("the backend %s never reached InitWait", be_path);
+    }
+    for (int i = 0; i < 200; i++) {
+        g_autofree char *v = xen_fe_xs_read(fe, node);
+
+        if (v) {
+            return;
+        }
+        g_usleep(10 * 1000);
+    }
+    die("the backend %s never wrote %s", be_path, last_key);
+}
+
+static unsigned int be_uint(XenFe *fe, const char *be_path, const char *key)
+{
+    g_autofree char *node = g_strdup_printf("%s/%s", be_path, key);
+
+    return xen_fe_xs_read_int(fe, node, 0);
+}
+
+/* ---- block ---- */
+
+typedef struct BlkJob {
+    XenBlkfront *bf;
+    bool write, random;
+    uint64_t bs;                /* bytes per I/O */
+    uint64_t req_max;           /* bytes per ring request, at most */
+    unsigned int reqs_per_io;
+    unsigned int qd;            /* I/Os in flight per ring */
+    uint64_t nr_blocks;         /* of bs bytes on the disk */
+    uint64_t next_block;        /* sequential */
+    uint64_t rng;
+    unsigned int inflight[XEN_BLKFRONT_MAX_QUEUES];     /* ring requests */
+    uint64_t done;              /* ring requests answered */
+} BlkJob;
+
+static uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Queue one I/O on ring @q (its requests). */
+static void blk_submit_io(BlkJob *job, unsigned int q)
+{
+    uint64_t block = job->random ? xorshift(&job->rng) % job->nr_blocks
+                                 : job->next_block++ % job->nr_blocks;
+    uint64_t off = block * job->bs, left = job->bs;
+    uint8_t op = job->write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
+
+    while (left) {
+        uint64_t len = MIN(left, job->req_max);
+        XenBlkReq r = { .op = op, .sector = off / 512, .len = len };
+
+        if (len > BLK_SEGS * XEN_FE_PAGE_SIZE) {
+            r.op = BLKIF_OP_INDIRECT;
+            r.indirect_op = op;
+        }
+        if (!xen_blkfront_submit(job->bf, q, &r)) {
+            die("ring %u full: the ring is too small for the queue depth", q);
+        }
+        job->inflight[q]++;
+        off += len;
+        left -= len;
+    }
+}
+
+/* Keep @qd I/Os in flight on every ring; consume the responses there are. */
+static uint64_t blk_pump(BlkJob *job)
+{
+    uint64_t got = 0;
+
+    for (unsigned int q = 0; q < job->bf->nr_rings; q++) {
+        unsigned int n = xen_blkfront_reap(job->bf, q), sent = 0;
+
+        job->inflight[q] -= n;
+        got += n;
+        while (job->inflight[q] + job->reqs_per_io <=
+               job->qd * job->reqs_per_io) {
+            blk_submit_io(job, q);
+            sent++;
+        }
+        if (sent) {
+            xen_blkfront_kick(job->bf, q);
+        }
+    }
+    job->done += got;
+    return got;
+}
+
+/* Sleep until a ring's event channel fires (or 100 ms). */
+static void blk_wait(BlkJob *job)
+{
+    struct pollfd pfd[XEN_BLKFRONT_MAX_QUEUES];
+    unsigned int n = job->bf->nr_rings;
+    uint64_t count;
+
+    for (unsigned int q = 0; q < n; q++) {
+        pfd[q] = (struct pollfd) {
+            .fd = xen_blkfront_queue(job->bf, q)->evt.to_guest,
+            .events = POLLIN,
+        };
+    }
+    if (poll(pfd, n, 100) > 0) {
+        for (unsigned int q = 0; q < n; q++) {
+            if ((pfd[q].revents & POLLIN) &&
+                read(pfd[q].fd, &count, sizeof(count)) < 0) {
+                die("event channel read: %s", strerror(errno));
+            }
+        }
+    }
+}
+
+static void blk_run_until(BlkJob *job, gint64 end)
+{
+    while (g_get_monotonic_time() < end) {
+        if (!blk_pump(job)) {
+            blk_wait(job);
+        }
+    }
+}
+
+static void bench_blk(XenFe *fe)
+{
+    XenBlkfront *bf = xen_blkfront_new(fe, BLK_DEVID);
+    g_autofree char *err = NULL, *features = NULL;
+    BlkJob job = { .bf = bf, .rng = 0x9E3779B97F4A7C15ULL };
+    unsigned int max_order, max_queues, max_ind, need, order = 0;
+    Snapshot a, b;
+
+    if (!bf) {
+        die("no vbd %u", BLK_DEVID);
+    }
+    if (!opt_rw || opt_bs <= 0 || opt_bs % 512 || opt_qd <= 0 ||
+        opt_queues <= 0 || opt_queues > XEN_BLKFRONT_MAX_QUEUES) {
+        die("blk needs --rw, --bs (a multiple of 512), --qd and --queues");
+    }
+    job.write = !strcmp(opt_rw, "randwrite") || !strcmp(opt_rw, "write");
+    job.random = g_str_has_prefix(opt_rw, "rand");
+    if (!job.write && !job.random && strcmp(opt_rw, "read")) {
+        die("unknown --rw %s", opt_rw);
+    }
+    job.bs = opt_bs;
+    job.qd = opt_qd;
+
+    /* What a Linux blkfront takes of the backend's offer */
+    wait_backend_offer(fe, bf->be_path, "feature-flush-cache");
+    max_order = MIN(be_uint(fe, bf->be_path, "max-ring-page-order"),
+                    XEN_BLKFRONT_MAX_RING_ORDER);
+    max_queues = be_uint(fe, bf->be_path, "multi-queue-max-queues");
+    max_ind = MIN(be_uint(fe, bf->be_path, "feature-max-indirect-segments"),
+                  BLK_MAX_INDIRECT);
+    bf->nr_queues = MIN(opt_queues, MAX(max_queues, 1));
+    bf->persistent = be_uint(fe, bf->be_path, "feature-persistent");
+    bf->use_indirect = max_ind > BLK_SEGS;
+    bf->max_indirect = max_ind;
+    job.req_max = (uint64_t)(bf->use_indirect ? max_ind : BLK_SEGS) *
+                  XEN_FE_PAGE_SIZE;
+    job.reqs_per_io = DIV_ROUND_UP(job.bs, job.req_max);
+    need = job.qd * job.reqs_per_io;
+    while ((BLK_RING_ENTRIES_PER_PAGE << order) < need && order < max_order) {
+        order++;
+    }
+    if ((BLK_RING_ENTRIES_PER_PAGE << order) < need) {
+        die("%u requests in flight do not fit in a ring of order %u", need,
+            order);
+    }
+    bf->ring_order = order;
+    if (!xen_blkfront_connect(bf, &err)) {
+        die("connect: %s", err);
+    }
+    job.nr_blocks = bf->sectors * 512 / job.bs;
+    if (!job.nr_blocks) {
+        die("the disk is smaller than one I/O");
+    }
+    features = g_strdup_printf("rings=%u ring-page-order=%u persistent=%d "
+                               "indirect=%u requests-per-io=%u",
+                               bf->nr_rings, bf->rings_order,
+                               bf->feature_persistent, bf->use_indirect ?
+                               max_ind : 0, job.reqs_per_io);
+
+    blk_run_until(&job, g_get_monotonic_time() + opt_warmup * G_USEC_PER_SEC);
+    snapshot(&a, job.done, job.done * job.bs / job.reqs_per_io, bf->errors,
+             false);
+    blk_run_until(&job, a.t + opt_secs * G_USEC_PER_SEC);
+    snapshot(&b, job.done, job.done * job.bs / job.reqs_per_io, bf->errors,
+             false);
+    for (unsigned int q = 0; q < bf->nr_rings; q++) {
+        xen_blkfront_kick(bf, q);
+        if (!xen_blkfront_wait(bf, q, 10000)) {
+            die("requests still in flight on ring %u after 10 s", q);
+        }
+    }
+    if (bf->bad_responses) {
+        die("%" PRIu64 " bad responses", bf->bad_responses);
+    }
+    report(&a, &b, job.reqs_per_io, features);
+    g_free(err);
+    err = NULL;
+    if (!xen_blkfront_disconnect(bf, &err)) {
+        die("disconnect: %s", err);
+    }
+    xen_blkfront_free(bf);
+}
+
+/* ---- net ---- */
+
+typedef struct Injector {
+    int fd;
+    struct sockaddr_storage to; /* for a UDP peer */
+    socklen_t to_len;
+    const uint8_t *frame;
+    size_t len;
+    uint64_t received;          /* by the guest (written by the main thread) */
+    uint64_t sent;
+    bool stop;
+} Injector;
+
+/* RX: frames into the peer, at most RX_WINDOW ahead of the guest. */
+static gpointer injector_run(gpointer opaque)
+{
+    Injector *inj = opaque;
+    struct mmsghdr msg[RX_BATCH];
+    struct iovec iov = { .iov_base = (void *)inj->frame, .iov_len = inj->len };
+
+    memset(msg, 0, sizeof(msg));
+    for (unsigned int i = 0; i < RX_BATCH; i++) {
+        msg[i].msg_hdr.msg_iov = &iov;
+        msg[i].msg_hdr.msg_iovlen = 1;
+        if (inj->to_len) {
+            msg[i].msg_hdr.msg_name = &inj->to;
+            msg[i].msg_hdr.msg_namelen = inj->to_len;
+        }
+    }
+    while (!qatomic_read(&inj->stop)) {
+        uint64_t ahead = inj->sent - qatomic_read(&inj->received);
+        int n;
+
+        if (ahead + RX_BATCH > RX_WINDOW) {
+            g_usleep(20);
+            continue;
+        }
+        n = sendmmsg(inj->fd, msg, RX_BATCH, 0);
+        if (n > 0) {
+            inj->sent += n;
+        } else if (errno != EAGAIN && errno != ENOBUFS && errno != EINTR) {
+            die("injector: %s", strerror(errno));
+        } else {
+            g_usleep(20);
+        }
+    }
+    return NULL;
+}
+
+/* The peer: a raw socket on the tap, or a UDP socket towards QEMU's. */
+static int open_peer(Injector *inj)
+{
+    unsigned int my_port, qemu_port;
+    int fd;
+
+    if (g_str_has_prefix(opt_peer, "tap:")) {
+        struct sockaddr_ll ll = {
+            .sll_family = AF_PACKET,
+            .sll_ifindex = if_nametoindex(opt_peer + 4),
+        };
+
+        tap_ifname = opt_peer + 4;
+        if (!ll.sll_ifindex) {
+            die("no interface %s", tap_ifname);
+        }
+        /* Protocol 0: the socket sends, nothing is delivered to it. */
+        fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&ll, sizeof(ll)) < 0) {
+            die("raw socket on %s: %s", tap_ifname, strerror(errno));
+        }
+        return fd;
+    }
+    if (sscanf(opt_peer, "udp:%u:%u", &my_port, &qemu_port) == 2) {
+        struct sockaddr_in me = {
+            .sin_family = AF_INET, .sin_port = htons(my_port),
+            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+        };
+        struct sockaddr_in qemu = me;
+        int small = 4096;
+
+        qemu.sin_port = htons(qemu_port);
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        /* What QEMU sends here is never read: keep the buffer small. */
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+        if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0) {
+            die("udp socket on port %u: %s", my_port, strerror(errno));
+        }
+        memcpy(&inj->to, &qemu, sizeof(qemu));
+        inj->to_len = sizeof(qemu);
+        return fd;
+    }
+    die("--peer must be tap:IFNAME or udp:MYPORT:QEMUPORT");
+}
+
+/* The frame (or TCP packet) of the workload; its useful bytes in *@useful. */
+static size_t net_frame(uint8_t *buf, size_t size, bool tcp_gso,
+                        bool to_guest, XenNetPktInfo *info, size_t *useful)
+{
+    XenNetFlow flow = {
+        .proto = tcp_gso ? XEN_NET_IPPROTO_TCP : XEN_NET_IPPROTO_UDP,
+        .src_ip = { 10, 0, 0, 2 }, .dst_ip = { 10, 0, 0, 1 },
+        .sport = 40000, .dport = 5001,
+    };
+    g_autofree uint8_t *payload = NULL;
+    size_t hdr, len;
+
+    memcpy(flow.dst_mac, to_guest ? guest_mac : peer_mac, 6);
+    memcpy(flow.src_mac, to_guest ? peer_mac : guest_mac, 6);
+    hdr = xen_net_hdr_len(&flow);
+    if (size < hdr) {
+        die("--size %zu is below the %zu bytes of headers", size, hdr);
+    }
+    payload = g_malloc(size - hdr);
+    xen_net_pattern(payload, size - hdr, 1, 0);
+    len = xen_net_build(buf, &flow, 1, tcp_gso ? XEN_NET_TCP_ACK : 0,
+                        payload, size - hdr,
+                        info && info->gso_type ? XEN_NET_CSUM_PARTIAL
+                                               : XEN_NET_CSUM_FULL);
+    *useful = tcp_gso ? size - hdr : len;
+    return len;
+}
+
+static void bench_net(XenFe *fe)
+{
+    XenNetfrontConfig cfg = { .nr_queues = 1 };
+    XenNetfront *nf = xen_netfront_new(fe, NET_DEVID);
+    g_autofree char *err = NULL, *features = NULL;
+    g_autofree uint8_t *pkt = g_malloc(XEN_NETFRONT_MAX_PKT);
+    XenNetPktInfo info = { 0 };
+    bool tx, gso_ok;
+    size_t len, useful;
+    Injector inj = { .fd = -1 };
+    GThread *thread = NULL;
+    uint64_t ops = 0, bytes = 0;
+    Snapshot a, b;
+    gint64 end;
+
+    if (!nf) {
+        die("no vif %u", NET_DEVID);
+    }
+    if (!opt_traffic || !opt_peer ||
+        (strcmp(opt_traffic, "tx") && strcmp(opt_traffic, "rx"))) {
+        die("net needs --traffic tx|rx and --peer");
+    }
+    tx = !strcmp(opt_traffic, "tx");
+    if (opt_size < 60 || opt_size > XEN_NETFRONT_MAX_PKT ||
+        (opt_gso && !tx)) {
+        die("--size must be 60..%d (--gso only with tx)",
+            XEN_NETFRONT_MAX_PKT);
+    }
+    inj.fd = open_peer(&inj);
+
+    /* What a Linux netfront takes of the backend's offer, on one queue */
+    wait_backend_offer(fe, nf->be_path, "feature-rx-copy");
+    cfg.split_evtchn = be_uint(fe, nf->be_path,
+                               "feature-split-event-channels");
+    cfg.sg = be_uint(fe, nf->be_path, "feature-sg");
+    cfg.gso_tcpv4 = be_uint(fe, nf->be_path, "feature-gso-tcpv4");
+    cfg.gso_tcpv6 = be_uint(fe, nf->be_path, "feature-gso-tcpv6");
+    cfg.ipv6_csum_offload = be_uint(fe, nf->be_path,
+                                    "feature-ipv6-csum-offload");
+    xen_netfront_set_config(nf, &cfg);
+    if (!xen_netfront_connect(nf, &err)) {
+        die("connect: %s", err);
+    }
+    gso_ok = opt_gso && nf->be.sg && nf->be.gso_tcpv4;
+    if (opt_gso && !gso_ok) {
+        /* No GSO: the TCP stream goes out in MTU-sized frames */
+        opt_size = 1514;
+    }
+    if (gso_ok) {
+        info.gso_type = XEN_NETIF_GSO_TYPE_TCPV4;
+        info.gso_size = BENCH_TCP_MSS;
+        info.csum_blank = true;
+    }
+    if (!nf->be.sg && opt_size > XEN_FE_PAGE_SIZE) {
+        die("frames of %d bytes need feature-sg", opt_size);
+    }
+    len = net_frame(pkt, opt_size, opt_gso, !tx, &info, &useful);
+    features = g_strdup_printf("split-event-channels=%d sg=%d gso-tcpv4=%d "
+                               "frame=%zu gso=%d", cfg.split_evtchn, cfg.sg,
+                               cfg.gso_tcpv4, len, gso_ok);
+
+    if (tx) {
+        XenNetTxCounts c;
+
+        end = g_get_monotonic_time() + opt_warmup * G_USEC_PER_SEC;
+        for (bool measured = false;;) {
+            while (g_get_monotonic_time() < end) {
+                for (unsigned int i = 0; i < 64; i++) {
+                    if (!xen_netfront_send_pkt(nf, 0, pkt, len, &info)) {
+                        die("TX ring stuck");
+                    }
+                }
+            }
+            xen_netfront_reap(nf, 0);
+            c = xen_netfront_tx_counts(nf, 0);
+            if (measured) {
+                snapshot(&b, c.okay, c.okay * useful, c.error + c.dropped,
+                         true);
+                break;
+            }
+            snapshot(&a, c.okay, c.okay * useful, c.error + c.dropped, true);
+            end = a.t + opt_secs * G_USEC_PER_SEC;
+            measured = true;
+        }
+        if (!xen_netfront_tx_wait(nf, 0, 10000)) {
+            die("TX requests still in flight after 10 s");
+        }
+    } else {
+        g_autofree uint8_t *buf = g_malloc(XEN_NETFRONT_MAX_PKT);
+        uint64_t bad = 0;
+
+        inj.frame = pkt;
+        inj.len = len;
+        thread = g_thread_new("injector", injector_run, &inj);
+        end = g_get_monotonic_time() + opt_warmup * G_USEC_PER_SEC;
+        for (bool measured = false;;) {
+            while (g_get_monotonic_time() < end) {
+                ssize_t n = xen_netfront_recv_pkt(nf, 0, buf,
+                                                  XEN_NETFRONT_MAX_PKT, NULL,
+                                                  NULL, 100);
+
+                /* Others (the kernel's own, on a tap) are not counted */
+                if (n == (ssize_t)len) {
+                    bad += memcmp(buf, pkt, len) != 0;
+                    ops++;
+                    bytes += n;
+                    qatomic_set(&inj.received, ops);
+                }
+            }
+            if (measured) {
+                snapshot(&b, ops, bytes, bad + nf->rx_errors, false);
+                break;
+            }
+            snapshot(&a, ops, bytes, bad + nf->rx_errors, false);
+            end = a.t + opt_secs * G_USEC_PER_SEC;
+            measured = true;
+        }
+        qatomic_set(&inj.stop, true);
+        g_thread_join(thread);
+    }
+    report(&a, &b, 1, features);
+    g_free(err);
+    err = NULL;
+    if (!xen_netfront_disconnect(nf, &err)) {
+        die("disconnect: %s", err);
+    }
+    xen_netfront_free(nf);
+    close(inj.fd);
+}
+
+int main(int argc, char **argv)
+{
+    g_autoptr(GOptionContext) ctx = g_option_context_new("blk|net");
+    g_autoptr(GError) gerr = NULL;
+    g_autofree char *ctl = NULL, *xs = NULL, *qmp_path = NULL, *err = NULL;
+    XenFe *fe;
+
+    g_option_context_add_main_entries(ctx, common_opts, NULL);
+    if (!g_option_context_parse(ctx, &argc, &argv, &gerr)) {
+        die("%s", gerr->message);
+    }
+    if (argc != 2 || !opt_dir || opt_pid <= 0 || opt_secs <= 0 ||
+        opt_warmup < 0) {
+        die("usage: xen-pv-bench --dir DIR --qemu-pid PID [--secs S] "
+            "[--warmup S] blk|net [options] (--help)");
+    }
+    ctl = g_build_filename(opt_dir, "ctl.sock", NULL);
+    xs = g_build_filename(opt_dir, "xs.sock", NULL);
+    qmp_path = g_build_filename(opt_dir, "qmp.sock", NULL);
+    qmp = xen_pv_qmp_open(qmp_path);
+    if (!qmp) {
+        die("cannot reach QEMU's QMP socket %s", qmp_path);
+    }
+    fe = xen_fe_connect(ctl, xs, &err);
+    if (!fe) {
+        die("cannot connect to xen-sim: %s", err);
+    }
+    if (!strcmp(argv[1], "blk")) {
+        bench_blk(fe);
+    } else if (!strcmp(argv[1], "net")) {
+        bench_net(fe);
+    } else {
+        die("unknown workload %s (blk or net)", argv[1]);
+    }
+    xen_fe_close(fe);
+    xen_pv_qmp_close(qmp);
+    return 0;
+}
