@@ -1,0 +1,454 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Benchmark our Xen PV backends against upstream's and the block layer.
+
+Runs the fixed matrix of docs/devel/xen-pv-benchmarks.rst.  Every case runs
+against our build (build/qemu-system-x86_64) and the stock build
+(build/stock/qemu-system-x86_64) alternately, A B A B ..., each run a fresh
+QEMU with xen-sim and one xen-pv-bench process acting as the guest.  Block
+cases also get the block layer's own limit from `qemu-img bench` on the same
+driver, block size and queue depth.
+
+Writes, in --out (build/bench):
+  results.json  medians (and min-max of the case's main figure) per case
+  runs.json     every run's figures, the machine, the settings
+  report.md, block.png, net.png   by scripts/bench-report.py
+
+Net cases use a tap in a network namespace of their own when run as root
+with /dev/net/tun (the script re-executes itself under `unshare --net`),
+otherwise a UDP socket netdev.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+VARIANTS = {
+    "ours": os.path.join(BUILD, "qemu", "qemu-system-x86_64"),
+    "stock": os.path.join(BUILD, "stock", "qemu", "qemu-system-x86_64"),
+}
+QEMU_IMG = os.path.join(BUILD, "qemu", "qemu-img")
+BENCH = os.path.join(BUILD, "qemu", "tests", "qtest", "xen", "xen-pv-bench")
+NETNS_ENV = "XEN_PV_BENCH_NETNS"
+TAP = "xbtap0"
+NULL_SIZE = 8 << 30
+FILE_SIZE = 512 << 20
+MAC = "52:54:00:12:34:01"
+
+# name, workload arguments, notes
+BLOCK_CASES = [
+    ("randread-4k-qd1-null", dict(rw="randread", bs=4096, qd=1, queues=1, drive="null")),
+    ("randread-4k-qd32-null", dict(rw="randread", bs=4096, qd=32, queues=1, drive="null")),
+    ("randwrite-4k-qd32-null", dict(rw="randwrite", bs=4096, qd=32, queues=1, drive="null")),
+    ("seqread-1m-qd8-null", dict(rw="read", bs=1 << 20, qd=8, queues=1, drive="null")),
+    ("seqwrite-1m-qd8-null", dict(rw="write", bs=1 << 20, qd=8, queues=1, drive="null")),
+    ("randread-4k-qd32-2q-null", dict(rw="randread", bs=4096, qd=32, queues=2, drive="null")),
+    ("randread-4k-qd32-file", dict(rw="randread", bs=4096, qd=32, queues=1, drive="file")),
+]
+NET_CASES = [
+    ("tx-64b", dict(traffic="tx", size=64)),
+    ("rx-64b", dict(traffic="rx", size=64)),
+    ("tx-1500b", dict(traffic="tx", size=1514)),
+    ("rx-1500b", dict(traffic="rx", size=1514)),
+    ("bulk-64k", dict(traffic="tx", size=65214, gso=True)),
+]
+NOTES = {
+    "randread-4k-qd32-2q-null": "2 rings x QD32 on 2 IOThreads for ours; "
+        "stock has one ring (no multi-queue): QD64 on it, one IOThread; "
+        "limit: qemu-img bench at QD64 (one thread)",
+    "randread-4k-qd32-file": "raw file, io_uring, cache=none; limit: "
+        "qemu-img bench reads sequentially (it has no random mode)",
+    "seqread-1m-qd8-null": "stock: 24 ring requests per 1 MiB (11 segments "
+        "each, no indirect descriptors)",
+    "seqwrite-1m-qd8-null": "stock: 24 ring requests per 1 MiB",
+    "bulk-64k": "TCP payload MB/s; ours: 65214-byte TCPv4 packets with a GSO "
+        "extra (MSS 1448); stock offers neither GSO nor SG: 1514-byte frames",
+    "rx-64b": "frames injected into the peer at most 1024 ahead of the guest",
+    "rx-1500b": "frames injected into the peer at most 1024 ahead of the guest",
+}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def die(msg):
+    log("bench: " + msg)
+    sys.exit(1)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+# ---- the machine and the peer ----
+
+def machine_info():
+    cpu = "?"
+    mem = 0.0
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) / (1 << 20)
+    out = subprocess.run([VARIANTS["ours"], "-version"], capture_output=True,
+                         text=True).stdout
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "mem_gib": round(mem, 1),
+        "kernel": platform.release(),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "qemu": out.splitlines()[0] if out else "?",
+    }
+
+
+def can_use_tap():
+    return os.geteuid() == 0 and os.path.exists("/dev/net/tun") and \
+        shutil.which("unshare") and shutil.which("ip")
+
+
+def enter_netns():
+    """Re-execute in a network namespace of our own (root only)."""
+    if os.environ.get(NETNS_ENV) or not can_use_tap():
+        return
+    env = dict(os.environ, **{NETNS_ENV: "1"})
+    os.execvpe("unshare", ["unshare", "--net", "--", sys.executable,
+                           os.path.abspath(__file__)] + sys.argv[1:], env)
+
+
+def in_netns():
+    return os.environ.get(NETNS_ENV) == "1"
+
+
+def tap_up():
+    run(["ip", "link", "set", "lo", "up"])
+    subprocess.run(["ip", "link", "del", TAP], stderr=subprocess.DEVNULL)
+    run(["ip", "tuntap", "add", "dev", TAP, "mode", "tap"])
+    # No IPv6: the kernel would send its own packets into the tap
+    with open("/proc/sys/net/ipv6/conf/all/disable_ipv6", "w") as f:
+        f.write("1")
+    run(["ip", "link", "set", TAP, "up"])
+
+
+def tap_down():
+    subprocess.run(["ip", "link", "del", TAP], stderr=subprocess.DEVNULL)
+
+
+def free_udp_ports(n):
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def file_image(cache):
+    """A raw image with data written, kept in the cache across runs."""
+    path = os.path.join(cache, "bench", "disk-512M.raw")
+    if os.path.exists(path) and os.path.getsize(path) == FILE_SIZE:
+        return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    chunk = bytes(range(256)) * 4096
+    with open(path + ".tmp", "wb") as f:
+        for _ in range(FILE_SIZE // len(chunk)):
+            f.write(chunk)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(path + ".tmp", path)
+    return path
+
+
+# ---- one run ----
+
+def drive_args(case, image):
+    if case["drive"] == "null":
+        return ["-blockdev", "driver=null-co,node-name=d0,size=%d,"
+                "read-zeroes=off" % NULL_SIZE]
+    return ["-blockdev", "driver=file,node-name=f0,filename=%s,aio=io_uring,"
+            "cache.direct=on" % image,
+            "-blockdev", "driver=raw,node-name=d0,file=f0"]
+
+
+def block_device_args(variant, case):
+    if case["queues"] > 1 and variant == "ours":
+        dev = {"driver": "xen-disk", "vdev": "xvda", "drive": "d0",
+               "max-queues": case["queues"],
+               "iothread-vq-mapping": [{"iothread": "io%d" % i}
+                                       for i in range(case["queues"])]}
+        return (sum((["-object", "iothread,id=io%d" % i]
+                     for i in range(case["queues"])), []) +
+                ["-device", json.dumps(dev)])
+    return ["-object", "iothread,id=io0",
+            "-device", "xen-disk,vdev=xvda,drive=d0,iothread=io0"]
+
+
+def net_args(peer):
+    if peer["kind"] == "tap":
+        nd = "tap,id=n0,ifname=%s,script=no,downscript=no,vnet_hdr=on" % TAP
+    else:
+        nd = "socket,id=n0,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d" % (
+            peer["mine"], peer["qemu"])
+    return ["-netdev", nd,
+            "-device", "xen-net-device,netdev=n0,idx=0,mac=%s" % MAC]
+
+
+def one_run(variant, kind, case, settings, image, peer, workdir):
+    """Start QEMU, run xen-pv-bench once; its JSON (None if it failed)."""
+    d = tempfile.mkdtemp(prefix="run.", dir=workdir)
+    qemu = VARIANTS[variant]
+    cmd = [qemu, "-M", "xen-sim,socket=%s/ctl.sock,xs-socket=%s/xs.sock" % (d, d),
+           "-accel", "tcg", "-m", "512M", "-nodefaults", "-display", "none",
+           "-qmp", "unix:%s/qmp.sock,server=on,wait=off" % d]
+    bench = [BENCH, "--dir", d, "--secs", str(settings["secs"]),
+             "--warmup", str(settings["warmup"])]
+    if kind == "block":
+        cmd += drive_args(case, image) + block_device_args(variant, case)
+        qd = case["qd"]
+        if case["queues"] > 1 and variant == "stock":
+            qd *= case["queues"]        # one ring: all of it there
+        wl = ["blk", "--rw", case["rw"], "--bs", str(case["bs"]), "--qd",
+              str(qd), "--queues", str(case["queues"])]
+    else:
+        if peer["kind"] == "tap":
+            tap_up()
+            wl_peer = "tap:" + TAP
+        else:
+            peer["mine"], peer["qemu"] = free_udp_ports(2)
+            wl_peer = "udp:%d:%d" % (peer["mine"], peer["qemu"])
+        cmd += net_args(peer)
+        wl = ["net", "--traffic", case["traffic"], "--size", str(case["size"]),
+              "--peer", wl_peer] + (["--gso"] if case.get("gso") else [])
+    qlog = open(os.path.join(d, "qemu.log"), "w")
+    q = subprocess.Popen(cmd, stdout=qlog, stderr=subprocess.STDOUT)
+    result = None
+    try:
+        for _ in range(200):
+            if os.path.exists(d + "/qmp.sock") and os.path.exists(d + "/ctl.sock"):
+                break
+            if q.poll() is not None:
+                break
+            time.sleep(0.025)
+        timeout = settings["secs"] + settings["warmup"] + 60
+        p = subprocess.run(bench + ["--qemu-pid", str(q.pid)] + wl,
+                           capture_output=True, text=True, timeout=timeout)
+        if p.returncode == 0:
+            result = json.loads(p.stdout.strip().splitlines()[-1])
+            if result.get("errors"):
+                log("  %s: %d I/O errors" % (variant, result["errors"]))
+                result = None
+        else:
+            log("  %s: xen-pv-bench failed: %s" % (variant, p.stderr.strip()))
+    except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
+        log("  %s: %s" % (variant, e))
+    finally:
+        q.send_signal(signal.SIGTERM)
+        try:
+            q.wait(10)
+        except subprocess.TimeoutExpired:
+            q.kill()
+            q.wait()
+        qlog.close()
+        if result is None:
+            with open(os.path.join(d, "qemu.log")) as f:
+                tail = f.read()[-2000:]
+            if tail.strip():
+                log("  QEMU said: " + tail.strip())
+        if kind == "net" and peer["kind"] == "tap":
+            tap_down()
+        shutil.rmtree(d, ignore_errors=True)
+    return result
+
+
+def figures(r, unit, bs=None):
+    """Per-run figures from xen-pv-bench's JSON."""
+    ops, secs = r["ops"], r["secs"]
+    if ops <= 0 or secs <= 0:
+        return None
+    f = {
+        unit: ops / secs,
+        "mbps": r["bytes"] / secs / 1e6,
+        "cpu_us_per_io": r["cpu_us"] / ops,
+        "grant_ops_per_io": (r["grant_maps"] + r["grant_unmaps"] +
+                             r["grant_copy_segs"]) / ops,
+        "notify_per_io": (r["notify_to_backend"] + r["notify_to_guest"]) / ops,
+        "frontend_cpu_us_per_io": r["fe_cpu_us"] / ops,
+        "features": r.get("features", ""),
+    }
+    for k in ("peer_pkts", "peer_bytes", "peer_drops"):
+        if k in r:
+            f[k] = r[k]
+    return f
+
+
+# ---- the block layer's limit ----
+
+def limit_run(case, image, secs):
+    """qemu-img bench on the same driver, size and depth: one FIG run."""
+    qd = case["qd"] * case["queues"]
+    base = [QEMU_IMG, "bench", "-d", str(qd), "-s", str(case["bs"])]
+    if case["rw"] in ("randwrite", "write"):
+        base.append("-w")
+    if case["drive"] == "null":
+        base += ["--image-opts", "driver=null-co,size=%d,read-zeroes=off"
+                 % NULL_SIZE]
+    else:
+        base += ["-t", "none", "-i", "io_uring", "--image-opts",
+                 "driver=raw,file.driver=file,file.filename=%s" % image]
+
+    def once(count):
+        p = subprocess.Popen(base[:2] + ["-c", str(count)] + base[2:],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+        out = p.stdout.read()
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        m = re.search(r"Run completed in ([0-9.]+) seconds", out)
+        if p.returncode or not m:
+            raise RuntimeError("qemu-img bench failed: " + out.strip()[-500:])
+        return float(m.group(1)), (ru.ru_utime + ru.ru_stime) * 1e6
+
+    count = 20000
+    t, _ = once(count)                  # calibration, and warm-up
+    count = max(1000, int(count * secs / max(t, 1e-3)))
+    t, cpu_us = once(count)
+    return {"iops": count / t, "mbps": count * case["bs"] / t / 1e6,
+            "cpu_us_per_io": cpu_us / count, "grant_ops_per_io": 0.0,
+            "notify_per_io": 0.0}
+
+
+# ---- results ----
+
+FIG_KEYS = ("mbps", "cpu_us_per_io", "grant_ops_per_io", "notify_per_io")
+
+
+def fig(runs, unit, primary):
+    """The FIG of results.json: medians, and min-max of the primary figure."""
+    runs = [r for r in runs if r]
+    if not runs:
+        return None
+    out = {unit: statistics.median(r[unit] for r in runs)}
+    for k in FIG_KEYS:
+        out[k] = statistics.median(r[k] for r in runs)
+    out["runs"] = len(runs)
+    out["min"] = min(r[primary] for r in runs)
+    out["max"] = max(r[primary] for r in runs)
+    return out
+
+
+def ratio_text(a, b, key):
+    if not a or not b or not b.get(key):
+        return "-"
+    return "%.2fx" % (a[key] / b[key])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="2 runs of 1 s per variant (make bench-quick)")
+    ap.add_argument("--runs", type=int, help="runs per variant (5)")
+    ap.add_argument("--secs", type=float, help="measured seconds per run (3)")
+    ap.add_argument("--out", default=os.path.join(BUILD, "bench"))
+    ap.add_argument("--cases", default="", help="only cases containing this")
+    args = ap.parse_args()
+
+    for path in list(VARIANTS.values()) + [QEMU_IMG, BENCH]:
+        if not os.access(path, os.X_OK):
+            die("%s is not built (make bench builds both variants)" % path)
+    enter_netns()
+
+    settings = {"runs": args.runs or (2 if args.quick else 5),
+                "secs": args.secs or (1.0 if args.quick else 3.0),
+                "warmup": 0.3 if args.quick else 0.5}
+    os.makedirs(args.out, exist_ok=True)
+    cache = os.environ.get("XEN_PV_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "xen-pv-qemu")
+    peer = {"kind": "tap" if in_netns() else "udp"}
+    image = None
+    results = {"block": [], "net": []}
+    meta = {"machine": machine_info(), "mode": "quick" if args.quick else "full",
+            "runs": settings["runs"], "secs": settings["secs"],
+            "net_peer": "tap" if peer["kind"] == "tap" else "socket",
+            "cases": {}}
+    log("bench: %d runs of %.1f s per variant and case; net peer: %s"
+        % (settings["runs"], settings["secs"], meta["net_peer"]))
+    start = time.monotonic()
+
+    for kind, cases in (("block", BLOCK_CASES), ("net", NET_CASES)):
+        for name, case in cases:
+            if args.cases and args.cases not in name:
+                continue
+            unit = "iops" if kind == "block" else "pps"
+            primary = "mbps" if name.startswith("bulk") else unit
+            if kind == "block" and case["drive"] == "file" and not image:
+                image = file_image(cache)
+            runs = {"ours": [], "stock": []}
+            for i in range(settings["runs"]):
+                for variant in ("ours", "stock"):
+                    r = one_run(variant, kind, case, settings, image, peer,
+                                args.out)
+                    runs[variant].append(figures(r, unit) if r else None)
+            entry = {"case": name,
+                     "ours": fig(runs["ours"], unit, primary),
+                     "stock": fig(runs["stock"], unit, primary)}
+            limit_runs = []
+            if kind == "block":
+                try:
+                    limit_runs = [limit_run(case, image, settings["secs"])
+                                  for _ in range(settings["runs"])]
+                except RuntimeError as e:
+                    log("  limit: %s" % e)
+                entry["limit"] = fig(limit_runs, unit, primary)
+            results[kind].append(entry)
+            meta["cases"][name] = {
+                "primary": primary, "note": NOTES.get(name, ""),
+                "ours": runs["ours"], "stock": runs["stock"],
+                "limit": limit_runs,
+            }
+            line = "%-26s ours %s, stock %s: %s" % (
+                name,
+                "%.0f %s" % (entry["ours"][primary], primary) if entry["ours"] else "failed",
+                "%.0f" % entry["stock"][primary] if entry["stock"] else "failed",
+                ratio_text(entry["ours"], entry["stock"], primary))
+            if kind == "block" and entry.get("limit"):
+                line += ", %s of the limit" % ratio_text(entry["ours"], entry["limit"], primary)
+            log(line)
+
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    with open(os.path.join(args.out, "runs.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    rc = subprocess.run([sys.executable, os.path.join(ROOT, "scripts",
+                                                      "bench-report.py"),
+                         args.out]).returncode
+    log("bench: %.0f s; wrote %s/{results.json,runs.json,report.md,block.png,"
+        "net.png}" % (time.monotonic() - start, args.out))
+    failed = [e["case"] for k in results for e in results[k]
+              if not e["ours"] or not e["stock"] or
+              (k == "block" and not e.get("limit"))]
+    if failed:
+        log("bench: no figures for " + ", ".join(failed))
+    return 1 if rc or failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
