@@ -134,19 +134,41 @@ static uint64_t proc_cpu_us(int pid)
     return (utime + stime) * 1000000ULL / sysconf(_SC_CLK_TCK);
 }
 
-/* A counter of a tap interface (statistics/@name), or -1. */
-static int64_t tap_stat(const char *ifname, const char *name)
+/*
+ * Counters of the tap interface from /proc/net/dev (of this process's
+ * network namespace, which /sys may not show): @tx false for what the
+ * interface received (QEMU wrote), true for what it sent (QEMU read).
+ * False if there is no tap.
+ */
+static bool tap_stats(const char *ifname, bool tx, int64_t *pkts,
+                      int64_t *bytes, int64_t *drops)
 {
-    g_autofree char *path = NULL, *val = NULL;
+    g_autofree char *dev = NULL;
+    g_auto(GStrv) lines = NULL;
+    size_t n = ifname ? strlen(ifname) : 0;
 
-    if (!ifname) {
-        return -1;
+    if (!ifname || !g_file_get_contents("/proc/net/dev", &dev, NULL, NULL)) {
+        return false;
     }
-    path = g_strdup_printf("/sys/class/net/%s/statistics/%s", ifname, name);
-    if (!g_file_get_contents(path, &val, NULL, NULL)) {
-        return -1;
+    lines = g_strsplit(dev, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        const char *p = *l + strspn(*l, " ");
+        long long v[16];
+
+        if (strncmp(p, ifname, n) || p[n] != ':' ||
+            sscanf(p + n + 1, "%lld %lld %lld %lld %lld %lld %lld %lld "
+                   "%lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3], &v[4],
+                   &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
+                   &v[11]) != 12) {
+            continue;
+        }
+        /* rx: bytes packets errs drop ... (8 fields); tx: the same */
+        *bytes = v[tx ? 8 : 0];
+        *pkts = v[tx ? 9 : 1];
+        *drops = v[tx ? 11 : 3];
+        return true;
     }
-    return g_ascii_strtoll(val, NULL, 10);
+    return false;
 }
 
 typedef struct Snapshot {
@@ -174,9 +196,10 @@ static void snapshot(Snapshot *s, uint64_t ops_x, uint64_t bytes,
     s->bytes = bytes;
     s->errors = errors;
     /* The tap's rx is what QEMU wrote into it, its tx what QEMU read. */
-    s->peer_pkts = tap_stat(tap_ifname, tx ? "rx_packets" : "tx_packets");
-    s->peer_bytes = tap_stat(tap_ifname, tx ? "rx_bytes" : "tx_bytes");
-    s->peer_drops = tap_stat(tap_ifname, tx ? "rx_dropped" : "tx_dropped");
+    if (!tap_stats(tap_ifname, !tx, &s->peer_pkts, &s->peer_bytes,
+                   &s->peer_drops)) {
+        s->peer_pkts = s->peer_bytes = s->peer_drops = -1;
+    }
 }
 
 /* The window's figures, as one JSON object on stdout. */
