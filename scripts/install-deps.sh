@@ -24,7 +24,7 @@ PKGS=(
     libglib2.0-dev libxen-dev libpixman-1-dev libslirp-dev libfdt-dev
     zlib1g-dev liburing-dev libaio-dev libcap-ng-dev libattr1-dev
     libzstd-dev flex bison
-    xenstore-utils iproute2 gnupg
+    xenstore-utils iproute2 gnupg gnuplot-nox
 )
 BACKPORTS_PKGS=(meson python3-pycotap)
 
