@@ -25,6 +25,8 @@ PKGS=(
     zlib1g-dev liburing-dev libaio-dev libcap-ng-dev libattr1-dev
     libzstd-dev flex bison
     xenstore-utils iproute2 gnupg gnuplot-nox
+    # the Xen lab (scripts/xen-lab): images from Debian packages, Xen under TCG
+    debootstrap qemu-system-x86 busybox-static cpio kmod binutils
 )
 BACKPORTS_PKGS=(meson python3-pycotap)
 

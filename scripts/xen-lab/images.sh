@@ -75,6 +75,7 @@ if [ -f "$out/.done" ]; then
 fi
 
 log "building the lab images in $out (packages: $pkgs)"
+mkdir -p "$labcache"
 work=$(mktemp -d "$labcache.tmp.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 

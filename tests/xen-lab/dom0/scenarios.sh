@@ -29,6 +29,11 @@ guest_info() {   # domain key
         tail -n 1 | tr -d '\r'
 }
 
+# Copy a guest's console log to dom0's console, for the serial log.
+dump_guest() {   # domain
+    tr -d '\r' < "$CONSOLE_LOGS/guest-$1.log" 2>/dev/null | sed "s/^/[$1] /"
+}
+
 # Relay the guest's PASS/FAIL lines, prefixed with the scenario's name.
 relay_guest() {   # domain prefix
     tr -d '\r' < "$CONSOLE_LOGS/guest-$1.log" |
@@ -183,6 +188,7 @@ scenario_ours() {
         lab FAIL "$n/tap-on-bridge" "labtap0 missing: $(ip -o link | cut -d: -f2 | tr '\n' ' ')"
     fi
     follow_guest $n
+    dump_guest $n
     relay_guest $n $n
     check_disk $n "$IMG/disk1.img"
     same "$n/cdrom-guest-read" "$(md5_at "$IMG/cdrom.iso" 0 1)" "$(guest_info $n cdrom-read-md5)"
@@ -220,6 +226,7 @@ scenario_destroy() {
     start_domain $n || return
     domid=$(xl domid $n)
     follow_guest $n
+    dump_guest $n
     relay_guest $n $n
     check_disk $n "$IMG/disk4.img"
     check_cleanup $n "$domid"
@@ -234,6 +241,7 @@ scenario_stock() {
     start_domain $n || return
     domid=$(xl domid $n)
     follow_guest $n
+    dump_guest $n
     relay_guest $n $n
     check_disk $n "$IMG/disk5.img"
     check_cleanup $n "$domid"
