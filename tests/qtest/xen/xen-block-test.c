@@ -2857,14 +2857,19 @@ static void test_attack_persistent_reuse(void)
     finish(s, fe);
 }
 
-/* (4, 5) A read-only disk: no barrier, discard or write of any form. */
+/*
+ * (4, 5) A read-only disk and a cdrom, empty and with a medium: no
+ * barrier, discard or write of any form.
+ */
 static void test_attack_unadvertised(void)
 {
     Sim *s = start("-drive file=@IMG@,if=none,id=d0,format=raw,readonly=on,"
                    "discard=unmap "
-                   "-device xen-disk,vdev=xvda,drive=d0");
+                   "-device xen-disk,vdev=xvda,drive=d0 "
+                   "-device xen-cdrom,id=cd0,vdev=hdc");
+    g_autofree char *cd = sim_make_image(s, "cd.img", 4 * MiB);
     XenFe *fe = sim_fe_connect(s);
-    XenBlkfront *bf = blk_new(fe, VBD_XVDA);
+    XenBlkfront *bf = blk_new(fe, VBD_XVDA), *cb;
     struct blkif_request_segment sg[1];
     TestPages pg;
 
@@ -2897,7 +2902,31 @@ static void test_attack_unadvertised(void)
     }
     check_file_pattern(s->img, 0, MiB, 1);
     check_pattern(bf, 0, 0, MiB, 1);
+
+    /* The cdrom: empty, then with a medium. */
+    file_write_pattern(cd, 0, 4 * MiB, 3);
+    cb = blk_open(fe, VBD_HDC);
+    for (unsigned int medium = 0; medium < 2; medium++) {
+        g_assert_cmpint(req_segs(cb, BLKIF_OP_WRITE, 0, 1, sg, 1), ==,
+                        BLKIF_RSP_ERROR);
+        g_assert_cmpint(req_segs(cb, BLKIF_OP_WRITE_BARRIER, 0, 1, sg, 1),
+                        ==, BLKIF_RSP_EOPNOTSUPP);
+        assert_refused(req_segs(cb, BLKIF_OP_DISCARD, 0, 0, NULL, 0));
+        if (!medium) {
+            sim_qmp_ok(s, "{'execute': 'blockdev-change-medium', "
+                       "'arguments': {'id': 'cd0', 'filename': %s, "
+                       "'format': 'raw', 'read-only-mode': 'read-only'}}",
+                       cd);
+            g_assert(wait_sectors(s, VBD_HDC, 4 * MiB / 512));
+            g_assert(xen_blkfront_refresh(cb));
+        }
+    }
+    g_assert_cmpint(req_segs(cb, BLKIF_OP_READ, 8, 1, sg, 1), ==,
+                    BLKIF_RSP_OKAY);
+    g_assert(is_pattern(xen_fe_page(fe, pg.gfn[0]), PAGE, PAGE, 3));
+    check_file_pattern(cd, 0, 4 * MiB, 3);
     pages_free(fe, &pg);
+    blk_done(s, cb);
     blk_done(s, bf);
     finish(s, fe);
 }
