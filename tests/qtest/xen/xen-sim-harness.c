@@ -31,11 +31,26 @@ void sim_rm_tree(const char *dir)
     rmdir(dir);
 }
 
+/* Show the end of what QEMU wrote to stderr, if anything. */
+static void sim_show_stderr(Sim *s)
+{
+    g_autofree char *text = NULL;
+    gsize len;
+
+    if (s->err && g_file_get_contents(s->err, &text, &len, NULL) && len) {
+        gsize from = len > 8192 ? len - 8192 : 0;
+
+        fprintf(stderr, "QEMU's stderr%s:\n%s", from ? " (the end)" : "",
+                text + from);
+    }
+}
+
 /* A failed assertion that aborts the test leaves no directory behind. */
 static void sim_abort_hook(void *opaque)
 {
     Sim *s = opaque;
 
+    sim_show_stderr(s);
     sim_rm_tree(s->dir);
 }
 
@@ -66,6 +81,8 @@ Sim *sim_new(uint64_t img_size)
     s->ctl = g_build_filename(s->dir, "ctl.sock", NULL);
     s->xs = g_build_filename(s->dir, "xs.sock", NULL);
     s->xs_admin = g_build_filename(s->dir, "xs-admin.sock", NULL);
+    s->log = g_build_filename(s->dir, "qemu.log", NULL);
+    s->err = g_build_filename(s->dir, "qemu.stderr", NULL);
     qtest_add_abrt_handler(sim_abort_hook, s);
     if (img_size) {
         s->img = sim_make_image(s, "disk.img", img_size);
@@ -86,15 +103,19 @@ char *sim_make_image(Sim *s, const char *name, uint64_t size)
 
 void sim_launch(Sim *s, const char *fmt, ...)
 {
-    g_autofree char *extra = NULL;
+    g_autofree char *extra = NULL, *log = NULL, *err = NULL;
     va_list ap;
 
     va_start(ap, fmt);
     extra = g_strdup_vprintf(fmt, ap);
     va_end(ap);
+    log = g_shell_quote(s->log);
+    err = g_shell_quote(s->err);
+    /* libqtest runs the command line with sh -c: a redirection works. */
     s->qts = qtest_initf("-M xen-sim,socket=%s,xs-socket=%s,"
-                         "xs-admin-socket=%s -m 256M -nodefaults %s",
-                         s->ctl, s->xs, s->xs_admin, extra);
+                         "xs-admin-socket=%s -m 256M -nodefaults "
+                         "-d guest_errors -D %s %s 2>%s",
+                         s->ctl, s->xs, s->xs_admin, log, extra, err);
     s->admin = sim_admin_xs(s);
 }
 
@@ -107,7 +128,11 @@ void sim_stop(Sim *s)
         qtest_quit(s->qts);
     }
     qtest_remove_abrt_handler(s);
+    sim_show_stderr(s);
     sim_rm_tree(s->dir);
+    g_free(s->attack);          /* a case that failed before its end */
+    g_free(s->log);
+    g_free(s->err);
     g_free(s->ctl);
     g_free(s->xs);
     g_free(s->xs_admin);

@@ -19,7 +19,10 @@ typedef struct Sim {
     char *dir;                  /* removed with everything in it */
     char *ctl, *xs, *xs_admin;  /* the sockets */
     char *img;                  /* the default image, if any */
+    char *log;                  /* QEMU's log: -D, with -d guest_errors */
+    char *err;                  /* QEMU's stderr */
     struct xs_handle *admin;    /* dom0's, for sim_xs_read() */
+    struct XenAttack *attack;   /* see xen-attack.h */
 } Sim;
 
 /*
@@ -32,7 +35,8 @@ Sim *sim_new(uint64_t img_size);
 char *sim_make_image(Sim *s, const char *name, uint64_t size);
 /*
  * Start QEMU: -M xen-sim with the three sockets, -m 256M -nodefaults, then
- * @fmt (the devices).
+ * @fmt (the devices).  Guest errors go to s->log, stderr to s->err (shown
+ * when the test stops or fails).
  */
 void sim_launch(Sim *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* Stop QEMU (if started), remove the directory, free @s. */
