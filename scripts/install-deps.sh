@@ -25,6 +25,7 @@ PKGS=(
     zlib1g-dev liburing-dev libaio-dev libcap-ng-dev libattr1-dev
     libzstd-dev flex bison
     xenstore-utils iproute2 gnupg gnuplot-nox
+    clang-14 libclang-rt-14-dev
 )
 BACKPORTS_PKGS=(meson python3-pycotap)
 
