@@ -99,7 +99,7 @@ static void check_indirect(const XenBlockLimits *lim, XenBlockReq *req,
     g_autofree struct blkif_request_segment *wire = NULL;
     g_autofree XenBlockSeg *segs = NULL;
     XenBlockReq before;
-    const char *why;
+    const char *why = "unset";  /* a stale reason must not survive */
     int16_t status;
     unsigned int i;
 

@@ -26,13 +26,16 @@ static char *lookup(void *opaque, const char *key)
     return g_strdup(g_hash_table_lookup(opaque, key));
 }
 
-/* The oracle: @key holds a "%u" number, which is @v. */
+/*
+ * The oracle: @key holds a decimal number (leading zeros allowed, as
+ * sscanf("%u") takes them) of 32 bits, which is @v.
+ */
 static bool table_u32(GHashTable *t, const char *key, uint32_t *v)
 {
     const char *s = g_hash_table_lookup(t, key);
     uint64_t n = 0;
 
-    if (!s || !*s || strlen(s) > 10) {
+    if (!s || !*s) {
         return false;
     }
     for (; *s; s++) {
@@ -40,9 +43,9 @@ static bool table_u32(GHashTable *t, const char *key, uint32_t *v)
             return false;
         }
         n = n * 10 + (*s - '0');
-    }
-    if (n > UINT32_MAX) {
-        return false;
+        if (n > UINT32_MAX) {
+            return false;
+        }
     }
     *v = n;
     return true;

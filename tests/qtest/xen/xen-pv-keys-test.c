@@ -100,6 +100,10 @@ static void test_vbd_classic(void)
     g_assert_cmpint(fe->abi, ==, XEN_BLKIF_ABI_X86_64);
     g_assert_true(fe->persistent);
     g_assert_cmpuint(fe->queue[0].ring_refs[0], ==, UINT32_MAX);
+    /* Leading zeros, as sscanf("%u") takes them (found by fuzzing) */
+    dir_set(t, "ring-ref", "000000000000000000000000000000000000000008");
+    vbd(t, &blk_lim, fe, NULL);
+    g_assert_cmpuint(fe->queue[0].ring_refs[0], ==, 8);
 
     /* A flag that is not a number takes its default, as in Linux */
     dir_set(t, "feature-persistent", "yes");
