@@ -27,6 +27,8 @@ PKGS=(
     xenstore-utils iproute2 gnupg gnuplot-nox
     # the Xen lab (scripts/xen-lab): images from Debian packages, Xen under TCG
     debootstrap qemu-system-x86 busybox-static cpio kmod binutils
+    # the fuzzers (tests/fuzz/xen): libFuzzer
+    clang-14 libclang-rt-14-dev
 )
 BACKPORTS_PKGS=(meson python3-pycotap)
 
