@@ -52,6 +52,7 @@
 #define IO_TIMEOUT_MS 30000
 #define VBD_XVDA 51712
 #define MAX_SLOTS 32                    /* a one-page ring's */
+#define MAX_REPORTS 10                  /* losses described per trial */
 
 typedef struct Stamp {
     uint64_t magic;
@@ -80,6 +81,7 @@ typedef struct Crash {
     uint32_t *at_flush;         /* acked[] when the flush was submitted */
     bool *busy;                 /* a write to it is in flight */
     bool *touched;              /* ever written */
+    unsigned int trial_losses;  /* reported one by one up to MAX_REPORTS */
     Pending pend[MAX_SLOTS];    /* by ring slot */
     unsigned int nr_fresh;      /* fresh writes of this trial */
     bool flush_done;
@@ -104,6 +106,22 @@ static void stamp_fill(uint8_t *buf, uint32_t block, uint32_t gen)
     memcpy(buf, &st, sizeof(st));
 }
 
+/* Count a loss; describe the first MAX_REPORTS of a trial. */
+static void G_GNUC_PRINTF(2, 3) loss(Crash *c, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    c->losses++;
+    if (++c->trial_losses > MAX_REPORTS) {
+        return;
+    }
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_test_message("%s trial %u: %s", c->format, c->trial, msg);
+}
+
 /*
  * Check what block @b holds (@where: who read it), count a loss if it breaks
  * the rule, and take it as the block's new baseline.
@@ -123,19 +141,15 @@ static void check_block(Crash *c, uint32_t b, const uint8_t *buf,
                (stamp_fill(want, b, st.gen), !memcmp(buf, want, BLK))) {
         got = st.gen;
     } else {
-        c->losses++;
-        g_test_message("%s trial %u: block %u (%s) holds garbage or another "
-                       "block's data (stamp block %u gen %u); durable gen %u",
-                       c->format, c->trial, b, where, st.block, st.gen,
-                       c->durable[b]);
+        loss(c, "block %u (%s) holds garbage or another block's data "
+             "(stamp block %u gen %u); durable gen %u", b, where, st.block,
+             st.gen, c->durable[b]);
         return;
     }
     c->verified++;
     if (got < c->durable[b]) {
-        c->losses++;
-        g_test_message("%s trial %u: block %u (%s) lost its flushed write: "
-                       "gen %u, older than durable gen %u", c->format,
-                       c->trial, b, where, got, c->durable[b]);
+        loss(c, "block %u (%s) lost its flushed write: gen %u, older than "
+             "durable gen %u", b, where, got, c->durable[b]);
         return;
     }
     c->durable[b] = c->acked[b] = got;
@@ -349,6 +363,7 @@ static void kill_qemu(Crash *c)
 
 static void trial(Crash *c)
 {
+    c->trial_losses = 0;
     start_qemu(c);
     verify_device(c);
     for (unsigned int r = 0; r < ROUNDS; r++) {
@@ -428,6 +443,7 @@ static void crash_consistency(const char *format)
         trial(&c);
     }
     /* The last kill, seen through the device. */
+    c.trial_losses = 0;
     start_qemu(&c);
     verify_device(&c);
     xen_blkfront_free(c.bf);
