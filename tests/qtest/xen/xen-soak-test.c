@@ -89,15 +89,20 @@ static void usage_check(const Usage *u, const char *what)
 
 /* ---- the guest's devices ---- */
 
-static XenBlkfront *disk_open(XenFe *fe, unsigned int devid)
+static void disk_connect(XenBlkfront *bf)
 {
-    XenBlkfront *bf = xen_blkfront_new(fe, devid);
     g_autofree char *err = NULL;
 
-    g_assert(bf);
     if (!xen_blkfront_connect(bf, &err)) {
-        sim_fail("vbd %u: connect: %s (%s)", devid, err, strerror(errno));
+        sim_fail("vbd %u: connect: %s", bf->devid, err);
     }
+}
+
+static XenBlkfront *disk_new(XenFe *fe, unsigned int devid)
+{
+    XenBlkfront *bf = xen_blkfront_new(fe, devid);
+
+    g_assert(bf);
     return bf;
 }
 
@@ -129,15 +134,25 @@ static bool disk_submit(XenBlkfront *bf, bool write, uint32_t b, void *buf)
     return xen_blkfront_submit(bf, 0, &req);
 }
 
-static XenNetfront *nic_open(XenFe *fe, unsigned int devid)
+static void nic_connect(XenNetfront *nf)
 {
-    XenNetfront *nf = xen_netfront_new(fe, devid);
     g_autofree char *err = NULL;
 
-    g_assert(nf);
     if (!xen_netfront_connect(nf, &err)) {
-        sim_fail("vif %u: connect: %s", devid, err);
+        sim_fail("vif %u: connect: %s", nf->devid, err);
     }
+}
+
+/*
+ * 64 RX buffers and 64 TX pages each: 8 NICs and 32 disks then take about
+ * half of the guest's 4096 grant references.
+ */
+static XenNetfront *nic_new(XenFe *fe, unsigned int devid)
+{
+    XenNetfrontConfig cfg = { .rx_post = 64, .tx_pool = 64 };
+    XenNetfront *nf = xen_netfront_new_cfg(fe, devid, &cfg);
+
+    g_assert(nf);
     return nf;
 }
 
@@ -237,6 +252,41 @@ static char *nic_args(unsigned int nr)
     return g_string_free(a, false);
 }
 
+/*
+ * QEMU's XenStore (hw/i386/kvm/xenstore_impl.c, which xen-sim reuses)
+ * refuses a guest a new node once the whole store holds 1000 nodes, and 32
+ * disks and 8 NICs come close to that with the toolstack's and the
+ * backends' nodes alone.  So, as the toolstack (dom0), create the nodes a
+ * frontend writes ahead of time, with the names and permissions of those of
+ * @model (a connected device of the same kind): the guest's writes then
+ * change nodes instead of creating them.
+ */
+static void precreate_frontend_nodes(Sim *s, const char *model,
+                                     const char *dir)
+{
+    unsigned int n;
+    char **keys = xs_directory(s->admin, XBT_NULL, model, &n);
+
+    g_assert(keys);
+    for (unsigned int i = 0; i < n; i++) {
+        g_autofree char *from = g_strdup_printf("%s/%s", model, keys[i]);
+        g_autofree char *to = g_strdup_printf("%s/%s", dir, keys[i]);
+        g_autofree char *have = sim_xs_read(s, to);
+        struct xs_permissions *perms;
+        unsigned int np;
+
+        if (have) {
+            continue;
+        }
+        perms = xs_get_permissions(s->admin, XBT_NULL, from, &np);
+        g_assert(perms);
+        g_assert(xs_write(s->admin, XBT_NULL, to, "", 0));
+        g_assert(xs_set_permissions(s->admin, XBT_NULL, to, perms, np));
+        free(perms);
+    }
+    free(keys);
+}
+
 static void assert_grants_released(Sim *s)
 {
     g_assert_cmpuint(sim_counter(s, "grant-unmaps"), ==,
@@ -265,9 +315,12 @@ static void test_reconnect(void)
     sim_launch(s, "-drive file=%s,if=none,id=d0,format=raw "
                "-device xen-disk,vdev=xvda,drive=d0 %s", s->img, nics);
     fe = sim_fe_connect(s);
-    bf = disk_open(fe, VBD_XVDA);
-    nic0 = nic_open(fe, 0);
-    nic1 = nic_open(fe, 1);
+    bf = disk_new(fe, VBD_XVDA);
+    disk_connect(bf);
+    nic0 = nic_new(fe, 0);
+    nic_connect(nic0);
+    nic1 = nic_new(fe, 1);
+    nic_connect(nic1);
 
     for (unsigned int c = 1; c <= cycles; c++) {
         uint32_t b = (c * 7) % DISK_BLOCKS;
@@ -376,15 +429,28 @@ static void test_many(void)
     g_assert(vbds);
     g_assert_cmpuint(nr_vbds, ==, NR_DISKS);
     for (unsigned int i = 0; i < NR_DISKS; i++) {
-        disk[i] = disk_open(fe, g_ascii_strtoull(vbds[i], NULL, 10));
+        disk[i] = disk_new(fe, g_ascii_strtoull(vbds[i], NULL, 10));
+    }
+    free(vbds);
+    for (unsigned int i = 0; i < NR_NICS; i++) {
+        nic[i] = nic_new(fe, i);
+    }
+    /* One of each kind, then the others like them */
+    nic_connect(nic[0]);
+    disk_connect(disk[0]);
+    for (unsigned int i = 1; i < NR_NICS; i++) {
+        precreate_frontend_nodes(s, nic[0]->fe_path, nic[i]->fe_path);
+        nic_connect(nic[i]);
+    }
+    for (unsigned int i = 0; i < NR_DISKS; i++) {
+        if (i) {
+            precreate_frontend_nodes(s, disk[0]->fe_path, disk[i]->fe_path);
+            disk_connect(disk[i]);
+        }
         pfd[i] = (struct pollfd) {
             .fd = xen_blkfront_queue(disk[i], 0)->evt.to_guest,
             .events = POLLIN,
         };
-    }
-    free(vbds);
-    for (unsigned int i = 0; i < NR_NICS; i++) {
-        nic[i] = nic_open(fe, i);
     }
 
     t0 = g_get_monotonic_time();
