@@ -541,20 +541,6 @@ static void assert_wire_quiet(Net *n)
     }
 }
 
-/* Resident memory of QEMU, in KiB. */
-static uint64_t qemu_rss_kib(Sim *s)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/status",
-                                            (int)qtest_pid(s->qts));
-    g_autofree char *text = NULL;
-    const char *p;
-
-    g_assert(g_file_get_contents(path, &text, NULL, NULL));
-    p = strstr(text, "VmRSS:");
-    g_assert(p);
-    return g_ascii_strtoull(p + 6, NULL, 10);
-}
-
 /* ---- 1. what the backend publishes ---- */
 
 static void test_features(void)
@@ -1524,7 +1510,7 @@ static void test_rx_stall(void)
     vif_connect(nf);
     g_assert(wait_carrier(n->s, "nic0", true, WAIT_MS));
     g_assert_cmpint(qstat(n->s, "nic0", 0, "stalled"), ==, 0);
-    rss0 = qemu_rss_kib(n->s);
+    rss0 = sim_qemu_rss_kib(n->s);
     /* 20000 frames over about 2.5 s: queued, then dropped. */
     for (unsigned int burst = 0; burst < 20; burst++) {
         gint64 t0;
@@ -1554,7 +1540,7 @@ static void test_rx_stall(void)
     dropped = qstat(n->s, "nic0", 0, "rx-dropped");
     g_test_message("rx-dropped %" PRIu64, dropped);
     g_assert_cmpuint(dropped, >, 0);
-    rss1 = qemu_rss_kib(n->s);
+    rss1 = sim_qemu_rss_kib(n->s);
     g_test_message("QEMU RSS %" PRIu64 " KiB -> %" PRIu64 " KiB", rss0, rss1);
     g_assert_cmpuint(rss1, <, rss0 + 16 * 1024);
     /* More frames while stalled: QEMU stays up, memory stays bounded. */
@@ -1563,7 +1549,7 @@ static void test_rx_stall(void)
     }
     g_usleep(200 * 1000);
     sim_assert_alive(n->s);
-    g_assert_cmpuint(qemu_rss_kib(n->s), <, rss0 + 16 * 1024);
+    g_assert_cmpuint(sim_qemu_rss_kib(n->s), <, rss0 + 16 * 1024);
 
     /* Buffers again: frames come, the queue and the carrier recover. */
     xen_netfront_set_rx_posting(nf, true);

@@ -867,6 +867,12 @@ bool xen_blkfront_submit(XenBlkfront *bf, unsigned int qi,
     return submit(xen_blkfront_queue(bf, qi), req) >= 0;
 }
 
+int xen_blkfront_submit_slot(XenBlkfront *bf, unsigned int qi,
+                             const XenBlkReq *req)
+{
+    return submit(xen_blkfront_queue(bf, qi), req);
+}
+
 int xen_blkfront_op(XenBlkfront *bf, unsigned int qi, const XenBlkReq *req)
 {
     XenBlkQueue *q = xen_blkfront_queue(bf, qi);
