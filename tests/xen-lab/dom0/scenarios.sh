@@ -37,7 +37,7 @@ dump_guest() {   # domain
 # Relay the guest's PASS/FAIL lines, prefixed with the scenario's name.
 relay_guest() {   # domain prefix
     tr -d '\r' < "$CONSOLE_LOGS/guest-$1.log" |
-        sed -n "s|^LAB-GUEST: \(PASS\|FAIL\) \([^ ]*\)\(.*\)|XEN-LAB: \1 $2/\2\3|p"
+        sed -n "s#^LAB-GUEST: \(PASS\|FAIL\) \([^ ]*\)\(.*\)#XEN-LAB: \1 $2/\2\3#p"
 }
 
 check() {   # name condition-result(0/1) details
