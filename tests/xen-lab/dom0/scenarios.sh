@@ -57,7 +57,7 @@ write_cfg() {   # name qemu steps disk-lines [net]
 name = "$1"
 type = "pv"
 kernel = "/boot/vmlinuz-domU"
-ramdisk = "$LAB/domU.cpio.gz"
+ramdisk = "$LAB/domU.cpio"
 extra = "console=hvc0 lab.steps=$3"
 memory = 192
 vcpus = 2
@@ -176,7 +176,7 @@ scenario_ours() {
     make_image "$IMG/disk2.img" 16
     dd if=/dev/urandom of="$IMG/www/blob" bs=1M count=8 2>/dev/null
     busybox httpd -p 192.168.77.1:8080 -h "$IMG/www"
-    write_cfg $n "$LAB/qemu-ours" disk,cdrom,hotplug,net \
+    write_cfg $n "$LAB/ours/bin/qemu-system-x86_64" disk,cdrom,hotplug,net \
         "\"format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=$IMG/disk1.img\",
          \"format=raw,vdev=xvdb,access=ro,devtype=cdrom,backendtype=qdisk,target=$IMG/cdrom.iso\"" \
         labtap0
@@ -204,7 +204,7 @@ scenario_ours() {
 scenario_destroy() {
     local n=lab-busy domid
     make_image "$IMG/disk3.img" 64
-    write_cfg $n "$LAB/qemu-ours" disk,load \
+    write_cfg $n "$LAB/ours/bin/qemu-system-x86_64" disk,load \
         "\"format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=$IMG/disk3.img\""
     start_domain $n || return
     domid=$(xl domid $n)
@@ -221,7 +221,7 @@ scenario_destroy() {
 
     n=lab-again
     make_image "$IMG/disk4.img" 64
-    write_cfg $n "$LAB/qemu-ours" disk \
+    write_cfg $n "$LAB/ours/bin/qemu-system-x86_64" disk \
         "\"format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=$IMG/disk4.img\""
     start_domain $n || return
     domid=$(xl domid $n)
@@ -236,7 +236,7 @@ scenario_destroy() {
 scenario_stock() {
     local n=lab-stock domid
     make_image "$IMG/disk5.img" 64
-    write_cfg $n "$LAB/qemu-stock" disk \
+    write_cfg $n "$LAB/stock/bin/qemu-system-x86_64" disk \
         "\"format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=$IMG/disk5.img\""
     start_domain $n || return
     domid=$(xl domid $n)
