@@ -94,12 +94,19 @@ static char *sim_xs_get_domain_path(struct qemu_xs_handle *h,
     return g_strdup_printf("/local/domain/%u", domid);
 }
 
+/*
+ * Like libxenstore's xs_directory(), return the array and the names in one
+ * allocation: callers (xen-bus.c, xen-legacy-backend.c, ours) free only the
+ * array.  Handing out separately allocated names leaked every name of every
+ * listing, and XenBus lists the backend directories on every state change.
+ */
 static char **sim_xs_directory(struct qemu_xs_handle *h, xs_transaction_t t,
                                const char *path, unsigned int *num)
 {
     GList *items = NULL;
-    char **ret;
-    unsigned int i = 0;
+    unsigned int n, i = 0;
+    size_t size;
+    char **ret, *p;
     int err;
 
     err = xs_impl_directory(xen_sim->xs, BE_DOMID, t, path, NULL, &items);
@@ -107,12 +114,23 @@ static char **sim_xs_directory(struct qemu_xs_handle *h, xs_transaction_t t,
         errno = err;
         return NULL;
     }
-    ret = g_new0(char *, g_list_length(items) + 1);
+    n = g_list_length(items);
+    size = (n + 1) * sizeof(char *);
     for (GList *l = items; l; l = l->next) {
-        ret[i++] = l->data;
+        size += strlen(l->data) + 1;
     }
-    g_list_free(items);
-    *num = i;
+    ret = g_malloc(size);
+    p = (char *)&ret[n + 1];
+    for (GList *l = items; l; l = l->next) {
+        size_t len = strlen(l->data) + 1;
+
+        memcpy(p, l->data, len);
+        ret[i++] = p;
+        p += len;
+    }
+    ret[n] = NULL;
+    g_list_free_full(items, g_free);
+    *num = n;
     return ret;
 }
 
