@@ -92,9 +92,15 @@ domain_alive() { xl domid "$1" >/dev/null 2>&1; }
 # Follow a guest until it says DONE (or dies, or times out), calling
 # on_wait_<what> for each "LAB-GUEST: WAIT <what>" in order.
 follow_guest() {   # name
-    local log="$CONSOLE_LOGS/guest-$1.log" handled=0 n w deadline
+    local log="$CONSOLE_LOGS/guest-$1.log" handled=0 shown=0 total n w deadline
     deadline=$(( $(cut -d. -f1 /proc/uptime) + GUEST_TIMEOUT ))
     while :; do
+        # The guest's console, as it comes, into the serial log.
+        total=$(wc -l < "$log" 2>/dev/null || echo 0)
+        if [ "${total:-0}" -gt "$shown" ]; then
+            sed -n "$((shown + 1)),${total}p" "$log" | tr -d '\r' | sed "s/^/[$1] /"
+            shown=$total
+        fi
         n=$(grep -c '^LAB-GUEST: WAIT ' "$log" 2>/dev/null || true)
         while [ "${n:-0}" -gt "$handled" ]; do
             handled=$((handled + 1))
@@ -188,7 +194,6 @@ scenario_ours() {
         lab FAIL "$n/tap-on-bridge" "labtap0 missing: $(ip -o link | cut -d: -f2 | tr '\n' ' ')"
     fi
     follow_guest $n
-    dump_guest $n
     relay_guest $n $n
     check_disk $n "$IMG/disk1.img"
     same "$n/cdrom-guest-read" "$(md5_at "$IMG/cdrom.iso" 0 1)" "$(guest_info $n cdrom-read-md5)"
@@ -217,6 +222,7 @@ scenario_destroy() {
     sleep 2
     xl destroy $n
     check "$n/destroy" $? "xl destroy with I/O in flight"
+    dump_guest $n
     check_cleanup $n "$domid"
 
     n=lab-again
@@ -226,7 +232,6 @@ scenario_destroy() {
     start_domain $n || return
     domid=$(xl domid $n)
     follow_guest $n
-    dump_guest $n
     relay_guest $n $n
     check_disk $n "$IMG/disk4.img"
     check_cleanup $n "$domid"
@@ -241,7 +246,6 @@ scenario_stock() {
     start_domain $n || return
     domid=$(xl domid $n)
     follow_guest $n
-    dump_guest $n
     relay_guest $n $n
     check_disk $n "$IMG/disk5.img"
     check_cleanup $n "$domid"
