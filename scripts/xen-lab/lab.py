@@ -115,6 +115,9 @@ def main():
     ap.add_argument("--outdir", default=os.path.join(ROOT, "build/xen-lab"))
     ap.add_argument("--qemu", default="/usr/bin/qemu-system-x86_64",
                     help="the host QEMU that runs Xen (Debian's)")
+    ap.add_argument("--trace", default=os.environ.get("XEN_LAB_TRACE", ""),
+                    help="trace events (a -trace enable= pattern) for our QEMU; "
+                         "they go to its log, printed when a guest fails")
     ap.add_argument("--tap", action="store_true", help="print TAP")
     args = ap.parse_args()
 
@@ -140,6 +143,8 @@ def main():
     # Multiboot modules are comma-separated; a comma inside is doubled.
     dom0_args = ("console=hvc0 earlyprintk=xen rdinit=/lab/init loglevel=4 "
                  "lab.scenarios=%s" % ",".join(scenarios))
+    if args.trace:
+        dom0_args += " lab.trace=%s" % args.trace
     modules = "%s %s,%s" % (os.path.join(images, "vmlinuz"),
                             dom0_args.replace(",", ",,"), initrd)
     cmd = [args.qemu, "-accel", "tcg", "-cpu", "qemu64", "-smp", "1", "-m", "2G",

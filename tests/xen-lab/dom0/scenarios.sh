@@ -49,7 +49,10 @@ same() {   # name expected actual
     check "$1" $? "expected ${2:-?} got ${3:-nothing}"
 }
 
-dm_log() { tail -n 20 "/var/log/xen/qemu-dm-$1.log" 2>/dev/null | sed 's/^/XEN-LAB: INFO dm-log /'; }
+dm_log() { tail -n 60 "/var/log/xen/qemu-dm-$1.log" 2>/dev/null | sed 's/^/XEN-LAB: INFO dm-log /'; }
+
+# lab.trace=PATTERN on the command line: trace events for our QEMU.
+TRACE=$(sed -n 's/.*lab\.trace=\([^ ]*\).*/\1/p' /proc/cmdline)
 
 # Write an xl config for a PV domU served by QEMU binary $2.
 write_cfg() {   # name qemu steps disk-lines [net]
@@ -67,10 +70,15 @@ disk = [ $4 ]
 device_model_version = "qemu-xen"
 device_model_override = "$2"
 EOF
+    if [ -n "$TRACE" ] && [ -z "${5:-}" ]; then
+        echo "device_model_args_pv = [ \"-trace\", \"enable=$TRACE\" ]" >> "$IMG/$1.cfg"
+    fi
     if [ -n "${5:-}" ]; then
+        local trace_args=""
+        [ -n "$TRACE" ] && trace_args=', "-trace", "enable='"$TRACE"'"'
         cat >> "$IMG/$1.cfg" <<EOF
 device_model_args_pv = [ "-netdev", "tap,id=lab0,ifname=$5,script=no,downscript=no",
-                         "-device", "xen-net-device,netdev=lab0,mac=00:16:3e:77:00:02,mtu=9000" ]
+                         "-device", "xen-net-device,netdev=lab0,mac=00:16:3e:77:00:02,mtu=9000"$trace_args ]
 EOF
     fi
 }
