@@ -118,6 +118,8 @@ def main():
     ap.add_argument("--trace", default=os.environ.get("XEN_LAB_TRACE", ""),
                     help="trace events (a -trace enable= pattern) for our QEMU; "
                          "they go to its log, printed when a guest fails")
+    ap.add_argument("--guest-timeout", type=int, default=0,
+                    help="seconds a guest may take (dom0's default: 400)")
     ap.add_argument("--tap", action="store_true", help="print TAP")
     args = ap.parse_args()
 
@@ -145,6 +147,8 @@ def main():
                  "lab.scenarios=%s" % ",".join(scenarios))
     if args.trace:
         dom0_args += " lab.trace=%s" % args.trace
+    if args.guest_timeout:
+        dom0_args += " lab.guest-timeout=%d" % args.guest_timeout
     modules = "%s %s,%s" % (os.path.join(images, "vmlinuz"),
                             dom0_args.replace(",", ",,"), initrd)
     cmd = [args.qemu, "-accel", "tcg", "-cpu", "qemu64", "-smp", "1", "-m", "2G",

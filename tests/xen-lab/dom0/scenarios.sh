@@ -10,6 +10,7 @@
 LAB=/lab
 IMG=/tmp/lab
 CONSOLE_LOGS=/var/log/xen/console
+GUEST_TIMEOUT=$(sed -n "s/.*lab\.guest-timeout=\([0-9]*\).*/\1/p" /proc/cmdline)
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-400}
 mkdir -p "$IMG/www"
 
