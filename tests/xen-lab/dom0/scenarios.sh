@@ -157,13 +157,13 @@ on_wait_block_detach() {
     check "$1/block-detach" $? "xvdc"
 }
 on_wait_ping_dom0_to_guest() {
-    ping -c 3 -W 5 192.168.77.2 >/dev/null
+    busybox ping -c 3 -W 5 192.168.77.2 >/dev/null
     check "$1/ping-dom0-to-guest" $? "3 echo requests"
 }
 on_wait_bulk() {   # domain tag
     local want got
     rm -f "$IMG/got"
-    wget -q -O "$IMG/got" http://192.168.77.2:8080/blob
+    busybox wget -q -O "$IMG/got" http://192.168.77.2:8080/blob
     want=$(guest_info "$1" "$2-guest-md5")
     got=$(md5 "$IMG/got")
     same "$1/$2-guest-to-dom0" "$want" "$got"
