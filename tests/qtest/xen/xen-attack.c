@@ -21,19 +21,6 @@ typedef struct XenAttack {
 
 static unsigned int ended;
 
-static uint64_t qemu_rss_kib(Sim *s)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/status",
-                                            (int)qtest_pid(s->qts));
-    g_autofree char *text = NULL;
-    const char *p;
-
-    g_assert(g_file_get_contents(path, &text, NULL, NULL));
-    p = strstr(text, "VmRSS:");
-    g_assert(p);
-    return g_ascii_strtoull(p + 6, NULL, 10);
-}
-
 static uint64_t file_size(const char *path)
 {
     struct stat st;
@@ -77,7 +64,7 @@ void xen_attack_begin(Sim *s, XenFe *fe)
     a->fe = fe;
     a->canaries = g_array_new(false, false, sizeof(uint64_t));
     a->fds = sim_qemu_fds(s);
-    a->rss_kib = qemu_rss_kib(s);
+    a->rss_kib = sim_qemu_rss_kib(s);
     a->log_bytes = log_bytes(s);
     xen_attack_canary(s);
     xen_attack_canary(s);
@@ -93,7 +80,7 @@ void xen_attack_check(Sim *s)
     g_assert(a);
     sim_assert_alive(s);
     fds = sim_qemu_fds(s);
-    rss = qemu_rss_kib(s);
+    rss = sim_qemu_rss_kib(s);
     log = log_bytes(s);
     g_test_message("attack: fds %u -> %u, RSS %" PRIu64 " -> %" PRIu64
                    " KiB, log +%" PRIu64 " bytes", a->fds, fds, a->rss_kib,
