@@ -247,6 +247,8 @@ static int16_t serve(Model *m, ModelQueue *q, const uint8_t *e, uint64_t *id,
     if (opc == BLKIF_OP_INDIRECT) {
         n = sl.indirect_nr_segments;
         opc = sl.indirect_op;
+        /* Answered with the operation performed, as blkback does */
+        *op = opc;
         if (n > MAX_INDIRECT) {
             return BLKIF_RSP_ERROR;
         }
@@ -265,7 +267,7 @@ static int16_t serve(Model *m, ModelQueue *q, const uint8_t *e, uint64_t *id,
     switch (opc) {
     case BLKIF_OP_READ:
     case BLKIF_OP_WRITE:
-        if (*op != BLKIF_OP_INDIRECT && n > 11) {
+        if (sl.operation != BLKIF_OP_INDIRECT && n > 11) {
             return BLKIF_RSP_ERROR;
         }
         return do_rw(m, opc, sector, n, segs);
