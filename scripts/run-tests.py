@@ -153,8 +153,10 @@ def main():
     ap.add_argument("--program", action="append", default=[],
                     help="NAME=COMMAND: a TAP program to run (from the project root)")
     ap.add_argument("--builddir", action=BuildDirAction, default=[],
+                    metavar="DIR",
                     help="meson build directory whose xen-pv suite to run")
     ap.add_argument("--label", action=BuildDirAction, dest="builddir",
+                    metavar="NAME",
                     help="prefix NAME/ to the test names of the --builddir "
                     "just before it")
     ap.add_argument("--suite", default="xen-pv")

@@ -105,8 +105,8 @@ static bool xen_block_find_free_vdev(XenBlockDevice *blockdev, Error **errp)
                 g_hash_table_add(used, GSIZE_TO_POINTER(index + 1));
             }
         }
-        free(names[i]);
     }
+    /* One block, as libxenstore's xs_directory() returns it. */
     free(names);
 
     for (disk = 0; disk < XEN_BLOCK_VDEV_MAX_DISKS; disk++) {

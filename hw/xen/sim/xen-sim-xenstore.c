@@ -94,12 +94,19 @@ static char *sim_xs_get_domain_path(struct qemu_xs_handle *h,
     return g_strdup_printf("/local/domain/%u", domid);
 }
 
+/*
+ * libxenstore's contract for xs_directory(): one allocation holding the
+ * array and the names, released by a single free().  XenBus frees only the
+ * array, so handing out separately allocated names (as the KVM Xen
+ * emulation does) would leak them on every enumeration.
+ */
 static char **sim_xs_directory(struct qemu_xs_handle *h, xs_transaction_t t,
                                const char *path, unsigned int *num)
 {
     GList *items = NULL;
-    char **ret;
-    unsigned int i = 0;
+    unsigned int n, i = 0;
+    size_t len = 0;
+    char **ret, *names;
     int err;
 
     err = xs_impl_directory(xen_sim->xs, BE_DOMID, t, path, NULL, &items);
@@ -107,12 +114,21 @@ static char **sim_xs_directory(struct qemu_xs_handle *h, xs_transaction_t t,
         errno = err;
         return NULL;
     }
-    ret = g_new0(char *, g_list_length(items) + 1);
+    n = g_list_length(items);
     for (GList *l = items; l; l = l->next) {
-        ret[i++] = l->data;
+        len += strlen(l->data) + 1;
     }
-    g_list_free(items);
-    *num = i;
+    ret = g_malloc(sizeof(char *) * (n + 1) + len);
+    names = (char *)&ret[n + 1];
+    for (GList *l = items; l; l = l->next) {
+        size_t sz = strlen(l->data) + 1;
+
+        ret[i++] = memcpy(names, l->data, sz);
+        names += sz;
+    }
+    ret[n] = NULL;
+    g_list_free_full(items, g_free);
+    *num = n;
     return ret;
 }
 
