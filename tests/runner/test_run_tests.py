@@ -63,6 +63,13 @@ class RunTestsLabel(unittest.TestCase):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, timeout=120)
 
+    def run_pair(self, plain_results, asan_results, *extra):
+        """Run an unlabelled and an "asan"-labelled dir of one test each."""
+        plain = self.builddir("plain", {"xen-pv/a-test": plain_results})
+        asan = self.builddir("asan", {"xen-pv/a-test": asan_results})
+        return self.run_runner("--builddir", plain, "--builddir", asan,
+                               "--label", "asan", *extra)
+
     def test_unlabelled_names_unchanged(self):
         b = self.builddir("plain", {"xen-pv/a-test": [True, True]})
         r = self.run_runner("--builddir", b)
@@ -71,10 +78,7 @@ class RunTestsLabel(unittest.TestCase):
         self.assertEqual(r.stdout.splitlines()[-1], "2 passed, 0 failed")
 
     def test_two_dirs_one_summary(self):
-        plain = self.builddir("plain", {"xen-pv/a-test": [True, True]})
-        asan = self.builddir("asan", {"xen-pv/a-test": [True, True, True]})
-        r = self.run_runner("--builddir", plain, "--builddir", asan,
-                            "--label", "asan")
+        r = self.run_pair([True, True], [True, True, True])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("ok   xen-pv/a-test: case2", r.stdout)
         self.assertIn("ok   asan/xen-pv/a-test: case3", r.stdout)
@@ -83,20 +87,14 @@ class RunTestsLabel(unittest.TestCase):
         self.assertEqual(r.stdout.splitlines()[-1], "5 passed, 0 failed")
 
     def test_failure_in_labelled_dir_fails_run(self):
-        plain = self.builddir("plain", {"xen-pv/a-test": [True]})
-        asan = self.builddir("asan", {"xen-pv/a-test": [True, False]})
-        r = self.run_runner("--builddir", plain, "--builddir", asan,
-                            "--label", "asan")
+        r = self.run_pair([True], [True, False])
         self.assertEqual(r.returncode, 1)
         self.assertIn("FAIL asan/xen-pv/a-test: case2", r.stdout)
         self.assertIn("\nFailed:\n  asan/xen-pv/a-test: case2\n", r.stdout)
         self.assertEqual(r.stdout.splitlines()[-1], "2 passed, 1 failed")
 
     def test_filter_matches_label(self):
-        plain = self.builddir("plain", {"xen-pv/a-test": [True]})
-        asan = self.builddir("asan", {"xen-pv/a-test": [True, True]})
-        r = self.run_runner("--builddir", plain, "--builddir", asan,
-                            "--label", "asan", "--filter", "asan/")
+        r = self.run_pair([True], [True, True], "--filter", "asan/")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertNotIn("ok   xen-pv/a-test", r.stdout)
         self.assertEqual(r.stdout.splitlines()[-1], "2 passed, 0 failed")
