@@ -43,6 +43,8 @@ pristine=$("$here/fetch-qemu.sh")
 /usr/bin/python3 "$here/overlay.py" --source "$pristine" --dest "$tree" \
     --variant "$overlay_variant"
 
+# VNC: libxl starts every device model with "-vnc none" (or a VNC display),
+# so a QEMU without the option cannot serve guests under xl.
 CONFIGURE_ARGS=(
     --python=/usr/bin/python3
     --target-list=x86_64-softmmu
@@ -58,6 +60,8 @@ CONFIGURE_ARGS=(
     --enable-linux-io-uring
     --enable-linux-aio
     --enable-slirp
+    --enable-pixman
+    --enable-vnc
     --enable-tools
     --enable-fdt=system
     --enable-trace-backends=log

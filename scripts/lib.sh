@@ -27,3 +27,60 @@ setup_ccache() {
         mkdir -p "$CCACHE_DIR"
     fi
 }
+
+# Print "URI|SIGNED_BY" of the first enabled binary source of the machine's
+# own Debian release (codename from /etc/os-release), skipping security.
+apt_archive() {
+    /usr/bin/python3 - "$1" <<'PY'
+import glob, re, sys
+codename = sys.argv[1]
+cands = []
+def consider(types, uris, suites, signed):
+    if "deb" not in types:
+        return
+    if codename not in suites:
+        return
+    for u in uris:
+        if "security" in u:
+            continue
+        cands.append((u.rstrip("/"), signed or ""))
+for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+    text = open(path).read()
+    for stanza in re.split(r"\n\s*\n", text):
+        fields = {}
+        key = None
+        for line in stanza.splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            if line[0].isspace() and key:
+                fields[key] += " " + line.strip()
+                continue
+            if ":" in line:
+                key, val = line.split(":", 1)
+                key = key.strip().lower()
+                fields[key] = val.strip()
+        if fields.get("enabled", "yes").lower() == "no":
+            continue
+        consider(fields.get("types", "").split(), fields.get("uris", "").split(),
+                 fields.get("suites", "").split(), fields.get("signed-by", ""))
+lists = ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list"))
+for path in lists:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        continue
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        m = re.match(r"(deb|deb-src)\s+(\[[^\]]*\]\s+)?(\S+)\s+(\S+)", line)
+        if not m:
+            continue
+        opts = m.group(2) or ""
+        sm = re.search(r"signed-by=(\S+?)\]?(\s|$)", opts)
+        consider([m.group(1)], [m.group(3)], [m.group(4)], sm.group(1) if sm else "")
+if not cands:
+    sys.exit(1)
+print("%s|%s" % cands[0])
+PY
+}

@@ -236,6 +236,7 @@ int16_t xen_block_check_segments(const struct blkif_request_segment *wire,
     uint64_t total = 0;
     unsigned int i;
 
+    *why = NULL;
     for (i = 0; i < req->nr_segs; i++) {
         uint8_t first = wire[i].first_sect, last = wire[i].last_sect;
 

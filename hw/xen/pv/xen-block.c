@@ -23,6 +23,7 @@
 #include "hw/qdev-properties-system.h"
 #include "hw/xen/xen-backend.h"
 #include "hw/xen/pv/xen-block.h"
+#include "hw/xen/pv/xen-pv-keys.h"
 #include "hw/xen/interface/io/xs_wire.h"
 #include "block/aio-wait.h"
 #include "system/block-backend.h"
@@ -218,38 +219,10 @@ static void xen_block_disconnect(XenBlockDevice *blockdev)
     xen_block_free_rings(blockdev, blockdev->nr_rings);
 }
 
-/* Read the ring references of queue @prefix ("" or "queue-N/"). */
-static bool xen_block_read_ring_refs(XenBlockDevice *blockdev,
-                                     const char *prefix, unsigned int order,
-                                     bool have_order,
-                                     XenBlockRingConfig *cfg, Error **errp)
+static XenBlockGrantMode xen_block_grant_mode(XenBlockDevice *blockdev,
+                                              const XenBlkifFrontend *fe)
 {
-    XenDevice *xendev = XEN_DEVICE(blockdev);
-    unsigned int i;
-
-    cfg->nr_ring_refs = 1u << order;
-    for (i = 0; i < cfg->nr_ring_refs; i++) {
-        g_autofree char *key = have_order ?
-            g_strdup_printf("%sring-ref%u", prefix, i) :
-            g_strdup_printf("%sring-ref", prefix);
-
-        if (xen_device_frontend_scanf(xendev, key, "%u",
-                                      &cfg->ring_refs[i]) != 1) {
-            error_setg(errp, "missing or bad %s", key);
-            return false;
-        }
-    }
-    return true;
-}
-
-static XenBlockGrantMode xen_block_grant_mode(XenBlockDevice *blockdev)
-{
-    XenDevice *xendev = XEN_DEVICE(blockdev);
-    unsigned int persistent;
-
-    if (blockdev->props.persistent &&
-        xen_device_frontend_scanf(xendev, "feature-persistent", "%u",
-                                  &persistent) == 1 && persistent) {
+    if (blockdev->props.persistent && fe->persistent) {
         return XEN_BLOCK_GRANT_PERSISTENT;
     }
     switch (blockdev->props.grant_copy) {
@@ -268,58 +241,40 @@ static XenBlockGrantMode xen_block_grant_mode(XenBlockDevice *blockdev)
     }
 }
 
+QEMU_BUILD_BUG_ON(XEN_BLOCK_MAX_QUEUES > XEN_PV_KEYS_MAX_QUEUES);
+QEMU_BUILD_BUG_ON(XEN_BLOCK_MAX_RING_PAGES != XEN_PV_KEYS_MAX_RING_PAGES);
+
 static bool xen_block_connect(XenBlockDevice *blockdev, Error **errp)
 {
     XenDevice *xendev = XEN_DEVICE(blockdev);
     BlockBackend *blk = blockdev->props.conf.blk;
-    unsigned int nr_queues = 1, order = 0, large_sectors = 0, i;
-    bool have_order, multi;
-    g_autofree char *protocol = NULL;
+    const XenPvKeys keys = { xen_pv_frontend_key, xendev };
+    const XenBlkifFeLimits lim = {
+        .max_queues = blockdev->max_queues,
+        .max_ring_page_order = blockdev->props.max_ring_page_order,
+        .multi_page = qemu_xen_gnttab_can_map_multi(),
+        .sector_size = blockdev->props.conf.logical_block_size,
+    };
+    g_autofree XenBlkifFrontend *fe = g_new(XenBlkifFrontend, 1);
+    g_autofree char *err = NULL;
     XenBlockRingConfig cfg = { 0 };
+    unsigned int i;
 
-    if (blockdev->props.conf.logical_block_size != 512 &&
-        (xen_device_frontend_scanf(xendev, "feature-large-sector-size", "%u",
-                                   &large_sectors) != 1 || !large_sectors)) {
-        error_setg(errp, "frontend cannot use %u-byte sectors",
-                   blockdev->props.conf.logical_block_size);
+    if (!xen_blkif_parse_frontend(&keys, &lim, fe, &err)) {
+        error_setg(errp, "%s", err);
         return false;
     }
-
-    multi = xen_device_frontend_scanf(xendev, "multi-queue-num-queues", "%u",
-                                      &nr_queues) == 1;
-    if (multi && (nr_queues < 1 || nr_queues > blockdev->max_queues)) {
-        error_setg(errp, "multi-queue-num-queues %u not in 1..%u", nr_queues,
-                   blockdev->max_queues);
-        return false;
-    }
-
-    have_order = xen_device_frontend_scanf(xendev, "ring-page-order", "%u",
-                                           &order) == 1;
-    if (have_order && order > 0 && !qemu_xen_gnttab_can_map_multi()) {
-        error_setg(errp, "ring-page-order %u: this platform maps one page "
-                   "at a time", order);
-        return false;
-    }
-    if (have_order && order > blockdev->props.max_ring_page_order) {
-        error_setg(errp, "ring-page-order %u above the maximum %u", order,
-                   blockdev->props.max_ring_page_order);
-        return false;
-    }
-
-    protocol = xen_device_frontend_read(xendev, "protocol");
-    if (!xen_blkif_abi_from_protocol(protocol, &cfg.abi)) {
-        error_setg(errp, "unknown protocol '%s'", protocol);
-        return false;
-    }
-    cfg.grant_mode = xen_block_grant_mode(blockdev);
+    cfg.abi = fe->abi;
+    cfg.grant_mode = xen_block_grant_mode(blockdev, fe);
+    cfg.nr_ring_refs = fe->nr_ring_refs;
 
     /*
      * Enough handles for the rings, the persistent grants and a full
      * ring of indirect requests mapped at once.
      */
-    xen_device_set_max_grant_refs(xendev, nr_queues *
-        ((1u << order) + blockdev->props.max_persistent +
-         xen_blkif_ring_entries(cfg.abi, 1u << order) *
+    xen_device_set_max_grant_refs(xendev, fe->nr_queues *
+        (fe->nr_ring_refs + blockdev->props.max_persistent +
+         xen_blkif_ring_entries(cfg.abi, fe->nr_ring_refs) *
          MAX(blockdev->props.max_indirect_segs,
              BLKIF_MAX_SEGMENTS_PER_REQUEST)), NULL);
 
@@ -328,37 +283,25 @@ static bool xen_block_connect(XenBlockDevice *blockdev, Error **errp)
         return false;
     }
 
-    /* Linux blkback: one queue uses the classic keys, more use queue-N/ */
-    blockdev->rings = g_new0(XenBlockRing *, nr_queues);
-    for (i = 0; i < nr_queues; i++) {
-        g_autofree char *prefix = nr_queues > 1 ?
-            g_strdup_printf("queue-%u/", i) : g_strdup("");
-        g_autofree char *evt_key = g_strdup_printf("%sevent-channel", prefix);
-
+    blockdev->rings = g_new0(XenBlockRing *, fe->nr_queues);
+    for (i = 0; i < fe->nr_queues; i++) {
         cfg.index = i;
         cfg.ctx = blockdev->queue_ctx[i];
-        if (!xen_block_read_ring_refs(blockdev, prefix, order, have_order,
-                                      &cfg, errp)) {
-            break;
-        }
-        if (xen_device_frontend_scanf(xendev, evt_key, "%u",
-                                      &cfg.event_channel) != 1) {
-            error_setg(errp, "missing or bad %s", evt_key);
-            break;
-        }
+        memcpy(cfg.ring_refs, fe->queue[i].ring_refs, sizeof(cfg.ring_refs));
+        cfg.event_channel = fe->queue[i].event_channel;
         blockdev->rings[i] = xen_block_ring_start(blockdev, &cfg, errp);
         if (!blockdev->rings[i]) {
             break;
         }
     }
-    if (i < nr_queues) {
+    if (i < fe->nr_queues) {
         xen_block_free_rings(blockdev, i);
         return false;
     }
-    blockdev->nr_rings = nr_queues;
+    blockdev->nr_rings = fe->nr_queues;
     xen_pv_backend_clear_error(xendev);
-    trace_xen_pv_block_connect(xen_block_name(blockdev), nr_queues, order,
-                            cfg.abi, cfg.grant_mode);
+    trace_xen_pv_block_connect(xen_block_name(blockdev), fe->nr_queues,
+                               fe->ring_page_order, cfg.abi, cfg.grant_mode);
     return true;
 }
 

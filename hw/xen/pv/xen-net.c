@@ -27,6 +27,7 @@
 #include "net/checksum.h"
 #include "net/eth.h"
 #include "hw/xen/pv/xen-net.h"
+#include "hw/xen/pv/xen-pv-keys.h"
 #include "xen-net-queue.h"
 #include "xen-net-ctrl.h"
 #include "trace.h"
@@ -381,11 +382,9 @@ static void xen_net_set_offloads(XenNetDevice *netdev, bool on)
 
 static bool xen_net_mcast_requested(XenNetDevice *netdev)
 {
-    unsigned int v;
+    const XenPvKeys keys = { xen_pv_frontend_key, XEN_DEVICE(netdev) };
 
-    return xen_device_frontend_scanf(XEN_DEVICE(netdev),
-                                     "request-multicast-control", "%u",
-                                     &v) == 1 && v;
+    return xen_pv_keys_flag(&keys, "request-multicast-control", false);
 }
 
 static void xen_net_mcast_watch(void *opaque, const char *path)
@@ -405,14 +404,8 @@ static void xen_net_read_rate(XenNetDevice *netdev, uint64_t *bytes,
     g_autofree char *path = g_strdup_printf("%s/rate", xendev->backend_path);
     g_autofree char *val = qemu_xen_xs_read(xendev->xsh, XBT_NULL, path,
                                             NULL);
-    unsigned long long b, u;
 
-    *bytes = *usec = 0;
-    if (val && sscanf(val, "%llu,%llu", &b, &u) == 2 && b && u &&
-        u <= 10 * 1000 * 1000) {
-        *bytes = b;
-        *usec = u;
-    }
+    xen_netif_parse_rate(val, bytes, usec);
 }
 
 static void xen_net_rate_watch(void *opaque, const char *path)
@@ -473,136 +466,69 @@ static void xen_net_disconnect(XenNetDevice *netdev)
     xen_net_flush(netdev);
 }
 
-static bool xen_net_read_features(XenNetDevice *netdev, Error **errp)
-{
-    XenDevice *xendev = XEN_DEVICE(netdev);
-    XenNetFeatures *f = &netdev->feat;
-    unsigned int v;
-
-#define FE_FLAG(key, dflt) \
-    (xen_device_frontend_scanf(xendev, key, "%u", &v) == 1 ? !!v : (dflt))
-
-    if (!FE_FLAG("request-rx-copy", false)) {
-        error_setg(errp, "frontend does not support rx-copy");
-        return false;
-    }
-    if (!FE_FLAG("feature-rx-notify", false)) {
-        error_setg(errp, "feature-rx-notify is mandatory");
-        return false;
-    }
-    f->sg = FE_FLAG("feature-sg", false);
-    f->gso_tcpv4 = FE_FLAG("feature-gso-tcpv4", false);
-    f->gso_tcpv6 = FE_FLAG("feature-gso-tcpv6", false);
-    f->csum_ipv4 = !FE_FLAG("feature-no-csum-offload", false);
-    f->csum_ipv6 = FE_FLAG("feature-ipv6-csum-offload", false);
-#undef FE_FLAG
-    return true;
-}
-
-static bool xen_net_read_queue(XenNetDevice *netdev, unsigned int index,
-                               bool multi, XenNetQueueConfig *cfg,
-                               Error **errp)
-{
-    XenDevice *xendev = XEN_DEVICE(netdev);
-    g_autofree char *prefix = multi ? g_strdup_printf("queue-%u/", index) :
-                                      g_strdup("");
-    g_autofree char *tx_key = g_strdup_printf("%stx-ring-ref", prefix);
-    g_autofree char *rx_key = g_strdup_printf("%srx-ring-ref", prefix);
-    g_autofree char *evt_key = g_strdup_printf("%sevent-channel", prefix);
-    g_autofree char *tx_evt = g_strdup_printf("%sevent-channel-tx", prefix);
-    g_autofree char *rx_evt = g_strdup_printf("%sevent-channel-rx", prefix);
-
-    cfg->index = index;
-    cfg->ctx = netdev->qctx.ctx[index];
-    if (xen_device_frontend_scanf(xendev, tx_key, "%u", &cfg->tx_ref) != 1) {
-        error_setg(errp, "missing or bad %s", tx_key);
-        return false;
-    }
-    if (xen_device_frontend_scanf(xendev, rx_key, "%u", &cfg->rx_ref) != 1) {
-        error_setg(errp, "missing or bad %s", rx_key);
-        return false;
-    }
-    if (xen_device_frontend_scanf(xendev, tx_evt, "%u", &cfg->tx_port) == 1) {
-        if (xen_device_frontend_scanf(xendev, rx_evt, "%u",
-                                      &cfg->rx_port) != 1) {
-            error_setg(errp, "missing or bad %s", rx_evt);
-            return false;
-        }
-        if (cfg->tx_port == cfg->rx_port) {
-            error_setg(errp, "%s and %s are the same port", tx_evt, rx_evt);
-            return false;
-        }
-        netdev->feat.split_evtchn = true;
-    } else if (xen_device_frontend_scanf(xendev, evt_key, "%u",
-                                         &cfg->tx_port) == 1) {
-        cfg->rx_port = cfg->tx_port;
-    } else {
-        error_setg(errp, "missing or bad %s", evt_key);
-        return false;
-    }
-    return true;
-}
+QEMU_BUILD_BUG_ON(XEN_NET_MAX_QUEUES > XEN_PV_KEYS_MAX_QUEUES);
 
 static bool xen_net_connect(XenNetDevice *netdev, Error **errp)
 {
     XenDevice *xendev = XEN_DEVICE(netdev);
-    unsigned int nr_queues = 1, ctrl_ref, ctrl_port, i;
-    bool multi;
+    const XenPvKeys keys = { xen_pv_frontend_key, xendev };
+    const XenNetifFeLimits lim = { .max_queues = netdev->max_queues };
+    g_autofree XenNetifFrontend *fe = g_new(XenNetifFrontend, 1);
+    g_autofree char *err = NULL;
     uint64_t rate_bytes, rate_usec;
     XenNetQueueConfig cfg;
+    unsigned int i;
 
-    memset(&netdev->feat, 0, sizeof(netdev->feat));
-    if (!xen_net_read_features(netdev, errp)) {
+    if (!xen_netif_parse_frontend(&keys, &lim, fe, &err)) {
+        error_setg(errp, "%s", err);
         return false;
     }
-    multi = xen_device_frontend_scanf(xendev, "multi-queue-num-queues", "%u",
-                                      &nr_queues) == 1;
-    if (multi && (nr_queues < 1 || nr_queues > netdev->max_queues)) {
-        error_setg(errp, "multi-queue-num-queues %u not in 1..%u", nr_queues,
-                   netdev->max_queues);
-        return false;
-    }
-    /* Netback: one queue uses the classic keys, more use queue-N/ */
-    multi = nr_queues > 1;
+    netdev->feat = (XenNetFeatures) {
+        .sg = fe->sg,
+        .gso_tcpv4 = fe->gso_tcpv4,
+        .gso_tcpv6 = fe->gso_tcpv6,
+        .csum_ipv4 = fe->csum_ipv4,
+        .csum_ipv6 = fe->csum_ipv6,
+        .split_evtchn = fe->split_evtchn,
+    };
 
     memset(&netdev->hash, 0, sizeof(netdev->hash));
-    xen_device_set_max_grant_refs(xendev, nr_queues * 2 + 1, NULL);
-    netdev->queues = g_new0(XenNetQueue *, nr_queues);
-    for (i = 0; i < nr_queues; i++) {
-        if (!xen_net_read_queue(netdev, i, multi, &cfg, errp)) {
-            break;
-        }
+    xen_device_set_max_grant_refs(xendev, fe->nr_queues * 2 + 1, NULL);
+    netdev->queues = g_new0(XenNetQueue *, fe->nr_queues);
+    for (i = 0; i < fe->nr_queues; i++) {
+        cfg = (XenNetQueueConfig) {
+            .index = i,
+            .ctx = netdev->qctx.ctx[i],
+            .tx_ref = fe->queue[i].tx_ref,
+            .rx_ref = fe->queue[i].rx_ref,
+            .tx_port = fe->queue[i].tx_port,
+            .rx_port = fe->queue[i].rx_port,
+        };
         netdev->queues[i] = xen_net_queue_start(netdev, &cfg, errp);
         if (!netdev->queues[i]) {
             break;
         }
         netdev->nr_queues = i + 1;
     }
-    if (i < nr_queues) {
+    if (i < fe->nr_queues) {
         xen_net_free_queues(netdev, i);
         return false;
     }
 
-    if (xen_device_frontend_scanf(xendev, "ctrl-ring-ref", "%u",
-                                  &ctrl_ref) == 1) {
-        if (xen_device_frontend_scanf(xendev, "event-channel-ctrl", "%u",
-                                      &ctrl_port) != 1) {
-            error_setg(errp, "ctrl-ring-ref without event-channel-ctrl");
-            xen_net_free_queues(netdev, nr_queues);
-            return false;
-        }
-        netdev->ctrl = xen_net_ctrl_start(netdev, ctrl_ref, ctrl_port, errp);
+    if (fe->ctrl) {
+        netdev->ctrl = xen_net_ctrl_start(netdev, fe->ctrl_ref, fe->ctrl_port,
+                                          errp);
         if (!netdev->ctrl) {
-            xen_net_free_queues(netdev, nr_queues);
+            xen_net_free_queues(netdev, fe->nr_queues);
             return false;
         }
     }
 
     xen_net_read_rate(netdev, &rate_bytes, &rate_usec);
-    for (i = 0; i < nr_queues; i++) {
+    for (i = 0; i < fe->nr_queues; i++) {
         xen_net_queue_set_rate(netdev->queues[i], rate_bytes, rate_usec);
     }
-    netdev->mcast_control = xen_net_mcast_requested(netdev);
+    netdev->mcast_control = fe->mcast_control;
     qemu_mutex_lock(&netdev->mcast_lock);
     netdev->nr_mcast = 0;
     qemu_mutex_unlock(&netdev->mcast_lock);
@@ -617,7 +543,7 @@ static bool xen_net_connect(XenNetDevice *netdev, Error **errp)
     netdev->carrier = false;
     xen_net_update_carrier(netdev);
     xen_pv_backend_clear_error(xendev);
-    trace_xen_pv_net_connect(xen_net_name(netdev), nr_queues,
+    trace_xen_pv_net_connect(xen_net_name(netdev), fe->nr_queues,
                              netdev->feat.split_evtchn, netdev->feat.sg,
                              netdev->feat.gso_tcpv4, netdev->feat.gso_tcpv6,
                              !!netdev->ctrl);

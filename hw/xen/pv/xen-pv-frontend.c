@@ -18,6 +18,11 @@ void xen_pv_backend_fatal(XenDevice *xendev, const char *msg)
     xen_device_backend_set_state(xendev, XenbusStateClosing);
 }
 
+char *xen_pv_frontend_key(void *opaque, const char *key)
+{
+    return xen_device_frontend_read(opaque, key);
+}
+
 void xen_pv_backend_clear_error(XenDevice *xendev)
 {
     g_autofree char *path = g_strdup_printf("%s/error",

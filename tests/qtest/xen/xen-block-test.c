@@ -25,6 +25,7 @@
 #include "frontend/xen-blkfront.h"
 #include "frontend/xen-raw-ring.h"
 #include "xen-sim-harness.h"
+#include "xen-attack.h"
 
 #define GUEST_DOMID XEN_SIM_GUEST_DOMID
 #define DISK_SIZE (64 * MiB)
@@ -174,6 +175,9 @@ static void blk_done(Sim *s, XenBlkfront *bf)
 /* The end of a test: nothing stays mapped, QEMU is fine; stop it. */
 static void finish(Sim *s, XenFe *fe)
 {
+    if (s->attack) {
+        xen_attack_end(s);
+    }
     g_assert_cmpuint(sim_counter(s, "grant-unmaps"), ==,
                      sim_counter(s, "grant-maps"));
     sim_assert_alive(s);
@@ -1724,6 +1728,7 @@ static void test_attack_req_prod(void)
     RING_IDX rsp;
     gint64 t0;
 
+    xen_attack_begin(s, fe);
     write_pattern(bf, 0, 0, 64 * KiB, 1);
     rsp = xen_raw_ring_rsp_prod(&raw);
     xen_raw_ring_set_req_prod(&raw, rsp + raw.nr_entries + 1000);
@@ -1820,6 +1825,7 @@ static void test_attack_mutating(void)
     uint64_t counts[3] = { 0 };
     gint64 end = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
 
+    xen_attack_begin(s, fe);
     pages_new(fe, &pg, 16, false);
     do {
         RING_IDX prod = xen_raw_ring_req_prod(&raw);
@@ -1897,6 +1903,7 @@ static void test_attack_segments(void)
     TestPages pg;
     g_autofree uint8_t *big = g_malloc(257 * PAGE);
 
+    xen_attack_begin(s, fe);
     bf->use_indirect = true;
     blk_connect(bf);
     write_pattern(bf, 0, 0, MiB, 1);
@@ -1995,6 +2002,7 @@ static void test_attack_ranges(void)
                "-drive file=%s,if=none,id=d1,format=raw,readonly=on "
                "-device xen-disk,vdev=xvdb,drive=d1", s->img, ro);
     fe = sim_fe_connect(s);
+    xen_attack_begin(s, fe);
     bf = blk_open(fe, VBD_XVDA);
     end = bf->sectors;
     pages_new(fe, &pg, 2, false);
@@ -2099,6 +2107,7 @@ static void test_attack_unknown_ops(void)
     XenFe *fe = sim_fe_connect(s);
     XenBlkfront *bf = blk_open(fe, VBD_XVDA);
 
+    xen_attack_begin(s, fe);
     unknown_op(bf, 0xee, 0x1234abcd5678ULL);
     unknown_op(bf, BLKIF_OP_RESERVED_1, 0xfedcba9876543210ULL);
     unknown_op(bf, 0xff, 1);
@@ -2134,6 +2143,7 @@ static void test_attack_grants(void)
     grant_entry_v1_t *e;
     uint8_t *page;
 
+    xen_attack_begin(s, fe);
     write_pattern(bf, 0, 0, 64 * KiB, 1);
     pages_new(fe, &rw, 2, false);
     pages_new(fe, &ro, 1, true);
@@ -2213,6 +2223,7 @@ static void test_attack_unplug_inflight(void)
                "-device xen-disk,id=u1,vdev=xvdc,drive=d1,iothread=io0",
                s->img, img2);
     fe = sim_fe_connect(s);
+    xen_attack_begin(s, fe);
     for (unsigned int i = 0; i < 2; i++) {
         XenBlkfront *bf = blk_open(fe, devids[i]);
         g_autofree uint8_t *buf = g_malloc(32 * CHUNK);
@@ -2267,6 +2278,7 @@ static void test_attack_xenstore_values(void)
     XenFe *fe = sim_fe_connect(s);
     XenBlkfront *bf = blk_new(fe, VBD_XVDA);
 
+    xen_attack_begin(s, fe);
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_test_message("%s", cases[i].what);
         bf->ring_order = cases[i].order;
@@ -2291,6 +2303,7 @@ static void test_attack_stale_ring_ref(void)
                                                bf->fe_path);
     g_autofree char *order = NULL;
 
+    xen_attack_begin(s, fe);
     bf->ring_order = 2;
     blk_connect(bf);
     write_pattern(bf, 0, 0, MiB, 1);
@@ -2329,6 +2342,7 @@ static void test_attack_event_storm(void)
     uint64_t before = sim_counter(s, "notify-to-backend");
     gint64 t0;
 
+    xen_attack_begin(s, fe);
     write_pattern(bf, 0, 0, 64 * KiB, 1);
     t0 = g_get_monotonic_time();
     for (unsigned int i = 0; i < 100000; i++) {
@@ -2358,6 +2372,7 @@ static void test_attack_watch_flood(void)
     XenBlkfront *bf = blk_open(fe, VBD_XVDA);
     g_autofree char *n_state = g_strdup_printf("%s/state", bf->fe_path);
 
+    xen_attack_begin(s, fe);
     write_pattern(bf, 0, 0, 64 * KiB, 1);
     for (unsigned int i = 0; i < 10000; i++) {
         g_assert(xs_write(fe->xs, XBT_NULL, n_state, "4", 1));
@@ -2368,6 +2383,550 @@ static void test_attack_watch_flood(void)
     check_pattern(bf, 0, 0, 64 * KiB, 1);
     write_pattern(bf, 0, 64 * KiB, 64 * KiB, 2);
     check_pattern(bf, 0, 64 * KiB, 64 * KiB, 2);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* ---- 13b. more of the hostile frontend: layouts, indirect, timing ---- */
+
+/*
+ * Put @n raw requests of @len bytes each (the rest of each entry zero) on
+ * queue 0, publish them at once, notify, and wait for as many responses;
+ * @status[i] is the status of the response with id @ids[i].  Nothing of the
+ * driver's may be in flight.
+ */
+static void raw_batch(XenBlkfront *bf, const uint8_t *reqs, size_t len,
+                      const uint64_t *ids, unsigned int n, int16_t *status)
+{
+    XenRawRing raw = raw_view(bf, 0);
+    RING_IDX prod = xen_raw_ring_req_prod(&raw);
+    RING_IDX rsp = xen_raw_ring_rsp_prod(&raw);
+    g_autofree uint8_t *e = g_malloc(raw.entry_size);
+
+    g_assert(len <= raw.entry_size);
+    for (unsigned int i = 0; i < n; i++) {
+        memset(e, 0, raw.entry_size);
+        memcpy(e, reqs + i * len, len);
+        xen_raw_ring_put(&raw, prod + i, e, raw.entry_size);
+        status[i] = INT16_MIN;
+    }
+    xen_raw_ring_set_req_prod(&raw, prod + n);
+    xen_fe_evtchn_notify(&bf->q[0].evt);
+    g_assert(raw_wait_rsp(bf, 0, &raw, rsp + n, 30000));
+    for (unsigned int k = 0; k < n; k++) {
+        uint8_t r[16];
+        uint64_t id;
+        int16_t st;
+        unsigned int i;
+
+        xen_raw_ring_get(&raw, rsp + k, r, sizeof(r));
+        memcpy(&id, r, 8);
+        memcpy(&st, r + 10, 2);
+        g_assert_cmphex(r[9], ==, 0);       /* padding zeroed */
+        for (i = 0; i < n && ids[i] != id; i++) {
+            /* find it */
+        }
+        g_assert_cmpuint(i, <, n);
+        g_assert_cmpint(status[i], ==, INT16_MIN);      /* answered once */
+        status[i] = st;
+    }
+    xen_blkfront_resync(bf, 0);
+}
+
+/*
+ * An indirect request in the connection's layout: @nr_segments segments
+ * described by the pages @grefs (@n of them); its status.
+ */
+static int16_t indirect_req(XenBlkfront *bf, uint8_t op, uint16_t nr_segments,
+                            const grant_ref_t *grefs, unsigned int n,
+                            uint64_t sector)
+{
+    static uint64_t next_id = 0x1d0000;
+    uint64_t id = next_id++;
+    int16_t st;
+
+    g_assert(n <= BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST);
+    if (bf->abi32) {
+        struct xen_blkfront_x86_32_request_indirect r = {
+            .operation = BLKIF_OP_INDIRECT, .indirect_op = op,
+            .nr_segments = nr_segments, .id = id, .sector_number = sector,
+        };
+
+        memcpy(r.indirect_grefs, grefs, n * sizeof(*grefs));
+        raw_batch(bf, (uint8_t *)&r, sizeof(r), &id, 1, &st);
+    } else {
+        struct blkif_request_indirect r = {
+            .operation = BLKIF_OP_INDIRECT, .indirect_op = op,
+            .nr_segments = nr_segments, .id = id, .sector_number = sector,
+        };
+
+        memcpy(r.indirect_grefs, grefs, n * sizeof(*grefs));
+        raw_batch(bf, (uint8_t *)&r, sizeof(r), &id, 1, &st);
+    }
+    return st;
+}
+
+/*
+ * (3, 6) Indirect requests written by hand: segment counts beyond the
+ * offer and beyond 8 pages, indirect pages with bad grants, bad segments
+ * inside a good page.  ERROR each, and nothing written.
+ */
+static void indirect_attacks(Sim *s, XenFe *fe, XenBlkfront *bf)
+{
+    TestPages d, ind;
+    struct blkif_request_segment *sg;
+    grant_ref_t g8[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+    grant_entry_v1_t *e;
+    uint8_t *ipage;
+    static const struct {
+        const char *what;
+        uint16_t nr;
+    } counts[] = {
+        { "no segment", 0 },
+        { "above 8 pages of segments", 8 * 512 + 1 },
+        { "65535 segments", 0xffff },
+    };
+
+    g_assert(bf->max_indirect_segments >= 4);
+    write_pattern(bf, 0, 0, MiB, 1);
+    pages_new(fe, &d, 4, false);
+    xen_attack_canary(s);
+    pages_new(fe, &ind, 2, true);
+    xen_attack_canary(s);
+    ipage = xen_fe_page(fe, ind.gfn[0]);
+    sg = (struct blkif_request_segment *)ipage;
+    for (unsigned int i = 0; i < 4; i++) {
+        sg[i] = seg(d.gref[i], 0, 7);
+    }
+    /* The hand-made request works when it is well formed. */
+    g_assert_cmpint(indirect_req(bf, BLKIF_OP_READ, 4, ind.gref, 1, 0), ==,
+                    BLKIF_RSP_OKAY);
+    for (unsigned int i = 0; i < 4; i++) {
+        g_assert(is_pattern(xen_fe_page(fe, d.gfn[i]), PAGE, i * PAGE, 1));
+        fill(xen_fe_page(fe, d.gfn[i]), PAGE, 0, 0xbad);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(counts); i++) {
+        g_test_message("indirect: %s", counts[i].what);
+        for (unsigned int k = 0; k < 8; k++) {
+            g8[k] = ind.gref[0];
+        }
+        g_assert_cmpint(indirect_req(bf, BLKIF_OP_WRITE, counts[i].nr, g8, 8,
+                                     0), ==, BLKIF_RSP_ERROR);
+    }
+    g_assert_cmpint(indirect_req(bf, BLKIF_OP_WRITE,
+                                 bf->max_indirect_segments + 1, ind.gref, 1,
+                                 0), ==, BLKIF_RSP_ERROR);
+    /* Indirect pages: out of range, never granted, another domain's. */
+    g8[0] = 100000;
+    g_assert_cmpint(indirect_req(bf, BLKIF_OP_WRITE, 4, g8, 1, 0), ==,
+                    BLKIF_RSP_ERROR);
+    g8[0] = fe->nr_grefs - 1;
+    g_assert_cmpint(indirect_req(bf, BLKIF_OP_WRITE, 4, g8, 1, 0), ==,
+                    BLKIF_RSP_ERROR);
+    memcpy(xen_fe_page(fe, ind.gfn[1]), ipage, 4 * sizeof(*sg));
+    e = xen_fe_gnt_entry(fe, ind.gref[1]);
+    e->domid = 7;
+    g_assert_cmpint(indirect_req(bf, BLKIF_OP_WRITE, 4, &ind.gref[1], 1, 0),
+                    ==, BLKIF_RSP_ERROR);
+    e->domid = fe->backend_domid;
+    /* A good page, one bad segment: out of range; a ref twice; bad sectors */
+    sg[2] = seg(100000, 0, 7);
+    g_assert_cmpint(indirect_req(bf, BLKIF_OP_WRITE, 4, ind.gref, 1, 0), ==,
+                    BLKIF_RSP_ERROR);
+    sg[2] = seg(d.gref[1], 0, 7);
+    g_assert_cmpint(indirect_req(bf, BLKIF_OP_WRITE, 4, ind.gref, 1, 0), ==,
+                    BLKIF_RSP_ERROR);
+    sg[2] = seg(d.gref[2], 5, 4);
+    g_assert_cmpint(indirect_req(bf, BLKIF_OP_WRITE, 4, ind.gref, 1, 0), ==,
+                    BLKIF_RSP_ERROR);
+    sg[2] = seg(d.gref[2], 0, 8);
+    g_assert_cmpint(indirect_req(bf, BLKIF_OP_WRITE, 4, ind.gref, 1, 0), ==,
+                    BLKIF_RSP_ERROR);
+    /* A READ into the (read-only) indirect page itself. */
+    sg[2] = seg(ind.gref[0], 0, 7);
+    g_assert_cmpint(indirect_req(bf, BLKIF_OP_READ, 4, ind.gref, 1, 0), ==,
+                    BLKIF_RSP_ERROR);
+    g_assert(sg[2].gref == ind.gref[0] && sg[3].gref == d.gref[3]);
+    /* None of it reached the disk. */
+    check_pattern(bf, 0, 0, MiB, 1);
+    check_file_pattern(s->img, 0, MiB, 1);
+    pages_free(fe, &d);
+    pages_free(fe, &ind);
+}
+
+static void test_attack_indirect(void)
+{
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_new(fe, VBD_XVDA);
+
+    xen_attack_begin(s, fe);
+    bf->use_indirect = true;
+    blk_connect(bf);
+    indirect_attacks(s, fe, bf);
+    xen_attack_check(s);
+    write_pattern(bf, 0, MiB, 256 * KiB, 2);
+    check_pattern(bf, 0, MiB, 256 * KiB, 2);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* (1, 3, 4, 6) The attacks of the 64-bit layout, on the x86_32 layout. */
+static void test_attack_abi32(void)
+{
+    Sim *s = start(DISK0);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_new(fe, VBD_XVDA);
+    struct blkif_request_segment sg[12];
+    TestPages pg;
+    XenRawRing raw;
+    RING_IDX rsp;
+
+    xen_attack_begin(s, fe);
+    bf->abi32 = true;
+    bf->use_indirect = true;
+    blk_connect(bf);
+    indirect_attacks(s, fe, bf);
+    pages_new(fe, &pg, 12, false);
+    xen_attack_canary(s);
+    for (unsigned int i = 0; i < 12; i++) {
+        sg[i] = seg(pg.gref[i], 0, 7);
+    }
+    for (unsigned int op = BLKIF_OP_READ; op <= BLKIF_OP_WRITE; op++) {
+        g_assert_cmpint(req_segs(bf, op, 0, 0, NULL, 0), ==, BLKIF_RSP_ERROR);
+        g_assert_cmpint(req_segs(bf, op, 0, 12, sg, 12), ==, BLKIF_RSP_ERROR);
+        g_assert_cmpint(req_segs(bf, op, 0, 255, sg, 12), ==,
+                        BLKIF_RSP_ERROR);
+        /* Past the end; wrapping 2^64. */
+        g_assert_cmpint(req_segs(bf, op, bf->sectors - 4, 1, sg, 1), ==,
+                        BLKIF_RSP_ERROR);
+        g_assert_cmpint(req_segs(bf, op, 0xFFFFFFFFFFFFFFF8ULL, 2, sg, 2),
+                        ==, BLKIF_RSP_ERROR);
+    }
+    sg[1] = seg(pg.gref[1], 3, 2);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_WRITE, 0, 2, sg, 2), ==,
+                    BLKIF_RSP_ERROR);
+    sg[1] = seg(pg.gref[1], 0, 8);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_WRITE, 0, 2, sg, 2), ==,
+                    BLKIF_RSP_ERROR);
+    /* Grants: out of range, never granted, twice in one request. */
+    sg[1] = seg(100000, 0, 7);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_READ, 0, 2, sg, 2), ==,
+                    BLKIF_RSP_ERROR);
+    sg[1] = seg(fe->nr_grefs - 1, 0, 7);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_WRITE, 0, 2, sg, 2), ==,
+                    BLKIF_RSP_ERROR);
+    sg[1] = seg(pg.gref[0], 0, 7);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_READ, 0, 2, sg, 2), ==,
+                    BLKIF_RSP_ERROR);
+    check_pattern(bf, 0, 0, MiB, 1);
+    check_file_pattern(s->img, 0, MiB, 1);
+    xen_attack_check(s);
+
+    /* A producer index a ring ahead: halted, until the frontend reconnects. */
+    raw = raw_view(bf, 0);
+    rsp = xen_raw_ring_rsp_prod(&raw);
+    xen_raw_ring_set_req_prod(&raw, rsp + raw.nr_entries + 5);
+    xen_fe_evtchn_notify(&bf->q[0].evt);
+    g_assert(wait_be_state(s, VBD_XVDA, XenbusStateClosing, 10000));
+    g_assert_cmpuint(xen_raw_ring_rsp_prod(&raw), ==, rsp);
+    blk_disconnect(bf);
+    blk_connect(bf);
+    check_pattern(bf, 0, 0, MiB, 1);
+    pages_free(fe, &pg);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* (3) Segments and starts not aligned to a 4096-byte logical block. */
+static void test_attack_misaligned(void)
+{
+    Sim *s = start(DRIVE0 "-device xen-disk,vdev=xvda,drive=d0,"
+                   "logical_block_size=4096,physical_block_size=4096");
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_new(fe, VBD_XVDA);
+    struct blkif_request_segment sg[1];
+    TestPages pg;
+    static const NodeEdit large[] = {
+        { "feature-large-sector-size", "1" }, { NULL },
+    };
+    static const struct {
+        const char *what;
+        uint64_t sector;
+        uint8_t first, last;
+    } bad[] = {
+        { "segment from sector 1", 0, 1, 7 },
+        { "segment to sector 3", 0, 0, 3 },
+        { "half a block", 8, 4, 7 },
+        { "start at sector 1", 1, 0, 7 },
+        { "start at sector 12", 12, 0, 7 },
+    };
+
+    xen_attack_begin(s, fe);
+    bf->before_initialised = edit_nodes;
+    bf->hook_opaque = (void *)large;
+    blk_connect(bf);
+    g_assert_cmpuint(bf->sector_size, ==, 4096);
+    write_pattern(bf, 0, 0, 64 * KiB, 1);
+    pages_new(fe, &pg, 1, false);
+    xen_attack_canary(s);
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_test_message("misaligned: %s", bad[i].what);
+        sg[0] = seg(pg.gref[0], bad[i].first, bad[i].last);
+        for (unsigned int op = BLKIF_OP_READ; op <= BLKIF_OP_WRITE; op++) {
+            g_assert_cmpint(req_segs(bf, op, bad[i].sector, 1, sg, 1), ==,
+                            BLKIF_RSP_ERROR);
+        }
+    }
+    /* A whole block at sector 8 is fine. */
+    sg[0] = seg(pg.gref[0], 0, 7);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_READ, 8, 1, sg, 1), ==,
+                    BLKIF_RSP_OKAY);
+    g_assert(is_pattern(xen_fe_page(fe, pg.gfn[0]), PAGE, PAGE, 1));
+    check_pattern(bf, 0, 0, 64 * KiB, 1);
+    pages_free(fe, &pg);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/*
+ * A disk throttled to 4 KiB/s, whose budget a 16 KiB read has just used:
+ * the next request waits seconds in the block layer, in flight.
+ */
+#define THROTTLED "throttling.bps-total=4096"
+
+static void use_up_budget(XenBlkfront *bf)
+{
+    g_autofree uint8_t *buf = g_malloc(16 * KiB);
+
+    g_assert(xen_blkfront_rw(bf, false, 0, buf, 16 * KiB));
+}
+
+/* A 64-bit READ or WRITE of one whole page. */
+static blkif_request_t one_page(uint8_t op, uint64_t id, uint64_t sector,
+                                grant_ref_t gref)
+{
+    return (blkif_request_t) {
+        .operation = op, .nr_segments = 1, .id = id,
+        .sector_number = sector, .seg[0] = seg(gref, 0, 7),
+    };
+}
+
+/*
+ * Put one request on queue 0's ring and notify, without waiting; returns
+ * the rsp_prod before it.
+ */
+static RING_IDX raw_send(XenBlkfront *bf, const blkif_request_t *r)
+{
+    XenRawRing raw = raw_view(bf, 0);
+    RING_IDX prod = xen_raw_ring_req_prod(&raw);
+    RING_IDX rsp = xen_raw_ring_rsp_prod(&raw);
+
+    xen_raw_ring_put(&raw, prod, r, sizeof(*r));
+    xen_raw_ring_set_req_prod(&raw, prod + 1);
+    xen_fe_evtchn_notify(&bf->q[0].evt);
+    return rsp;
+}
+
+/* Wait for the response at @rsp, check its id; its status. */
+static int16_t raw_recv(XenBlkfront *bf, RING_IDX rsp, uint64_t id)
+{
+    XenRawRing raw = raw_view(bf, 0);
+    blkif_response_t resp;
+
+    g_assert(raw_wait_rsp(bf, 0, &raw, rsp + 1, 30000));
+    xen_raw_ring_get(&raw, rsp, &resp, sizeof(resp));
+    g_assert_cmphex(resp.id, ==, id);
+    xen_blkfront_resync(bf, 0);
+    return resp.status;
+}
+
+/*
+ * (6) The grant of a READ revoked while the read is in flight.  With grant
+ * copy (xvda) the backend holds nothing while the read waits, the frontend
+ * ends the grant, and the copy of the data finds it gone: ERROR, the page
+ * untouched.  With grant maps (xvdb) the frontend cannot end it (mapped,
+ * GTF_writing); a guest that clears the entry anyway gets its read into
+ * the page it had granted, as on Xen, and the unmap still balances.
+ */
+static void test_attack_grant_revoked(void)
+{
+    Sim *s = sim_new(DISK_SIZE);
+    g_autofree char *img2 = sim_make_image(s, "b.img", 4 * MiB);
+    XenFe *fe;
+
+    file_write_pattern(s->img, 0, MiB, 1);
+    file_write_pattern(img2, 0, MiB, 1);
+    sim_launch(s, "-drive file=%s,if=none,id=d0,format=raw," THROTTLED " "
+               "-device xen-disk,vdev=xvda,drive=d0 "
+               "-drive file=%s,if=none,id=d1,format=raw," THROTTLED " "
+               "-device xen-disk,vdev=xvdb,drive=d1,grant-copy=off",
+               s->img, img2);
+    fe = sim_fe_connect(s);
+    xen_attack_begin(s, fe);
+    for (unsigned int map = 0; map < 2; map++) {
+        XenBlkfront *bf = blk_open(fe, map ? VBD_XVDB : VBD_XVDA);
+        uint64_t id = 0xdead0000 + map, maps0;
+        uint64_t gfn = xen_fe_alloc_page(fe);
+        uint8_t *page = xen_fe_page(fe, gfn);
+        grant_ref_t g;
+        blkif_request_t r;
+        XenRawRing raw;
+        RING_IDX rsp;
+        int16_t st;
+
+        xen_attack_canary(s);
+        memset(page, 0x5a, PAGE);
+        g = xen_fe_grant(fe, gfn, false);
+        r = one_page(BLKIF_OP_READ, id, 64 * KiB / 512, g);
+        use_up_budget(bf);
+        maps0 = sim_counter(s, "grant-maps");
+        rsp = raw_send(bf, &r);
+        if (!map) {
+            g_assert(xen_fe_end_grant(fe, g));
+        } else {
+            /* Mapped: the frontend cannot take it back. */
+            gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+            while (sim_counter(s, "grant-maps") == maps0) {
+                g_assert(g_get_monotonic_time() < end);
+                g_usleep(1000);
+            }
+            g_assert(!xen_fe_end_grant(fe, g));
+            qatomic_set(&xen_fe_gnt_entry(fe, g)->flags, 0);
+        }
+        /* The premise: the read is still waiting for its budget. */
+        raw = raw_view(bf, 0);
+        g_assert_cmpuint(xen_raw_ring_rsp_prod(&raw), ==, rsp);
+        st = raw_recv(bf, rsp, id);
+        g_test_message("%s: status %d", map ? "map" : "copy", st);
+        if (!map) {
+            g_assert_cmpint(st, ==, BLKIF_RSP_ERROR);
+            for (unsigned int i = 0; i < PAGE; i++) {
+                g_assert_cmphex(page[i], ==, 0x5a);
+            }
+        } else {
+            g_assert_cmpint(st, ==, BLKIF_RSP_OKAY);
+            g_assert(is_pattern(page, PAGE, 64 * KiB, 1));
+            g_assert(xen_fe_end_grant(fe, g));
+        }
+        blk_done(s, bf);
+        xen_fe_free_page(fe, gfn);
+    }
+    finish(s, fe);
+}
+
+/*
+ * (6) A persistent grant reused while its mapping is in use: a READ holds
+ * it (in flight, throttled), a WRITE from the same ref comes in the same
+ * batch.  The WRITE is refused (ERROR, nothing written), the READ
+ * completes.
+ */
+static void test_attack_persistent_reuse(void)
+{
+    Sim *s = sim_new(DISK_SIZE);
+    XenFe *fe;
+    XenBlkfront *bf;
+    TestPages pg;
+    blkif_request_t r[2];
+    uint64_t ids[2] = { 0xaaaa01, 0xaaaa02 };
+    int16_t st[2];
+
+    file_write_pattern(s->img, 0, MiB, 1);
+    sim_launch(s, "-drive file=%s,if=none,id=d0,format=raw," THROTTLED " "
+               "-device xen-disk,vdev=xvda,drive=d0", s->img);
+    fe = sim_fe_connect(s);
+    xen_attack_begin(s, fe);
+    bf = blk_new(fe, VBD_XVDA);
+    bf->persistent = true;
+    blk_connect(bf);
+    g_assert(bf->feature_persistent);
+    pages_new(fe, &pg, 1, false);
+    xen_attack_canary(s);
+    use_up_budget(bf);
+    r[0] = one_page(BLKIF_OP_READ, ids[0], 64 * KiB / 512, pg.gref[0]);
+    r[1] = one_page(BLKIF_OP_WRITE, ids[1], 512 * KiB / 512, pg.gref[0]);
+    raw_batch(bf, (uint8_t *)r, sizeof(r[0]), ids, 2, st);
+    g_assert_cmpint(st[0], ==, BLKIF_RSP_OKAY);
+    g_assert_cmpint(st[1], ==, BLKIF_RSP_ERROR);
+    g_assert(is_pattern(xen_fe_page(fe, pg.gfn[0]), PAGE, 64 * KiB, 1));
+    check_file_pattern(s->img, 0, MiB, 1);
+    blk_disconnect(bf);
+    pages_free(fe, &pg);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/*
+ * (4, 5) A read-only disk and a cdrom, empty and with a medium: no
+ * barrier, discard or write of any form.
+ */
+static void test_attack_unadvertised(void)
+{
+    Sim *s = start("-drive file=@IMG@,if=none,id=d0,format=raw,readonly=on,"
+                   "discard=unmap "
+                   "-device xen-disk,vdev=xvda,drive=d0 "
+                   "-device xen-cdrom,id=cd0,vdev=hdc");
+    g_autofree char *cd = sim_make_image(s, "cd.img", 4 * MiB);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_new(fe, VBD_XVDA), *cb;
+    struct blkif_request_segment sg[1];
+    TestPages pg;
+
+    xen_attack_begin(s, fe);
+    file_write_pattern(s->img, 0, MiB, 1);
+    bf->use_indirect = true;
+    blk_connect(bf);
+    g_assert(!bf->feature_barrier);
+    pages_new(fe, &pg, 1, false);
+    xen_attack_canary(s);
+    fill(xen_fe_page(fe, pg.gfn[0]), PAGE, 0, 2);
+    sg[0] = seg(pg.gref[0], 0, 7);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_WRITE_BARRIER, 0, 0, NULL, 0), ==,
+                    BLKIF_RSP_EOPNOTSUPP);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_WRITE_BARRIER, 0, 1, sg, 1), ==,
+                    BLKIF_RSP_EOPNOTSUPP);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_WRITE, 0, 1, sg, 1), ==,
+                    BLKIF_RSP_ERROR);
+    g_assert_cmpint(req_segs(bf, BLKIF_OP_FLUSH_DISKCACHE, 0, 1, sg, 1), ==,
+                    BLKIF_RSP_ERROR);
+    assert_refused(xen_blkfront_discard(bf, 0, 64 * KiB, false));
+    assert_refused(xen_blkfront_discard(bf, 0, 64 * KiB, true));
+    {
+        XenBlkReq w = {
+            .op = BLKIF_OP_INDIRECT, .indirect_op = BLKIF_OP_WRITE,
+            .segs = sg, .nr_segs = 1, .nr_segments = 1,
+        };
+
+        g_assert_cmpint(xen_blkfront_op(bf, 0, &w), ==, BLKIF_RSP_ERROR);
+    }
+    check_file_pattern(s->img, 0, MiB, 1);
+    check_pattern(bf, 0, 0, MiB, 1);
+
+    /* The cdrom: empty, then with a medium. */
+    file_write_pattern(cd, 0, 4 * MiB, 3);
+    cb = blk_open(fe, VBD_HDC);
+    for (unsigned int medium = 0; medium < 2; medium++) {
+        g_assert_cmpint(req_segs(cb, BLKIF_OP_WRITE, 0, 1, sg, 1), ==,
+                        BLKIF_RSP_ERROR);
+        g_assert_cmpint(req_segs(cb, BLKIF_OP_WRITE_BARRIER, 0, 1, sg, 1),
+                        ==, BLKIF_RSP_EOPNOTSUPP);
+        assert_refused(req_segs(cb, BLKIF_OP_DISCARD, 0, 0, NULL, 0));
+        if (!medium) {
+            sim_qmp_ok(s, "{'execute': 'blockdev-change-medium', "
+                       "'arguments': {'id': 'cd0', 'filename': %s, "
+                       "'format': 'raw', 'read-only-mode': 'read-only'}}",
+                       cd);
+            g_assert(wait_sectors(s, VBD_HDC, 4 * MiB / 512));
+            g_assert(xen_blkfront_refresh(cb));
+        }
+    }
+    g_assert_cmpint(req_segs(cb, BLKIF_OP_READ, 8, 1, sg, 1), ==,
+                    BLKIF_RSP_OKAY);
+    g_assert(is_pattern(xen_fe_page(fe, pg.gfn[0]), PAGE, PAGE, 3));
+    check_file_pattern(cd, 0, 4 * MiB, 3);
+    pages_free(fe, &pg);
+    blk_done(s, cb);
     blk_done(s, bf);
     finish(s, fe);
 }
@@ -2420,6 +2979,12 @@ static const TestCase cases[] = {
     { "attack/stale-ring-ref", test_attack_stale_ring_ref },
     { "attack/event-storm", test_attack_event_storm },
     { "attack/watch-flood", test_attack_watch_flood },
+    { "attack/indirect", test_attack_indirect },
+    { "attack/abi32", test_attack_abi32 },
+    { "attack/misaligned", test_attack_misaligned },
+    { "attack/grant-revoked", test_attack_grant_revoked },
+    { "attack/persistent-reuse", test_attack_persistent_reuse },
+    { "attack/unadvertised", test_attack_unadvertised },
 };
 
 static void run_isolated(gconstpointer opaque)
@@ -2428,6 +2993,10 @@ static void run_isolated(gconstpointer opaque)
 
     if (g_test_subprocess()) {
         tc->fn();
+        if (g_str_has_prefix(tc->path, "attack/")) {
+            /* Every attack case ends with the common post-conditions. */
+            g_assert_cmpuint(xen_attack_ended(), >=, 1);
+        }
         return;
     }
     sim_run_case_in_child("xen-block-test", 120);

@@ -35,6 +35,7 @@
 #include "frontend/xen-netfront.h"
 #include "frontend/xen-raw-ring.h"
 #include "xen-sim-harness.h"
+#include "xen-attack.h"
 #include "xen-net-pkt.h"
 
 #define GUEST_DOMID XEN_SIM_GUEST_DOMID
@@ -152,6 +153,12 @@ typedef struct Net {
     Peer peer;
 } Net;
 
+/*
+ * Whether the case is a malicious frontend's: every QEMU it starts gets the
+ * common post-conditions (xen-attack.h), checked by net_finish().
+ */
+static bool attack_case;
+
 /* QEMU with netdev n0 on the test's socket, then @fmt. */
 static Net *net_launch(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
@@ -169,6 +176,9 @@ static Net *net_launch(const char *fmt, ...)
     n->s = sim_new(0);
     sim_launch(n->s, "%s %s", nd, extra);
     n->fe = sim_fe_connect(n->s);
+    if (attack_case) {
+        xen_attack_begin(n->s, n->fe);
+    }
     return n;
 }
 
@@ -291,6 +301,9 @@ static void vif_done(XenNetfront *nf)
 /* The end of a case: nothing stays mapped, QEMU is fine; stop it. */
 static void net_finish(Net *n)
 {
+    if (n->s->attack) {
+        xen_attack_end(n->s);
+    }
     g_assert_cmpuint(sim_counter(n->s, "grant-unmaps"), ==,
                      sim_counter(n->s, "grant-maps"));
     sim_assert_alive(n->s);
@@ -526,20 +539,6 @@ static void assert_wire_quiet(Net *n)
     if (r >= 0) {
         sim_fail("a %zd-byte frame arrived on the wire", r);
     }
-}
-
-/* Resident memory of QEMU, in KiB. */
-static uint64_t qemu_rss_kib(Sim *s)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/status",
-                                            (int)qtest_pid(s->qts));
-    g_autofree char *text = NULL;
-    const char *p;
-
-    g_assert(g_file_get_contents(path, &text, NULL, NULL));
-    p = strstr(text, "VmRSS:");
-    g_assert(p);
-    return g_ascii_strtoull(p + 6, NULL, 10);
 }
 
 /* ---- 1. what the backend publishes ---- */
@@ -1511,7 +1510,7 @@ static void test_rx_stall(void)
     vif_connect(nf);
     g_assert(wait_carrier(n->s, "nic0", true, WAIT_MS));
     g_assert_cmpint(qstat(n->s, "nic0", 0, "stalled"), ==, 0);
-    rss0 = qemu_rss_kib(n->s);
+    rss0 = sim_qemu_rss_kib(n->s);
     /* 20000 frames over about 2.5 s: queued, then dropped. */
     for (unsigned int burst = 0; burst < 20; burst++) {
         gint64 t0;
@@ -1541,7 +1540,7 @@ static void test_rx_stall(void)
     dropped = qstat(n->s, "nic0", 0, "rx-dropped");
     g_test_message("rx-dropped %" PRIu64, dropped);
     g_assert_cmpuint(dropped, >, 0);
-    rss1 = qemu_rss_kib(n->s);
+    rss1 = sim_qemu_rss_kib(n->s);
     g_test_message("QEMU RSS %" PRIu64 " KiB -> %" PRIu64 " KiB", rss0, rss1);
     g_assert_cmpuint(rss1, <, rss0 + 16 * 1024);
     /* More frames while stalled: QEMU stays up, memory stays bounded. */
@@ -1550,7 +1549,7 @@ static void test_rx_stall(void)
     }
     g_usleep(200 * 1000);
     sim_assert_alive(n->s);
-    g_assert_cmpuint(qemu_rss_kib(n->s), <, rss0 + 16 * 1024);
+    g_assert_cmpuint(sim_qemu_rss_kib(n->s), <, rss0 + 16 * 1024);
 
     /* Buffers again: frames come, the queue and the carrier recover. */
     xen_netfront_set_rx_posting(nf, true);
@@ -2774,6 +2773,8 @@ static void test_attack_mutating(void)
 }
 
 /* (6) RX buffers with bad grants: an error response in that slot. */
+#define LATE_REVOKE 0xfffffffeu         /* not a ref: see below */
+
 static void test_attack_rx_grants(void)
 {
     Net *n = net_start("");
@@ -2801,6 +2802,8 @@ static void test_attack_rx_grants(void)
             { "revoked", revoked },
             { "never granted", never },
             { "out of range", fe->nr_grefs + 100 },
+            /* A good grant, ended once the buffer is posted. */
+            { "revoked after posting", LATE_REVOKE },
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
@@ -2810,8 +2813,17 @@ static void test_attack_rx_grants(void)
 
             g_test_message("RX buffer: %s grant", bad[i].what);
             memset(xen_fe_page(fe, gfn), 0xee, PAGE);
-            g_assert(xen_netfront_rx_post_gref(nf, 0, 1000 + i, bad[i].ref,
-                                               gfn));
+            if (bad[i].ref == LATE_REVOKE) {
+                grant_ref_t late = xen_fe_grant(fe, gfn, false);
+
+                g_assert(xen_netfront_rx_post_gref(nf, 0, 1000 + i, late,
+                                                   gfn));
+                /* The backend copies into it: it holds nothing yet. */
+                g_assert(xen_fe_end_grant(fe, late));
+            } else {
+                g_assert(xen_netfront_rx_post_gref(nf, 0, 1000 + i,
+                                                   bad[i].ref, gfn));
+            }
             peer_send(&n->peer, f, len);
             while (nf->q[0].rx_rsp_errors == errs) {
                 ssize_t r = xen_netfront_recv_pkt(nf, 0, got, sizeof(got),
@@ -3154,7 +3166,14 @@ static void run_isolated(gconstpointer opaque)
     const TestCase *tc = opaque;
 
     if (g_test_subprocess()) {
+        attack_case = g_str_has_prefix(tc->path, "attack/") ||
+            !strcmp(tc->path, "ctrl/attacks") ||
+            !strcmp(tc->path, "mcast/limit") || !strcmp(tc->path, "rx/stall");
         tc->fn();
+        if (attack_case) {
+            /* Every attack case ends with the common post-conditions. */
+            g_assert_cmpuint(xen_attack_ended(), >=, 1);
+        }
         return;
     }
     sim_run_case_in_child("xen-net-test", 120);

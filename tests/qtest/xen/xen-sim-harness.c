@@ -9,6 +9,7 @@
 #include "qobject/qnum.h"
 #include "qobject/qstring.h"
 #include "xen-sim-harness.h"
+#include <sys/wait.h>
 
 void sim_rm_tree(const char *dir)
 {
@@ -31,11 +32,30 @@ void sim_rm_tree(const char *dir)
     rmdir(dir);
 }
 
+/* Show the end of what QEMU wrote to stderr, if anything. */
+static void sim_show_stderr(Sim *s)
+{
+    g_autofree char *text = NULL;
+    gsize len;
+
+    if (s->err && g_file_get_contents(s->err, &text, &len, NULL) && len) {
+        gsize from = len > 8192 ? len - 8192 : 0;
+
+        fprintf(stderr, "QEMU's stderr%s:\n%s", from ? " (the end)" : "",
+                text + from);
+    }
+}
+
 /* A failed assertion that aborts the test leaves no directory behind. */
 static void sim_abort_hook(void *opaque)
 {
     Sim *s = opaque;
 
+    sim_show_stderr(s);
+    if (s->pid) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, NULL, 0);
+    }
     sim_rm_tree(s->dir);
 }
 
@@ -66,6 +86,8 @@ Sim *sim_new(uint64_t img_size)
     s->ctl = g_build_filename(s->dir, "ctl.sock", NULL);
     s->xs = g_build_filename(s->dir, "xs.sock", NULL);
     s->xs_admin = g_build_filename(s->dir, "xs-admin.sock", NULL);
+    s->log = g_build_filename(s->dir, "qemu.log", NULL);
+    s->err = g_build_filename(s->dir, "qemu.stderr", NULL);
     qtest_add_abrt_handler(sim_abort_hook, s);
     if (img_size) {
         s->img = sim_make_image(s, "disk.img", img_size);
@@ -84,18 +106,89 @@ char *sim_make_image(Sim *s, const char *name, uint64_t size)
     return path;
 }
 
+/* The machine, memory and log options, then @extra. */
+static char *sim_args(Sim *s, const char *extra)
+{
+    g_autofree char *log = g_shell_quote(s->log);
+
+    return g_strdup_printf("-M xen-sim,socket=%s,xs-socket=%s,"
+                           "xs-admin-socket=%s -m 256M -nodefaults "
+                           "-d guest_errors -D %s %s",
+                           s->ctl, s->xs, s->xs_admin, log, extra);
+}
+
 void sim_launch(Sim *s, const char *fmt, ...)
 {
-    g_autofree char *extra = NULL;
+    g_autofree char *extra = NULL, *args = NULL, *err = NULL;
     va_list ap;
 
     va_start(ap, fmt);
     extra = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    s->qts = qtest_initf("-M xen-sim,socket=%s,xs-socket=%s,"
-                         "xs-admin-socket=%s -m 256M -nodefaults %s",
-                         s->ctl, s->xs, s->xs_admin, extra);
+    args = sim_args(s, extra);
+    err = g_shell_quote(s->err);
+    /* libqtest runs the command line with sh -c: a redirection works. */
+    s->qts = qtest_initf("%s 2>%s", args, err);
     s->admin = sim_admin_xs(s);
+}
+
+#define SIM_START_TIMEOUT_S 60
+
+void sim_spawn(Sim *s, const char *fmt, ...)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *extra = NULL, *args = NULL, *cmd = NULL;
+    g_auto(GStrv) argv = NULL;
+    g_autoptr(GError) err = NULL;
+    gint64 end = g_get_monotonic_time() +
+                 SIM_START_TIMEOUT_S * G_USEC_PER_SEC;
+    va_list ap;
+
+    g_assert(qemu);
+    g_assert(!s->pid && !s->qts);
+    va_start(ap, fmt);
+    extra = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    args = sim_args(s, extra);
+    cmd = g_strdup_printf("%s -accel qtest -display none %s", qemu, args);
+    g_assert(g_shell_parse_argv(cmd, NULL, &argv, NULL));
+    /* The sockets of a QEMU killed before: not this one's. */
+    unlink(s->ctl);
+    unlink(s->xs);
+    unlink(s->xs_admin);
+    if (!g_spawn_async(NULL, argv, NULL,
+                       G_SPAWN_DO_NOT_REAP_CHILD |
+                       G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &s->pid,
+                       &err)) {
+        sim_fail("cannot start %s: %s", qemu, err->message);
+    }
+    while (!g_file_test(s->ctl, G_FILE_TEST_EXISTS) ||
+           !g_file_test(s->xs, G_FILE_TEST_EXISTS)) {
+        if (waitpid(s->pid, NULL, WNOHANG) == s->pid) {
+            s->pid = 0;
+            sim_fail("QEMU exited at start: %s", cmd);
+        }
+        if (g_get_monotonic_time() > end) {
+            sim_fail("QEMU did not open its sockets in %d s",
+                     SIM_START_TIMEOUT_S);
+        }
+        g_usleep(2000);
+    }
+}
+
+void sim_kill(Sim *s)
+{
+    int status;
+
+    g_assert(s->pid);
+    if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+        s->pid = 0;
+        sim_fail("QEMU died before it was killed (status 0x%x)", status);
+    }
+    g_assert(kill(s->pid, SIGKILL) == 0);
+    g_assert(waitpid(s->pid, &status, 0) == s->pid);
+    s->pid = 0;
+    g_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
 void sim_stop(Sim *s)
@@ -106,8 +199,15 @@ void sim_stop(Sim *s)
     if (s->qts) {
         qtest_quit(s->qts);
     }
+    if (s->pid) {
+        sim_kill(s);
+    }
     qtest_remove_abrt_handler(s);
+    sim_show_stderr(s);
     sim_rm_tree(s->dir);
+    g_free(s->attack);          /* a case that failed before its end */
+    g_free(s->log);
+    g_free(s->err);
     g_free(s->ctl);
     g_free(s->xs);
     g_free(s->xs_admin);
@@ -118,13 +218,22 @@ void sim_stop(Sim *s)
 
 XenFe *sim_fe_connect(Sim *s)
 {
-    g_autofree char *err = NULL;
-    XenFe *fe = xen_fe_connect(s->ctl, s->xs, &err);
+    gint64 end = g_get_monotonic_time() +
+                 SIM_START_TIMEOUT_S * G_USEC_PER_SEC;
 
-    if (!fe) {
-        sim_fail("frontend connect: %s", err);
+    for (;;) {
+        g_autofree char *err = NULL;
+        XenFe *fe = xen_fe_connect(s->ctl, s->xs, &err);
+
+        if (fe) {
+            return fe;
+        }
+        /* A spawned QEMU may be between creating its socket and listening. */
+        if (!s->pid || g_get_monotonic_time() > end) {
+            sim_fail("frontend connect: %s", err);
+        }
+        g_usleep(5000);
     }
-    return fe;
 }
 
 static struct xs_handle *xs_on(const char *path)
@@ -210,10 +319,15 @@ bool sim_qom_exists(Sim *s, const char *path)
     return ok;
 }
 
+static int sim_qemu_pid(Sim *s)
+{
+    return s->pid ? s->pid : qtest_pid(s->qts);
+}
+
 unsigned int sim_qemu_fds(Sim *s)
 {
     g_autofree char *dir = g_strdup_printf("/proc/%d/fd",
-                                           (int)qtest_pid(s->qts));
+                                           sim_qemu_pid(s));
     GDir *d = g_dir_open(dir, 0, NULL);
     unsigned int n = 0;
 
@@ -223,6 +337,19 @@ unsigned int sim_qemu_fds(Sim *s)
     }
     g_dir_close(d);
     return n;
+}
+
+uint64_t sim_qemu_rss_kib(Sim *s)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status",
+                                            sim_qemu_pid(s));
+    g_autofree char *text = NULL;
+    const char *p;
+
+    g_assert(g_file_get_contents(path, &text, NULL, NULL));
+    p = strstr(text, "VmRSS:");
+    g_assert(p);
+    return g_ascii_strtoull(p + 6, NULL, 10);
 }
 
 char *sim_xs_read(Sim *s, const char *path)

@@ -19,7 +19,11 @@ typedef struct Sim {
     char *dir;                  /* removed with everything in it */
     char *ctl, *xs, *xs_admin;  /* the sockets */
     char *img;                  /* the default image, if any */
+    char *log;                  /* QEMU's log: -D, with -d guest_errors */
+    char *err;                  /* QEMU's stderr */
     struct xs_handle *admin;    /* dom0's, for sim_xs_read() */
+    struct XenAttack *attack;   /* see xen-attack.h */
+    GPid pid;                   /* QEMU started by sim_spawn(), or 0 */
 } Sim;
 
 /*
@@ -32,9 +36,23 @@ Sim *sim_new(uint64_t img_size);
 char *sim_make_image(Sim *s, const char *name, uint64_t size);
 /*
  * Start QEMU: -M xen-sim with the three sockets, -m 256M -nodefaults, then
- * @fmt (the devices).
+ * @fmt (the devices).  Guest errors go to s->log, stderr to s->err (shown
+ * when the test stops or fails).
  */
 void sim_launch(Sim *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/*
+ * Start QEMU as a plain child process, without libqtest, for a test that
+ * kills it: the same machine and options as sim_launch() (with -accel qtest
+ * but no qtest or QMP connection), its stdout discarded.  Returns once its
+ * sockets are there; then sim_fe_connect() (which retries while QEMU starts
+ * to listen) reaches it.  No QMP helper works on such a QEMU.
+ */
+void sim_spawn(Sim *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/*
+ * SIGKILL the QEMU of sim_spawn() and reap it; fails the test if it had
+ * already died.
+ */
+void sim_kill(Sim *s);
 /* Stop QEMU (if started), remove the directory, free @s. */
 void sim_stop(Sim *s);
 
@@ -81,6 +99,8 @@ bool sim_qom_exists(Sim *s, const char *path);
 
 /* The number of open file descriptors of the QEMU process. */
 unsigned int sim_qemu_fds(Sim *s);
+/* The resident memory (VmRSS) of the QEMU process, in KiB. */
+uint64_t sim_qemu_rss_kib(Sim *s);
 
 /* Dom0's view of a node: NULL if absent. */
 char *sim_xs_read(Sim *s, const char *path);

@@ -44,4 +44,10 @@ void xen_pv_backend_fatal(XenDevice *xendev, const char *msg);
 /* BQL.  A connection works: an earlier `error` no longer stands. */
 void xen_pv_backend_clear_error(XenDevice *xendev);
 
+/*
+ * BQL.  A XenPvKeyRead (xen-pv-keys.h) on the frontend's directory of the
+ * XenDevice @opaque.
+ */
+char *xen_pv_frontend_key(void *opaque, const char *key);
+
 #endif /* HW_XEN_PV_XEN_PV_FRONTEND_H */

@@ -587,6 +587,22 @@ static void complete(XenBlkQueue *q, uint64_t id, uint8_t op, int16_t status)
     q->inflight--;
 }
 
+/*
+ * Are the bytes of response @idx that no field covers zero?  Byte 9 (after
+ * operation) in both layouts; in the x86_64 one, bytes 12..15 as well.
+ */
+static bool padding_zero(XenBlkQueue *q, RING_IDX idx)
+{
+    const uint8_t *e;
+
+    if (q->bf->abi32) {
+        e = (const uint8_t *)RING_GET_RESPONSE(&q->ring.x86_32, idx);
+        return e[9] == 0;
+    }
+    e = (const uint8_t *)RING_GET_RESPONSE(&q->ring.native, idx);
+    return (e[9] | e[12] | e[13] | e[14] | e[15]) == 0;
+}
+
 /* Collect the responses there are; how many. */
 static unsigned int reap(XenBlkQueue *q)
 {
@@ -626,6 +642,11 @@ static unsigned int reap(XenBlkQueue *q)
                 id = r.id;
                 op = r.operation;
                 status = r.status;
+            }
+            if (!padding_zero(q, cons)) {
+                /* Bytes no field covers must not carry stale data. */
+                q->bad_responses++;
+                bf->bad_responses++;
             }
             complete(q, id, op, status);
         }
@@ -844,6 +865,12 @@ bool xen_blkfront_submit(XenBlkfront *bf, unsigned int qi,
                          const XenBlkReq *req)
 {
     return submit(xen_blkfront_queue(bf, qi), req) >= 0;
+}
+
+int xen_blkfront_submit_slot(XenBlkfront *bf, unsigned int qi,
+                             const XenBlkReq *req)
+{
+    return submit(xen_blkfront_queue(bf, qi), req);
 }
 
 int xen_blkfront_op(XenBlkfront *bf, unsigned int qi, const XenBlkReq *req)

@@ -247,6 +247,13 @@ int xen_blkfront_op(XenBlkfront *bf, unsigned int q, const XenBlkReq *req);
  */
 bool xen_blkfront_submit(XenBlkfront *bf, unsigned int q,
                          const XenBlkReq *req);
+/*
+ * The same; returns the slot the request took (-1 if none was free), whose
+ * done and status fields say, once reaped, how it ended.  The slot may take
+ * a new request as soon as this one is reaped.
+ */
+int xen_blkfront_submit_slot(XenBlkfront *bf, unsigned int q,
+                             const XenBlkReq *req);
 /* Publish the queued requests, notify if the ring asks for it. */
 void xen_blkfront_kick(XenBlkfront *bf, unsigned int q);
 /*

@@ -1350,8 +1350,46 @@ int xen_netfront_set_toeplitz(XenNetfront *nf, const uint8_t *key,
 
 /* ---- connect and disconnect ---- */
 
-/* Remove the keys a previous connect (or anyone) may have left. */
-static void remove_keys(XenNetfront *nf, unsigned int old_queues)
+/* Whether a connect with @n queues, set up, writes top-level @key. */
+static bool connect_writes_key(XenNetfront *nf, unsigned int n,
+                               const char *key)
+{
+    const XenNetfrontConfig *c = &nf->cfg;
+
+    if (!strcmp(key, "tx-ring-ref") || !strcmp(key, "rx-ring-ref")) {
+        return n <= 1;
+    }
+    if (!strcmp(key, "event-channel")) {
+        return n <= 1 && nf->q[0].nr_evt == 1;
+    }
+    if (!strcmp(key, "event-channel-tx") || !strcmp(key, "event-channel-rx")) {
+        return n <= 1 && nf->q[0].nr_evt > 1;
+    }
+    if (!strcmp(key, "multi-queue-num-queues")) {
+        return n > 1;
+    }
+    if (!strcmp(key, "request-rx-copy")) {
+        return !c->no_rx_copy;
+    }
+    if (!strcmp(key, "feature-rx-notify")) {
+        return !c->no_rx_notify;
+    }
+    if (!strcmp(key, "feature-no-csum-offload")) {
+        return c->no_csum_offload;
+    }
+    if (!strcmp(key, "ctrl-ring-ref") || !strcmp(key, "event-channel-ctrl")) {
+        return c->ctrl_ring;
+    }
+    return false;
+}
+
+/*
+ * Remove the keys a previous connect (or anyone) may have left, except
+ * those the connect with @n queues writes anyway: overwriting a node does
+ * not count against XenStore's node quota, creating one does.
+ */
+static void remove_keys(XenNetfront *nf, unsigned int old_queues,
+                        unsigned int n)
 {
     static const char *const keys[] = {
         "tx-ring-ref", "rx-ring-ref", "event-channel", "event-channel-tx",
@@ -1361,7 +1399,9 @@ static void remove_keys(XenNetfront *nf, unsigned int old_queues)
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
-        fe_rm(nf, keys[i]);
+        if (!connect_writes_key(nf, n, keys[i])) {
+            fe_rm(nf, keys[i]);
+        }
     }
     for (unsigned int i = 0; i < old_queues; i++) {
         g_autofree char *dir = g_strdup_printf("queue-%u", i);
@@ -1477,7 +1517,7 @@ bool xen_netfront_connect(XenNetfront *nf, char **err)
     nf->rx_ref = nf->q[0].rx_ref;
     nf->evt = nf->q[0].evt[0];
 
-    remove_keys(nf, MAX(old_queues, n));
+    remove_keys(nf, MAX(old_queues, n), n);
     if (!write_frontend_keys(nf)) {
         *err = g_strdup("cannot write the frontend's XenStore nodes");
         return false;

@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Run the Xen lab: real Xen 4.17 with a Debian dom0, nested under TCG.
+
+Boots Xen + dom0 in Debian's qemu-system-x86_64 (TCG, -cpu qemu64, one
+CPU), with dom0's image from scripts/xen-lab/images.sh plus this run's
+payload (our QEMU and the stock build as libxl's device models, the scenario
+scripts of tests/xen-lab/dom0).  dom0 runs the scenarios and reports on the
+serial console; this script turns its XEN-LAB lines into TAP (--tap) or a
+readable log, checks that every expected check was reported, and stops the
+machine after --timeout seconds whatever happens.
+
+Output: build/xen-lab/{serial.log,summary.txt}.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LINE = re.compile(r"XEN-LAB: (PASS|FAIL|INFO|END)\s*(\S*)\s*(.*)")
+
+# Checks each scenario must report (a missing one is a failure).
+EXPECTED = {
+    "ours": ["setup", "lab-ours/tap-on-bridge", "lab-ours/disk", "lab-ours/cdrom",
+             "lab-ours/block-attach", "lab-ours/block-detach", "lab-ours/hotplug",
+             "lab-ours/ping-guest-to-dom0", "lab-ours/ping-dom0-to-guest",
+             "lab-ours/bulk1500-guest-to-dom0", "lab-ours/bulk9000-guest-to-dom0",
+             "lab-ours/ping-8000", "lab-ours/net",
+             "lab-ours/disk-guest-read", "lab-ours/disk-dom0-read",
+             "lab-ours/cdrom-guest-read", "lab-ours/hotplug-guest-read",
+             "lab-ours/hotplug-dom0-read", "lab-ours/bulk1500-dom0-to-guest",
+             "lab-ours/bulk9000-dom0-to-guest",
+             "lab-ours/dm-exited", "lab-ours/backend-removed"],
+    "destroy": ["lab-busy/load-running", "lab-busy/destroy", "lab-busy/dm-exited",
+                "lab-busy/backend-removed", "lab-again/disk",
+                "lab-again/disk-guest-read", "lab-again/disk-dom0-read",
+                "lab-again/dm-exited", "lab-again/backend-removed"],
+    "stock": ["lab-stock/disk", "lab-stock/disk-guest-read",
+              "lab-stock/disk-dom0-read", "lab-stock/dm-exited",
+              "lab-stock/backend-removed"],
+}
+DEFAULT_SCENARIOS = "ours,destroy,stock"
+
+
+def log(msg):
+    print("[xen-lab] %s" % msg, file=sys.stderr, flush=True)
+
+
+def build_payload(outdir, images, ours, stock):
+    """dom0's initrd: the cached image, then a cpio with /lab."""
+    pay = os.path.join(outdir, "payload")
+    shutil.rmtree(pay, ignore_errors=True)
+    lab = os.path.join(pay, "lab")
+    os.makedirs(lab)
+    for name in ("init", "scenarios.sh"):
+        shutil.copy(os.path.join(ROOT, "tests/xen-lab/dom0", name), lab)
+    os.chmod(os.path.join(lab, "init"), 0o755)
+    shutil.copy(os.path.join(images, "domU.cpio.gz"), lab)
+    for name, binary in (("qemu-ours", ours), ("qemu-stock", stock)):
+        if binary:
+            subprocess.run(["strip", "-o", os.path.join(lab, name), binary], check=True)
+    files = subprocess.run("cd %s && find . | LC_ALL=C sort" % pay, shell=True,
+                           check=True, capture_output=True).stdout
+    cpio = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "--owner=0:0"],
+                          cwd=pay, input=files, check=True, capture_output=True).stdout
+    initrd = os.path.join(outdir, "initrd")
+    with open(initrd, "wb") as out:
+        with open(os.path.join(images, "dom0.cpio"), "rb") as base:
+            shutil.copyfileobj(base, out, 1 << 20)
+        # newc archives concatenate; pad the first to 4 bytes.
+        out.write(b"\0" * ((-out.tell()) % 4))
+        out.write(cpio)
+    return initrd
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ours", default=os.path.join(ROOT, "build/qemu-system-x86_64"))
+    ap.add_argument("--stock", default=os.path.join(ROOT, "build/stock/qemu-system-x86_64"))
+    ap.add_argument("--scenarios", default=os.environ.get("XEN_LAB_SCENARIOS", DEFAULT_SCENARIOS))
+    ap.add_argument("--timeout", type=int, default=int(os.environ.get("XEN_LAB_TIMEOUT", 1200)))
+    ap.add_argument("--outdir", default=os.path.join(ROOT, "build/xen-lab"))
+    ap.add_argument("--qemu", default="/usr/bin/qemu-system-x86_64",
+                    help="the host QEMU that runs Xen (Debian's)")
+    ap.add_argument("--tap", action="store_true", help="print TAP")
+    args = ap.parse_args()
+
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    for s in scenarios:
+        if s not in EXPECTED:
+            ap.error("unknown scenario %r (known: %s)" % (s, ", ".join(EXPECTED)))
+    stock = args.stock if "stock" in scenarios else None
+    for b in [args.ours] + ([stock] if stock else []):
+        if not os.access(b, os.X_OK):
+            ap.error("%s is not built (make, make bench-build)" % b)
+    if not os.access(args.qemu, os.X_OK):
+        ap.error("%s is missing (scripts/install-deps.sh installs qemu-system-x86)" % args.qemu)
+
+    os.makedirs(args.outdir, exist_ok=True)
+    t0 = time.monotonic()
+    images = subprocess.run([os.path.join(ROOT, "scripts/xen-lab/images.sh"), args.ours]
+                            + ([stock] if stock else []),
+                            check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+    t_images = time.monotonic() - t0
+    initrd = build_payload(args.outdir, images, args.ours, stock)
+
+    # Multiboot modules are comma-separated; a comma inside is doubled.
+    dom0_args = ("console=hvc0 earlyprintk=xen rdinit=/lab/init loglevel=4 "
+                 "lab.scenarios=%s" % ",".join(scenarios))
+    modules = "%s %s,%s" % (os.path.join(images, "vmlinuz"),
+                            dom0_args.replace(",", ",,"), initrd)
+    cmd = [args.qemu, "-accel", "tcg", "-cpu", "qemu64", "-smp", "1", "-m", "2G",
+           "-display", "none", "-monitor", "none", "-serial", "stdio",
+           "-no-reboot", "-nodefaults",
+           "-kernel", os.path.join(images, "xen"),
+           "-append", "console=com1 com1=115200,8n1 dom0_mem=1280M,max:1280M "
+                      "dom0_max_vcpus=1 noreboot",
+           "-initrd", modules]
+    log("images %s (%.0f s); booting Xen, scenarios %s" % (images, t_images, ",".join(scenarios)))
+
+    serial_path = os.path.join(args.outdir, "serial.log")
+    results = []          # (status, name, details)
+    infos = []
+    ended = False
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    timer = threading.Timer(args.timeout, proc.kill)
+    timer.start()
+    t_boot = time.monotonic()
+    with open(serial_path, "wb") as serial:
+        for raw in proc.stdout:
+            serial.write(raw)
+            serial.flush()
+            text = raw.decode(errors="replace").rstrip("\r\n")
+            m = LINE.search(text)
+            if not m:
+                continue
+            kind, name, rest = m.groups()
+            if kind == "END":
+                ended = True
+                log("dom0 finished after %.0f s" % (time.monotonic() - t_boot))
+                break
+            if kind == "INFO":
+                infos.append("%s %s" % (name, rest))
+                log("%s %s" % (name, rest))
+            else:
+                results.append((kind, name, rest))
+                log("%s %s %s" % (kind, name, rest))
+    timed_out = not ended and time.monotonic() - t_boot >= args.timeout - 1
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    timer.cancel()
+
+    seen = {n for _, n, _ in results}
+    for s in scenarios:
+        for want in EXPECTED[s]:
+            if want not in seen:
+                results.append(("FAIL", want, "never reported"))
+    if not ended:
+        results.append(("FAIL", "lab-finished",
+                        "timed out after %d s" % args.timeout if timed_out
+                        else "the machine stopped before XEN-LAB: END (see %s)" % serial_path))
+
+    total = time.monotonic() - t0
+    summary = [i for i in infos if i.startswith(("summary", "lab-ours/blkfront",
+                                                 "lab-ours/queues", "lab-ours/disk-mbps",
+                                                 "lab-stock/blkfront", "lab-stock/queues",
+                                                 "lab-stock/disk-mbps", "xen"))]
+    with open(os.path.join(args.outdir, "summary.txt"), "w") as f:
+        for line in summary:
+            f.write(line + "\n")
+        f.write("lab: %.0f s (images %.0f s)\n" % (total, t_images))
+
+    failed = [r for r in results if r[0] == "FAIL"]
+    if args.tap:
+        print("1..%d" % len(results))
+        for i, (kind, name, rest) in enumerate(results, 1):
+            print("%s %d - xen-lab/%s%s" % ("ok" if kind == "PASS" else "not ok", i, name,
+                                            " (%s)" % rest if kind == "FAIL" and rest else ""))
+        for line in summary:
+            print("# " + line)
+        print("# lab: %.0f s (images %.0f s)" % (total, t_images))
+    else:
+        for line in summary:
+            print(line)
+        print("xen-lab: %d passed, %d failed (%.0f s)" % (len(results) - len(failed),
+                                                           len(failed), total))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=sh
+#
+# The lab's scenarios, sourced by /lab/init in dom0.  Each scenario_<name>
+# starts PV domUs with xl (their device model: our QEMU, or the stock build,
+# through device_model_override), follows the guest's console log, acts when
+# the guest waits for dom0 (hot-plug, network peer), and checks the data both
+# ways once the guest is gone.  Results are XEN-LAB lines (see init).
+
+LAB=/lab
+IMG=/tmp/lab
+CONSOLE_LOGS=/var/log/xen/console
+GUEST_TIMEOUT=${GUEST_TIMEOUT:-400}
+mkdir -p "$IMG/www"
+
+md5() { md5sum "$1" | cut -d' ' -f1; }
+# md5 of LEN MiB at OFF MiB of a file.
+md5_at() { dd if="$1" bs=1M skip="$2" count="$3" 2>/dev/null | md5sum | cut -d' ' -f1; }
+
+# A raw image of SIZE MiB whose first MiB is random.
+make_image() {   # path size_mib
+    truncate -s "$2M" "$1"
+    dd if=/dev/urandom of="$1" bs=1M count=1 conv=notrunc 2>/dev/null
+}
+
+# The last value of "LAB-GUEST: INFO <key> <value>" in a guest's log.
+guest_info() {   # domain key
+    sed -n "s/^LAB-GUEST: INFO $2 //p" "$CONSOLE_LOGS/guest-$1.log" 2>/dev/null |
+        tail -n 1 | tr -d '\r'
+}
+
+# Copy a guest's console log to dom0's console, for the serial log.
+dump_guest() {   # domain
+    tr -d '\r' < "$CONSOLE_LOGS/guest-$1.log" 2>/dev/null | sed "s/^/[$1] /"
+}
+
+# Relay the guest's PASS/FAIL lines, prefixed with the scenario's name.
+relay_guest() {   # domain prefix
+    tr -d '\r' < "$CONSOLE_LOGS/guest-$1.log" |
+        sed -n "s#^LAB-GUEST: \(PASS\|FAIL\) \([^ ]*\)\(.*\)#XEN-LAB: \1 $2/\2\3#p"
+}
+
+check() {   # name condition-result(0/1) details
+    if [ "$2" = 0 ]; then lab PASS "$1" "$3"; else lab FAIL "$1" "$3"; fi
+}
+
+same() {   # name expected actual
+    [ -n "$2" ] && [ "$2" = "$3" ]
+    check "$1" $? "expected ${2:-?} got ${3:-nothing}"
+}
+
+dm_log() { tail -n 20 "/var/log/xen/qemu-dm-$1.log" 2>/dev/null | sed 's/^/XEN-LAB: INFO dm-log /'; }
+
+# Write an xl config for a PV domU served by QEMU binary $2.
+write_cfg() {   # name qemu steps disk-lines [net]
+    cat > "$IMG/$1.cfg" <<EOF
+name = "$1"
+type = "pv"
+kernel = "/boot/vmlinuz-domU"
+ramdisk = "$LAB/domU.cpio.gz"
+extra = "console=hvc0 lab.steps=$3"
+memory = 192
+vcpus = 2
+on_poweroff = "destroy"
+on_crash = "destroy"
+disk = [ $4 ]
+device_model_version = "qemu-xen"
+device_model_override = "$2"
+EOF
+    if [ -n "${5:-}" ]; then
+        cat >> "$IMG/$1.cfg" <<EOF
+device_model_args_pv = [ "-netdev", "tap,id=lab0,ifname=$5,script=no,downscript=no",
+                         "-device", "xen-net-device,netdev=lab0,mac=00:16:3e:77:00:02,mtu=9000" ]
+EOF
+    fi
+}
+
+start_domain() {   # name
+    local t0 t1
+    t0=$(cut -d' ' -f1 /proc/uptime)
+    if ! xl create "$IMG/$1.cfg" > "$IMG/$1.create.log" 2>&1; then
+        lab FAIL "$1/create" "xl create failed: $(tail -n 3 "$IMG/$1.create.log" | tr '\n' ' ')"
+        dm_log "$1"
+        return 1
+    fi
+    t1=$(cut -d' ' -f1 /proc/uptime)
+    lab INFO "$1/create-seconds" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')"
+}
+
+domain_alive() { xl domid "$1" >/dev/null 2>&1; }
+
+# Follow a guest until it says DONE (or dies, or times out), calling
+# on_wait_<what> for each "LAB-GUEST: WAIT <what>" in order.
+follow_guest() {   # name
+    local log="$CONSOLE_LOGS/guest-$1.log" handled=0 n w deadline
+    deadline=$(( $(cut -d. -f1 /proc/uptime) + GUEST_TIMEOUT ))
+    while :; do
+        n=$(grep -c '^LAB-GUEST: WAIT ' "$log" 2>/dev/null || true)
+        while [ "${n:-0}" -gt "$handled" ]; do
+            handled=$((handled + 1))
+            w=$(grep '^LAB-GUEST: WAIT ' "$log" | sed -n "${handled}p" | tr -d '\r' | cut -d' ' -f3)
+            "on_wait_$(echo "$w" | tr '-' '_')" "$1"
+        done
+        grep -q '^LAB-GUEST: DONE' "$log" 2>/dev/null && break
+        if ! domain_alive "$1"; then
+            lab FAIL "$1/guest" "domain died before DONE"
+            tail -n 20 "$log" 2>/dev/null | sed 's/^/XEN-LAB: INFO guest-log /'
+            return 1
+        fi
+        if [ "$(cut -d. -f1 /proc/uptime)" -ge "$deadline" ]; then
+            lab FAIL "$1/guest" "no DONE within ${GUEST_TIMEOUT}s"
+            tail -n 20 "$log" 2>/dev/null | sed 's/^/XEN-LAB: INFO guest-log /'
+            dm_log "$1"
+            xl destroy "$1" 2>/dev/null
+            return 1
+        fi
+        sleep 0.3
+    done
+    # The guest powers off; on_poweroff=destroy ends it.
+    local i=0
+    while domain_alive "$1" && [ $i -lt 100 ]; do sleep 0.3; i=$((i + 1)); done
+    domain_alive "$1" && xl destroy "$1"
+    return 0
+}
+
+# Our QEMU for a domain is gone, and so are its backend directories.
+check_cleanup() {   # name domid
+    local i=0
+    while pgrep -f "xen-domid $2 " >/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+    ! pgrep -f "xen-domid $2 " >/dev/null
+    check "$1/dm-exited" $? "device model of domain $2"
+    ! xenstore-exists "/local/domain/0/backend/qdisk/$2"
+    check "$1/backend-removed" $? "/local/domain/0/backend/qdisk/$2"
+}
+
+on_wait_block_attach() {
+    xl block-attach "$1" "format=raw,vdev=xvdc,access=rw,backendtype=qdisk,target=$IMG/disk2.img"
+    check "$1/block-attach" $? "xvdc"
+}
+on_wait_block_detach() {
+    xl block-detach "$1" xvdc
+    check "$1/block-detach" $? "xvdc"
+}
+on_wait_ping_dom0_to_guest() {
+    ping -c 3 -W 5 192.168.77.2 >/dev/null
+    check "$1/ping-dom0-to-guest" $? "3 echo requests"
+}
+on_wait_bulk() {   # domain tag
+    local want got
+    rm -f "$IMG/got"
+    wget -q -O "$IMG/got" http://192.168.77.2:8080/blob
+    want=$(guest_info "$1" "$2-guest-md5")
+    got=$(md5 "$IMG/got")
+    same "$1/$2-guest-to-dom0" "$want" "$got"
+    rm -f "$IMG/got"
+    touch "$IMG/www/$2-done"
+}
+on_wait_bulk1500_fetch() { on_wait_bulk "$1" bulk1500; }
+on_wait_bulk9000_fetch() { on_wait_bulk "$1" bulk9000; }
+
+# Disk checks once the guest is gone: what it read of dom0's data, what it
+# wrote, as dom0 sees them.
+check_disk() {   # name image
+    same "$1/disk-guest-read" "$(md5_at "$2" 0 1)" "$(guest_info "$1" disk-read-md5)"
+    same "$1/disk-dom0-read" "$(guest_info "$1" disk-write-md5)" "$(md5_at "$2" 1 1)"
+    lab INFO "$1/blkfront" "$(guest_info "$1" blkfront)"
+    lab INFO "$1/queues" "$(guest_info "$1" disk-queues) max_segments=$(guest_info "$1" disk-max-segments) max_sectors_kb=$(guest_info "$1" disk-max-sectors-kb)"
+    lab INFO "$1/disk-mbps" "write=$(guest_info "$1" disk-write-mbps) read=$(guest_info "$1" disk-read-mbps) read4k=$(guest_info "$1" disk-read4k-mbps)"
+}
+
+# Our QEMU: a disk, a cdrom, a hot-plugged disk, a NIC.
+scenario_ours() {
+    local n=lab-ours domid
+    make_image "$IMG/disk1.img" 64
+    make_image "$IMG/cdrom.iso" 4
+    make_image "$IMG/disk2.img" 16
+    dd if=/dev/urandom of="$IMG/www/blob" bs=1M count=8 2>/dev/null
+    busybox httpd -p 192.168.77.1:8080 -h "$IMG/www"
+    write_cfg $n "$LAB/qemu-ours" disk,cdrom,hotplug,net \
+        "\"format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=$IMG/disk1.img\",
+         \"format=raw,vdev=xvdb,access=ro,devtype=cdrom,backendtype=qdisk,target=$IMG/cdrom.iso\"" \
+        labtap0
+    start_domain $n || return
+    domid=$(xl domid $n)
+    if ip link set labtap0 mtu 9000 master xenbr0 up; then
+        lab PASS "$n/tap-on-bridge" "labtap0"
+    else
+        lab FAIL "$n/tap-on-bridge" "labtap0 missing: $(ip -o link | cut -d: -f2 | tr '\n' ' ')"
+    fi
+    follow_guest $n
+    dump_guest $n
+    relay_guest $n $n
+    check_disk $n "$IMG/disk1.img"
+    same "$n/cdrom-guest-read" "$(md5_at "$IMG/cdrom.iso" 0 1)" "$(guest_info $n cdrom-read-md5)"
+    same "$n/hotplug-guest-read" "$(md5_at "$IMG/disk2.img" 0 1)" "$(guest_info $n hotplug-read-md5)"
+    same "$n/hotplug-dom0-read" "$(guest_info $n hotplug-write-md5)" "$(md5_at "$IMG/disk2.img" 1 1)"
+    same "$n/bulk1500-dom0-to-guest" "$(md5 "$IMG/www/blob")" "$(guest_info $n bulk1500-fetched-md5)"
+    same "$n/bulk9000-dom0-to-guest" "$(md5 "$IMG/www/blob")" "$(guest_info $n bulk9000-fetched-md5)"
+    lab INFO "$n/mtu" "$(guest_info $n mtu)"
+    check_cleanup $n "$domid"
+}
+
+# xl destroy with I/O in flight, then a second domU: served again.
+scenario_destroy() {
+    local n=lab-busy domid
+    make_image "$IMG/disk3.img" 64
+    write_cfg $n "$LAB/qemu-ours" disk,load \
+        "\"format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=$IMG/disk3.img\""
+    start_domain $n || return
+    domid=$(xl domid $n)
+    # Wait for the load to run, then destroy under it.
+    local i=0
+    while ! grep -q '^LAB-GUEST: INFO load running' "$CONSOLE_LOGS/guest-$n.log" 2>/dev/null &&
+          [ $i -lt 600 ]; do sleep 0.3; i=$((i + 1)); done
+    grep -q '^LAB-GUEST: INFO load running' "$CONSOLE_LOGS/guest-$n.log"
+    check "$n/load-running" $? "guest writing in a loop"
+    sleep 2
+    xl destroy $n
+    check "$n/destroy" $? "xl destroy with I/O in flight"
+    check_cleanup $n "$domid"
+
+    n=lab-again
+    make_image "$IMG/disk4.img" 64
+    write_cfg $n "$LAB/qemu-ours" disk \
+        "\"format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=$IMG/disk4.img\""
+    start_domain $n || return
+    domid=$(xl domid $n)
+    follow_guest $n
+    dump_guest $n
+    relay_guest $n $n
+    check_disk $n "$IMG/disk4.img"
+    check_cleanup $n "$domid"
+}
+
+# The same disk scenario on upstream's backend (the stock build).
+scenario_stock() {
+    local n=lab-stock domid
+    make_image "$IMG/disk5.img" 64
+    write_cfg $n "$LAB/qemu-stock" disk \
+        "\"format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=$IMG/disk5.img\""
+    start_domain $n || return
+    domid=$(xl domid $n)
+    follow_guest $n
+    dump_guest $n
+    relay_guest $n $n
+    check_disk $n "$IMG/disk5.img"
+    check_cleanup $n "$domid"
+    # Ours vs stock, from this run's figures.
+    local k o s
+    for k in disk-write-mbps disk-read-mbps disk-read4k-mbps; do
+        o=$(guest_info lab-ours $k)
+        s=$(guest_info lab-stock $k)
+        lab INFO summary "$k ours=${o:-?} stock=${s:-?} ratio=$(awk -v o="$o" -v s="$s" \
+            'BEGIN { if (o > 0 && s > 0) printf "%.2fx", o / s; else printf "?" }')"
+    done
+}
