@@ -10,12 +10,14 @@
 #   dom0.cpio    dom0's root file system as an initramfs: a debootstrap of
 #                bookworm with the Xen 4.17 tools, the libraries our QEMU
 #                links against, the kernel modules dom0 needs
-#   domU.cpio.gz the domUs' initramfs: busybox, xen-blkfront, xen-netfront,
-#                tests/xen-lab/guest/init
+#   domU.cpio    the base of the domUs' initramfs: busybox, xen-blkfront,
+#                xen-netfront and their dependencies (lab.py adds the
+#                guest's init, tests/xen-lab/guest/init, at each run)
 #
 # The images are rebuilt only when their inputs change: this script, the
-# guest's files, the package lists (which include the libraries of the QEMU
-# binaries given as arguments).  Needs root (debootstrap).
+# package lists (which include the libraries of the QEMU binaries given as
+# arguments) and the candidate versions of the kernel and hypervisor
+# packages.  Needs root (debootstrap).
 #
 #   scripts/xen-lab/images.sh [QEMU_BINARY...]
 set -euo pipefail
@@ -63,7 +65,7 @@ kernel_pkg=$(apt-cache depends linux-image-amd64 |
 xen_pkg=xen-hypervisor-$XEN_SERIES-amd64
 
 key=$( {
-    cat "$0" "$PROJECT_ROOT"/tests/xen-lab/guest/*
+    cat "$0"
     echo "$pkgs $kernel_pkg"
     apt-cache policy "$kernel_pkg" "$xen_pkg" | grep Candidate
 } | sha256sum | cut -c1-16)
@@ -126,13 +128,12 @@ install_modules "$root" "${DOM0_MODULES[@]}"
 cp "$work/out/vmlinuz" "$root/boot/vmlinuz-domU"
 pack_cpio "$root" > "$work/out/dom0.cpio"
 
-# 3. domU: busybox, its modules and the guest's init.
+# 3. domU: busybox and its modules (the init comes with each run).
 groot="$work/domU"
 mkdir -p "$groot"/{bin,dev,proc,sys,tmp,run}
 cp /bin/busybox "$groot/bin/busybox"
-install -m 0755 "$PROJECT_ROOT/tests/xen-lab/guest/init" "$groot/init"
 install_modules "$groot" "${DOMU_MODULES[@]}"
-pack_cpio "$groot" | gzip -1 > "$work/out/domU.cpio.gz"
+pack_cpio "$groot" > "$work/out/domU.cpio"
 
 printf 'kernel %s\nxen %s\npackages %s\n' "$kernel_pkg" \
     "$(dpkg-deb -f "$work"/debs/"$xen_pkg"_*.deb Version)" "$pkgs" > "$work/out/manifest"

@@ -52,30 +52,57 @@ def log(msg):
     print("[xen-lab] %s" % msg, file=sys.stderr, flush=True)
 
 
+def pack_cpio(directory):
+    """A newc cpio archive of @directory, owned by root."""
+    files = subprocess.run("cd %s && find . | LC_ALL=C sort" % directory, shell=True,
+                           check=True, capture_output=True).stdout
+    return subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "--owner=0:0"],
+                          cwd=directory, input=files, check=True,
+                          capture_output=True).stdout
+
+
+def concat_cpio(path, base, extra):
+    """Write @base (a cached cpio) followed by the archive @extra to @path:
+    Linux unpacks concatenated newc archives in turn."""
+    with open(path, "wb") as out:
+        with open(base, "rb") as f:
+            shutil.copyfileobj(f, out, 1 << 20)
+        out.write(b"\0" * ((-out.tell()) % 4))
+        out.write(extra)
+
+
 def build_payload(outdir, images, ours, stock):
-    """dom0's initrd: the cached image, then a cpio with /lab."""
+    """dom0's initrd: the cached image, then a cpio with /lab: the scenario
+    scripts, the QEMU binaries, the guests' initramfs (base + guest init)."""
     pay = os.path.join(outdir, "payload")
     shutil.rmtree(pay, ignore_errors=True)
     lab = os.path.join(pay, "lab")
+    guest = os.path.join(outdir, "guest")
+    shutil.rmtree(guest, ignore_errors=True)
     os.makedirs(lab)
+    os.makedirs(guest)
     for name in ("init", "scenarios.sh"):
         shutil.copy(os.path.join(ROOT, "tests/xen-lab/dom0", name), lab)
     os.chmod(os.path.join(lab, "init"), 0o755)
-    shutil.copy(os.path.join(images, "domU.cpio.gz"), lab)
-    for name, binary in (("qemu-ours", ours), ("qemu-stock", stock)):
-        if binary:
-            subprocess.run(["strip", "-o", os.path.join(lab, name), binary], check=True)
-    files = subprocess.run("cd %s && find . | LC_ALL=C sort" % pay, shell=True,
-                           check=True, capture_output=True).stdout
-    cpio = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc", "--owner=0:0"],
-                          cwd=pay, input=files, check=True, capture_output=True).stdout
+    shutil.copy(os.path.join(ROOT, "tests/xen-lab/guest/init"), guest)
+    os.chmod(os.path.join(guest, "init"), 0o755)
+    concat_cpio(os.path.join(lab, "domU.cpio"), os.path.join(images, "domU.cpio"),
+                pack_cpio(guest))
+    # Each QEMU as "make install" lays it out: its data directory (libxl's
+    # "-vnc none" needs a keymap) is found relative to the binary.
+    for name, binary in (("ours", ours), ("stock", stock)):
+        if not binary:
+            continue
+        prefix = os.path.join(lab, name)
+        os.makedirs(os.path.join(prefix, "bin"))
+        subprocess.run(["strip", "-o", os.path.join(prefix, "bin/qemu-system-x86_64"),
+                        binary], check=True)
+        keymap = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(binary))),
+                              "src/pc-bios/keymaps/en-us")
+        os.makedirs(os.path.join(prefix, "share/qemu/keymaps"))
+        shutil.copy(keymap, os.path.join(prefix, "share/qemu/keymaps"))
     initrd = os.path.join(outdir, "initrd")
-    with open(initrd, "wb") as out:
-        with open(os.path.join(images, "dom0.cpio"), "rb") as base:
-            shutil.copyfileobj(base, out, 1 << 20)
-        # newc archives concatenate; pad the first to 4 bytes.
-        out.write(b"\0" * ((-out.tell()) % 4))
-        out.write(cpio)
+    concat_cpio(initrd, os.path.join(images, "dom0.cpio"), pack_cpio(pay))
     return initrd
 
 
@@ -88,6 +115,11 @@ def main():
     ap.add_argument("--outdir", default=os.path.join(ROOT, "build/xen-lab"))
     ap.add_argument("--qemu", default="/usr/bin/qemu-system-x86_64",
                     help="the host QEMU that runs Xen (Debian's)")
+    ap.add_argument("--trace", default=os.environ.get("XEN_LAB_TRACE", ""),
+                    help="trace events (a -trace enable= pattern) for our QEMU; "
+                         "they go to its log, printed when a guest fails")
+    ap.add_argument("--guest-timeout", type=int, default=0,
+                    help="seconds a guest may take (dom0's default: 400)")
     ap.add_argument("--tap", action="store_true", help="print TAP")
     args = ap.parse_args()
 
@@ -113,6 +145,10 @@ def main():
     # Multiboot modules are comma-separated; a comma inside is doubled.
     dom0_args = ("console=hvc0 earlyprintk=xen rdinit=/lab/init loglevel=4 "
                  "lab.scenarios=%s" % ",".join(scenarios))
+    if args.trace:
+        dom0_args += " lab.trace=%s" % args.trace
+    if args.guest_timeout:
+        dom0_args += " lab.guest-timeout=%d" % args.guest_timeout
     modules = "%s %s,%s" % (os.path.join(images, "vmlinuz"),
                             dom0_args.replace(",", ",,"), initrd)
     cmd = [args.qemu, "-accel", "tcg", "-cpu", "qemu64", "-smp", "1", "-m", "2G",

@@ -336,7 +336,13 @@ int16_t xen_block_check_request(const XenBlkifSlot *slot,
 {
     memset(req, 0, sizeof(*req));
     req->id = slot->id;
-    req->operation = slot->operation;
+    /*
+     * The response names the operation performed: for an INDIRECT request,
+     * its indirect_op.  Linux blkfront fails the device on any other value,
+     * and blkback answers the same way.
+     */
+    req->operation = slot->operation == BLKIF_OP_INDIRECT ?
+                     slot->indirect_op : slot->operation;
     *why = NULL;
 
     switch (slot->operation) {

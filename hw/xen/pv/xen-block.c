@@ -107,7 +107,7 @@ static bool xen_block_find_free_vdev(XenBlockDevice *blockdev, Error **errp)
             }
         }
     }
-    /* One block, as libxenstore's xs_directory() returns it. */
+    /* One allocation, as libxenstore's xs_directory() returns it. */
     free(names);
 
     for (disk = 0; disk < XEN_BLOCK_VDEV_MAX_DISKS; disk++) {

@@ -95,18 +95,18 @@ static char *sim_xs_get_domain_path(struct qemu_xs_handle *h,
 }
 
 /*
- * libxenstore's contract for xs_directory(): one allocation holding the
- * array and the names, released by a single free().  XenBus frees only the
- * array, so handing out separately allocated names (as the KVM Xen
- * emulation does) would leak them on every enumeration.
+ * Like libxenstore's xs_directory(), return the array and the names in one
+ * allocation: callers (xen-bus.c, xen-legacy-backend.c, ours) free only the
+ * array.  Handing out separately allocated names leaked every name of every
+ * listing, and XenBus lists the backend directories on every state change.
  */
 static char **sim_xs_directory(struct qemu_xs_handle *h, xs_transaction_t t,
                                const char *path, unsigned int *num)
 {
     GList *items = NULL;
     unsigned int n, i = 0;
-    size_t len = 0;
-    char **ret, *names;
+    size_t size;
+    char **ret, *p;
     int err;
 
     err = xs_impl_directory(xen_sim->xs, BE_DOMID, t, path, NULL, &items);
@@ -115,16 +115,18 @@ static char **sim_xs_directory(struct qemu_xs_handle *h, xs_transaction_t t,
         return NULL;
     }
     n = g_list_length(items);
+    size = (n + 1) * sizeof(char *);
     for (GList *l = items; l; l = l->next) {
-        len += strlen(l->data) + 1;
+        size += strlen(l->data) + 1;
     }
-    ret = g_malloc(sizeof(char *) * (n + 1) + len);
-    names = (char *)&ret[n + 1];
+    ret = g_malloc(size);
+    p = (char *)&ret[n + 1];
     for (GList *l = items; l; l = l->next) {
-        size_t sz = strlen(l->data) + 1;
+        size_t len = strlen(l->data) + 1;
 
-        ret[i++] = memcpy(names, l->data, sz);
-        names += sz;
+        memcpy(p, l->data, len);
+        ret[i++] = p;
+        p += len;
     }
     ret[n] = NULL;
     g_list_free_full(items, g_free);

@@ -146,8 +146,10 @@ static void check_one(const XenBlockLimits *lim, const XenBlkifSlot *slot,
 
     status = xen_block_check_request(slot, lim, &req, segs, &why);
     check_verdict(status, why);
-    FUZZ_CHECK(req.id == slot->id && req.operation == slot->operation,
-               "id or operation not echoed");
+    FUZZ_CHECK(req.id == slot->id &&
+               req.operation == (slot->operation == BLKIF_OP_INDIRECT ?
+                                 slot->indirect_op : slot->operation),
+               "id or operation (indirect: indirect_op) not echoed");
     if (status != BLKIF_RSP_OKAY) {
         return;
     }

@@ -16,7 +16,7 @@
  * receives.  QEMU's open file descriptors and resident memory are sampled
  * after a warm-up (the baseline), along the way and at the end: the fd count
  * must come back to the baseline exactly, and the resident memory may grow
- * by less than XEN_SOAK_RSS_SLACK_KIB (8192) KiB.  The figures are printed
+ * by less than XEN_SOAK_RSS_SLACK_KIB (2048) KiB.  The figures are printed
  * as TAP diagnostics.
  */
 
@@ -75,7 +75,7 @@ static void usage_sample(Usage *u, Sim *s, const char *when, bool base)
 
 static void usage_check(const Usage *u, const char *what)
 {
-    uint64_t slack = env_ulong("XEN_SOAK_RSS_SLACK_KIB", 8192);
+    uint64_t slack = env_ulong("XEN_SOAK_RSS_SLACK_KIB", 2048);
 
     g_test_message("%s: fds baseline %u, end %u (min %u, max %u); rss "
                    "baseline %" PRIu64 " KiB, peak %" PRIu64 " KiB, end %"

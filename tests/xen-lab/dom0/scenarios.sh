@@ -10,6 +10,7 @@
 LAB=/lab
 IMG=/tmp/lab
 CONSOLE_LOGS=/var/log/xen/console
+GUEST_TIMEOUT=$(sed -n "s/.*lab\.guest-timeout=\([0-9]*\).*/\1/p" /proc/cmdline)
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-400}
 mkdir -p "$IMG/www"
 
@@ -49,7 +50,10 @@ same() {   # name expected actual
     check "$1" $? "expected ${2:-?} got ${3:-nothing}"
 }
 
-dm_log() { tail -n 20 "/var/log/xen/qemu-dm-$1.log" 2>/dev/null | sed 's/^/XEN-LAB: INFO dm-log /'; }
+dm_log() { tail -n 60 "/var/log/xen/qemu-dm-$1.log" 2>/dev/null | sed 's/^/XEN-LAB: INFO dm-log /'; }
+
+# lab.trace=PATTERN on the command line: trace events for our QEMU.
+TRACE=$(sed -n 's/.*lab\.trace=\([^ ]*\).*/\1/p' /proc/cmdline)
 
 # Write an xl config for a PV domU served by QEMU binary $2.
 write_cfg() {   # name qemu steps disk-lines [net]
@@ -57,7 +61,7 @@ write_cfg() {   # name qemu steps disk-lines [net]
 name = "$1"
 type = "pv"
 kernel = "/boot/vmlinuz-domU"
-ramdisk = "$LAB/domU.cpio.gz"
+ramdisk = "$LAB/domU.cpio"
 extra = "console=hvc0 lab.steps=$3"
 memory = 192
 vcpus = 2
@@ -67,10 +71,15 @@ disk = [ $4 ]
 device_model_version = "qemu-xen"
 device_model_override = "$2"
 EOF
+    if [ -n "$TRACE" ] && [ -z "${5:-}" ]; then
+        echo "device_model_args_pv = [ \"-trace\", \"enable=$TRACE\" ]" >> "$IMG/$1.cfg"
+    fi
     if [ -n "${5:-}" ]; then
+        local trace_args=""
+        [ -n "$TRACE" ] && trace_args=', "-trace", "enable='"$TRACE"'"'
         cat >> "$IMG/$1.cfg" <<EOF
 device_model_args_pv = [ "-netdev", "tap,id=lab0,ifname=$5,script=no,downscript=no",
-                         "-device", "xen-net-device,netdev=lab0,mac=00:16:3e:77:00:02,mtu=9000" ]
+                         "-device", "xen-net-device,netdev=lab0,mac=00:16:3e:77:00:02,mtu=9000"$trace_args ]
 EOF
     fi
 }
@@ -92,9 +101,15 @@ domain_alive() { xl domid "$1" >/dev/null 2>&1; }
 # Follow a guest until it says DONE (or dies, or times out), calling
 # on_wait_<what> for each "LAB-GUEST: WAIT <what>" in order.
 follow_guest() {   # name
-    local log="$CONSOLE_LOGS/guest-$1.log" handled=0 n w deadline
+    local log="$CONSOLE_LOGS/guest-$1.log" handled=0 shown=0 total n w deadline
     deadline=$(( $(cut -d. -f1 /proc/uptime) + GUEST_TIMEOUT ))
     while :; do
+        # The guest's console, as it comes, into the serial log.
+        total=$(wc -l < "$log" 2>/dev/null || echo 0)
+        if [ "${total:-0}" -gt "$shown" ]; then
+            sed -n "$((shown + 1)),${total}p" "$log" | tr -d '\r' | sed "s/^/[$1] /"
+            shown=$total
+        fi
         n=$(grep -c '^LAB-GUEST: WAIT ' "$log" 2>/dev/null || true)
         while [ "${n:-0}" -gt "$handled" ]; do
             handled=$((handled + 1))
@@ -176,7 +191,7 @@ scenario_ours() {
     make_image "$IMG/disk2.img" 16
     dd if=/dev/urandom of="$IMG/www/blob" bs=1M count=8 2>/dev/null
     busybox httpd -p 192.168.77.1:8080 -h "$IMG/www"
-    write_cfg $n "$LAB/qemu-ours" disk,cdrom,hotplug,net \
+    write_cfg $n "$LAB/ours/bin/qemu-system-x86_64" disk,cdrom,hotplug,net \
         "\"format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=$IMG/disk1.img\",
          \"format=raw,vdev=xvdb,access=ro,devtype=cdrom,backendtype=qdisk,target=$IMG/cdrom.iso\"" \
         labtap0
@@ -188,7 +203,6 @@ scenario_ours() {
         lab FAIL "$n/tap-on-bridge" "labtap0 missing: $(ip -o link | cut -d: -f2 | tr '\n' ' ')"
     fi
     follow_guest $n
-    dump_guest $n
     relay_guest $n $n
     check_disk $n "$IMG/disk1.img"
     same "$n/cdrom-guest-read" "$(md5_at "$IMG/cdrom.iso" 0 1)" "$(guest_info $n cdrom-read-md5)"
@@ -204,7 +218,7 @@ scenario_ours() {
 scenario_destroy() {
     local n=lab-busy domid
     make_image "$IMG/disk3.img" 64
-    write_cfg $n "$LAB/qemu-ours" disk,load \
+    write_cfg $n "$LAB/ours/bin/qemu-system-x86_64" disk,load \
         "\"format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=$IMG/disk3.img\""
     start_domain $n || return
     domid=$(xl domid $n)
@@ -217,16 +231,16 @@ scenario_destroy() {
     sleep 2
     xl destroy $n
     check "$n/destroy" $? "xl destroy with I/O in flight"
+    dump_guest $n
     check_cleanup $n "$domid"
 
     n=lab-again
     make_image "$IMG/disk4.img" 64
-    write_cfg $n "$LAB/qemu-ours" disk \
+    write_cfg $n "$LAB/ours/bin/qemu-system-x86_64" disk \
         "\"format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=$IMG/disk4.img\""
     start_domain $n || return
     domid=$(xl domid $n)
     follow_guest $n
-    dump_guest $n
     relay_guest $n $n
     check_disk $n "$IMG/disk4.img"
     check_cleanup $n "$domid"
@@ -236,12 +250,11 @@ scenario_destroy() {
 scenario_stock() {
     local n=lab-stock domid
     make_image "$IMG/disk5.img" 64
-    write_cfg $n "$LAB/qemu-stock" disk \
+    write_cfg $n "$LAB/stock/bin/qemu-system-x86_64" disk \
         "\"format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=$IMG/disk5.img\""
     start_domain $n || return
     domid=$(xl domid $n)
     follow_guest $n
-    dump_guest $n
     relay_guest $n $n
     check_disk $n "$IMG/disk5.img"
     check_cleanup $n "$domid"

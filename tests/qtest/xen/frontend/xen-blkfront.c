@@ -571,6 +571,11 @@ static void complete(XenBlkQueue *q, uint64_t id, uint8_t op, int16_t status)
     slot = &q->slots[slot_nr];
     slot->status = status;
     slot->rsp_op = op;
+    if (op != slot->want_op) {
+        /* Linux blkfront takes the device down on this. */
+        q->bad_responses++;
+        bf->bad_responses++;
+    }
     if (status != BLKIF_RSP_OKAY) {
         q->errors++;
         bf->errors++;
@@ -854,6 +859,7 @@ static int submit(XenBlkQueue *q, const XenBlkReq *r)
     }
     slot->busy = true;
     slot->done = false;
+    slot->want_op = r->op == BLKIF_OP_INDIRECT ? r->indirect_op : r->op;
     q->ring.native.req_prod_pvt = idx + 1;
     q->inflight++;
     q->requests++;

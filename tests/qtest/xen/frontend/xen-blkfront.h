@@ -94,6 +94,7 @@ typedef struct XenBlkSlot {
     bool done;                  /* its response arrived */
     int16_t status;             /* the response's */
     uint8_t rsp_op;             /* the response's operation field */
+    uint8_t want_op;            /* what it must be (indirect: indirect_op) */
 } XenBlkSlot;
 
 typedef struct XenBlkQueue {
