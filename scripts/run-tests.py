@@ -13,6 +13,12 @@ as passed).  A program that exits non-zero, times out, bails out or reports
 fewer results than its plan adds a failure of its own.  The last line printed
 is "N passed, M failed" (", K skipped" when any were skipped); the exit status
 is 1 if anything failed or nothing ran.
+
+Several build directories can be run in one invocation, so that one summary
+covers them all.  "--label NAME" after a "--builddir DIR" prefixes the names
+of that directory's tests with "NAME/" (e.g. --builddir build/asan/qemu
+--label asan reports "asan/xen-pv/xen-block-test: ..."); --filter matches the
+prefixed name.
 """
 
 import argparse
@@ -122,12 +128,37 @@ def meson_tests(builddir, suite):
             yield t
 
 
+class BuildDirAction(argparse.Action):
+    """--builddir DIR appends [DIR, label]; --label NAME labels the last one."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        dirs = getattr(namespace, "builddir", None) or []
+        if option_string == "--label":
+            if not dirs:
+                parser.error("--label %s: no --builddir before it" % value)
+            if dirs[-1][1] is not None:
+                parser.error("--label %s: --builddir %s already has label %s"
+                             % (value, dirs[-1][0], dirs[-1][1]))
+            if not value or "/" in value:
+                parser.error("--label %r: want a non-empty name without '/'"
+                             % value)
+            dirs[-1][1] = value
+        else:
+            dirs.append([value, None])
+        namespace.builddir = dirs
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--program", action="append", default=[],
                     help="NAME=COMMAND: a TAP program to run (from the project root)")
-    ap.add_argument("--builddir", action="append", default=[],
+    ap.add_argument("--builddir", action=BuildDirAction, default=[],
+                    metavar="DIR",
                     help="meson build directory whose xen-pv suite to run")
+    ap.add_argument("--label", action=BuildDirAction, dest="builddir",
+                    metavar="NAME",
+                    help="prefix NAME/ to the test names of the --builddir "
+                    "just before it")
     ap.add_argument("--suite", default="xen-pv")
     ap.add_argument("--filter", default="", help="run only tests whose name contains this")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -140,12 +171,13 @@ def main():
         if args.filter and args.filter not in name:
             continue
         run_tap(name, shlex.split(cmd), {}, root, 600, totals, args.verbose)
-    for bdir in args.builddir:
+    for bdir, label in args.builddir:
         for t in meson_tests(bdir, args.suite):
-            if args.filter and args.filter not in t["name"]:
+            name = "%s/%s" % (label, t["name"]) if label else t["name"]
+            if args.filter and args.filter not in name:
                 continue
             timeout = t.get("timeout") or 120
-            run_tap(t["name"], t["cmd"], t.get("env") or {},
+            run_tap(name, t["cmd"], t.get("env") or {},
                     t.get("workdir") or bdir, timeout, totals, args.verbose)
 
     if totals.failures:

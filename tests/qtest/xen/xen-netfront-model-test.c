@@ -1155,7 +1155,7 @@ static void test_mcast_ctrl(void)
     XenNetfrontConfig cfg = { .multicast_control = true, .ctrl_ring = true };
     Rig r;
     XenNetfront *nf;
-    uint8_t key[40];
+    uint8_t key[40], long_key[41] = { 0 };
     uint32_t mapping[128], size = 0;
 
     rig_start(&r, &cfg);
@@ -1204,7 +1204,8 @@ static void test_mcast_ctrl(void)
     g_assert(!memcmp(r.m.key, key, 40));
     g_assert_cmpuint(r.m.mapping_size, ==, 128);
     g_assert(!memcmp(r.m.mapping, mapping, sizeof(mapping)));
-    g_assert_cmpint(xen_netfront_set_toeplitz(nf, key, 41, 1, NULL, 0), ==,
+    g_assert_cmpint(xen_netfront_set_toeplitz(nf, long_key, sizeof(long_key),
+                                              1, NULL, 0), ==,
                     XEN_NETIF_CTRL_STATUS_BUFFER_OVERFLOW);
     g_assert_cmpint(xen_netfront_ctrl(nf, 99, 0, 0, 0, NULL), ==,
                     XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED);
