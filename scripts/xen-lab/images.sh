@@ -17,7 +17,7 @@
 # The images are rebuilt only when their inputs change: this script, the
 # package lists (which include the libraries of the QEMU binaries given as
 # arguments) and the candidate versions of the kernel and hypervisor
-# packages.  Needs root (debootstrap).
+# packages.  Building them needs root (debootstrap).
 #
 #   scripts/xen-lab/images.sh [QEMU_BINARY...]
 set -euo pipefail
@@ -26,7 +26,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/../lib.sh"
 
-[ "$(id -u)" = 0 ] || die "must run as root (debootstrap)"
 
 SUITE=bookworm
 XEN_SERIES=4.17
@@ -76,6 +75,7 @@ if [ -f "$out/.done" ]; then
     exit 0
 fi
 
+[ "$(id -u)" = 0 ] || die "building the images needs root (debootstrap)"
 log "building the lab images in $out (packages: $pkgs)"
 mkdir -p "$labcache"
 work=$(mktemp -d "$labcache.tmp.XXXXXX")

@@ -136,9 +136,14 @@ def main():
 
     os.makedirs(args.outdir, exist_ok=True)
     t0 = time.monotonic()
-    images = subprocess.run([os.path.join(ROOT, "scripts/xen-lab/images.sh"), args.ours]
-                            + ([stock] if stock else []),
-                            check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+    made = subprocess.run([os.path.join(ROOT, "scripts/xen-lab/images.sh"), args.ours]
+                          + ([stock] if stock else []), stdout=subprocess.PIPE, text=True)
+    if made.returncode:
+        log("no lab images (scripts/xen-lab/images.sh failed)")
+        if args.tap:
+            print("1..1\nnot ok 1 - xen-lab/images")
+        return 1
+    images = made.stdout.strip()
     t_images = time.monotonic() - t0
     initrd = build_payload(args.outdir, images, args.ours, stock)
 
