@@ -193,42 +193,6 @@ static bool range_in_disk(uint64_t sector, uint64_t nr,
     return sector <= lim->nb_sectors && nr <= lim->nb_sectors - sector;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* Does any grant reference appear twice among @n segments? */
-static bool has_duplicate_gref(const XenBlockSeg *segs, unsigned int n)
-{
-    g_autofree uint32_t *sorted = NULL;
-    unsigned int i, j;
-
-    if (n <= BLKIF_MAX_SEGMENTS_PER_REQUEST) {
-        for (i = 0; i < n; i++) {
-            for (j = i + 1; j < n; j++) {
-                if (segs[i].gref == segs[j].gref) {
-                    return true;
-                }
-            }
-        }
-        return false;
-    }
-    sorted = g_new(uint32_t, n);
-    for (i = 0; i < n; i++) {
-        sorted[i] = segs[i].gref;
-    }
-    qsort(sorted, n, sizeof(*sorted), cmp_u32);
-    for (i = 1; i < n; i++) {
-        if (sorted[i] == sorted[i - 1]) {
-            return true;
-        }
-    }
-    return false;
-}
-
 int16_t xen_block_check_segments(const struct blkif_request_segment *wire,
                                  const XenBlockLimits *lim, XenBlockReq *req,
                                  XenBlockSeg *segs, const char **why)
@@ -251,9 +215,11 @@ int16_t xen_block_check_segments(const struct blkif_request_segment *wire,
         segs[i].len = (last - first + 1) << XEN_BLKIF_SECTOR_SHIFT;
         total += last - first + 1;
     }
-    if (has_duplicate_gref(segs, req->nr_segs)) {
-        REJECT(BLKIF_RSP_ERROR, "grant reference used twice");
-    }
+    /*
+     * The same grant may appear in several segments (Linux blkback serves
+     * it): whether mapped, copied or persistent, each segment gets its own
+     * view of the page.
+     */
     if (!sectors_aligned(req->sector, lim)) {
         REJECT(BLKIF_RSP_ERROR, "start not aligned to the sector size");
     }

@@ -179,40 +179,37 @@ static void pgrant_purge(XenBlockGrants *g)
 }
 
 /*
- * The persistent mapping of @gref, taken for one user; NULL when the
- * grant is in use by another request (refused), or (*fallback set: the
+ * The persistent mapping of @gref, taken for one more user; NULL (the
  * caller copies the segment) when the cache is full or the grant cannot be
- * mapped read-write.
+ * mapped read-write.  A grant already in use by another request, or by
+ * another segment of the same one, is shared: Linux blkback serves such a
+ * request too (with a second, non-persistent mapping of the same page).
  */
-static XenBlockPGrant *pgrant_get(XenBlockGrants *g, uint32_t gref,
-                                  bool *fallback)
+static XenBlockPGrant *pgrant_get(XenBlockGrants *g, uint32_t gref)
 {
     XenBlockPGrant *pg = g_hash_table_lookup(g->persistent,
                                              GUINT_TO_POINTER(gref));
     void *addr;
 
-    *fallback = false;
     if (pg) {
         if (pg->users) {
-            trace_xen_pv_block_grant_busy(gref);
-            return NULL;
+            trace_xen_pv_block_grant_shared(gref, pg->users);
+        } else {
+            QTAILQ_REMOVE(&g->idle, pg, lru);
         }
-        QTAILQ_REMOVE(&g->idle, pg, lru);
-        pg->users = 1;
+        pg->users++;
         pg->epoch = g->epoch;
         return pg;
     }
     if (g_hash_table_size(g->persistent) >= g->max_persistent) {
         pgrant_purge(g);
         if (g_hash_table_size(g->persistent) >= g->max_persistent) {
-            *fallback = true;
             return NULL;
         }
     }
     addr = map_refs(g, &gref, 1, PROT_READ | PROT_WRITE);
     if (!addr) {
         /* A read-only grant: it can still be copied from, for a WRITE */
-        *fallback = true;
         return NULL;
     }
     pg = g_new0(XenBlockPGrant, 1);
@@ -226,9 +223,10 @@ static XenBlockPGrant *pgrant_get(XenBlockGrants *g, uint32_t gref,
 
 static void pgrant_put(XenBlockGrants *g, XenBlockPGrant *pg)
 {
-    assert(pg->users == 1);
-    pg->users = 0;
-    QTAILQ_INSERT_TAIL(&g->idle, pg, lru);
+    assert(pg->users > 0);
+    if (!--pg->users) {
+        QTAILQ_INSERT_TAIL(&g->idle, pg, lru);
+    }
 }
 
 static void buf_init(XenBlockBuf *buf, unsigned int nr_segs, bool to_guest)
@@ -325,13 +323,8 @@ static bool get_persistent(XenBlockGrants *g, const XenBlockSeg *segs,
     unsigned int i;
 
     for (i = 0; i < buf->nr_segs; i++) {
-        bool fallback;
-
-        buf->pg[i] = pgrant_get(g, segs[i].gref, &fallback);
+        buf->pg[i] = pgrant_get(g, segs[i].gref);
         if (!buf->pg[i]) {
-            if (!fallback) {
-                return false;
-            }
             copied += segs[i].len;
         }
     }

@@ -729,14 +729,18 @@ void xen_block_ring_free(XenBlockRing *ring)
 
     assert(ring->stopped);
     /*
-     * Not busy: a barrier still set never started (it waits behind held
-     * requests).  Take it first so that answering those cannot start it.
+     * Not busy: a barrier still set either never started (it waits behind
+     * held requests) or is held itself, on the retry list.  Take it first
+     * so that answering the others cannot start it, and answer it once.
      */
     ring->barrier = NULL;
     defer_call_begin();
     /* Held for a retry that will not come: answer them */
     while ((io = QSIMPLEQ_FIRST(&ring->retry))) {
         QSIMPLEQ_REMOVE_HEAD(&ring->retry, next);
+        if (io == barrier) {
+            barrier = NULL;
+        }
         block_acct_failed(blk_get_stats(ring->blk), &io->acct);
         io_finish(io, BLKIF_RSP_ERROR);
     }

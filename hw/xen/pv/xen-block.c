@@ -167,12 +167,12 @@ void xen_block_ring_broken(XenBlockDevice *blockdev, unsigned int index)
 
 /* ---- connect / disconnect ---- */
 
-static bool xen_block_rings_busy(XenBlockDevice *blockdev)
+static bool xen_block_rings_busy(XenBlockRing **rings, unsigned int nr)
 {
     unsigned int i;
 
-    for (i = 0; i < blockdev->nr_rings; i++) {
-        if (xen_block_ring_busy(blockdev->rings[i])) {
+    for (i = 0; i < nr; i++) {
+        if (xen_block_ring_busy(rings[i])) {
             return true;
         }
     }
@@ -180,43 +180,49 @@ static bool xen_block_rings_busy(XenBlockDevice *blockdev)
 }
 
 /*
- * Stop the first @nr rings, wait for every request they submitted (in any
- * context), then unmap and free them.
+ * Stop @nr rings, wait for every request they submitted (in any context),
+ * then unmap and free them and the array.  The caller has taken them from
+ * the device first: whatever runs inside the wait (a XenStore watch, a
+ * bottom half) finds the device disconnected and cannot free them again.
  */
-static void xen_block_free_rings(XenBlockDevice *blockdev, unsigned int nr)
+static void xen_block_free_rings(XenBlockDevice *blockdev,
+                                 XenBlockRing **rings, unsigned int nr)
 {
     BlockBackend *blk = blockdev->props.conf.blk;
     unsigned int i;
 
     for (i = 0; i < nr; i++) {
-        xen_block_ring_stop(blockdev->rings[i]);
+        xen_block_ring_stop(rings[i]);
     }
-    blockdev->nr_rings = nr;
-    AIO_WAIT_WHILE_UNLOCKED(NULL, xen_block_rings_busy(blockdev));
+    AIO_WAIT_WHILE_UNLOCKED(NULL, xen_block_rings_busy(rings, nr));
     /* A ring that broke reported on this connection, not the next one */
     qemu_bh_cancel(blockdev->ring_error_bh);
     qatomic_set(&blockdev->broken_ring, 0);
 
     /* Nothing uses the rings or the grants now */
     for (i = 0; i < nr; i++) {
-        xen_block_ring_free(blockdev->rings[i]);
+        xen_block_ring_free(rings[i]);
     }
-    g_free(blockdev->rings);
-    blockdev->rings = NULL;
-    blockdev->nr_rings = 0;
+    g_free(rings);
 
-    if (blk_get_aio_context(blk) != qemu_get_aio_context()) {
+    if (!blockdev->rings &&
+        blk_get_aio_context(blk) != qemu_get_aio_context()) {
         blk_set_aio_context(blk, qemu_get_aio_context(), &error_abort);
     }
 }
 
 static void xen_block_disconnect(XenBlockDevice *blockdev)
 {
-    if (!blockdev->rings) {
+    XenBlockRing **rings = blockdev->rings;
+    unsigned int nr = blockdev->nr_rings;
+
+    if (!rings) {
         return;
     }
-    trace_xen_pv_block_disconnect(xen_block_name(blockdev), blockdev->nr_rings);
-    xen_block_free_rings(blockdev, blockdev->nr_rings);
+    trace_xen_pv_block_disconnect(xen_block_name(blockdev), nr);
+    blockdev->rings = NULL;
+    blockdev->nr_rings = 0;
+    xen_block_free_rings(blockdev, rings, nr);
 }
 
 static XenBlockGrantMode xen_block_grant_mode(XenBlockDevice *blockdev,
@@ -253,11 +259,11 @@ static bool xen_block_connect(XenBlockDevice *blockdev, Error **errp)
         .max_queues = blockdev->max_queues,
         .max_ring_page_order = blockdev->props.max_ring_page_order,
         .multi_page = qemu_xen_gnttab_can_map_multi(),
-        .sector_size = blockdev->props.conf.logical_block_size,
     };
     g_autofree XenBlkifFrontend *fe = g_new(XenBlkifFrontend, 1);
     g_autofree char *err = NULL;
     XenBlockRingConfig cfg = { 0 };
+    XenBlockRing **rings;
     unsigned int i;
 
     if (!xen_blkif_parse_frontend(&keys, &lim, fe, &err)) {
@@ -283,21 +289,22 @@ static bool xen_block_connect(XenBlockDevice *blockdev, Error **errp)
         return false;
     }
 
-    blockdev->rings = g_new0(XenBlockRing *, fe->nr_queues);
+    rings = g_new0(XenBlockRing *, fe->nr_queues);
     for (i = 0; i < fe->nr_queues; i++) {
         cfg.index = i;
         cfg.ctx = blockdev->queue_ctx[i];
         memcpy(cfg.ring_refs, fe->queue[i].ring_refs, sizeof(cfg.ring_refs));
         cfg.event_channel = fe->queue[i].event_channel;
-        blockdev->rings[i] = xen_block_ring_start(blockdev, &cfg, errp);
-        if (!blockdev->rings[i]) {
+        rings[i] = xen_block_ring_start(blockdev, &cfg, errp);
+        if (!rings[i]) {
             break;
         }
     }
     if (i < fe->nr_queues) {
-        xen_block_free_rings(blockdev, i);
+        xen_block_free_rings(blockdev, rings, i);
         return false;
     }
+    blockdev->rings = rings;
     blockdev->nr_rings = fe->nr_queues;
     xen_pv_backend_clear_error(xendev);
     trace_xen_pv_block_connect(xen_block_name(blockdev), fe->nr_queues,
@@ -586,7 +593,8 @@ static void xen_block_unrealize(XenDevice *xendev)
         return;                 /* realize failed before anything was set */
     }
     trace_xen_pv_block_unrealize(xen_block_name(blockdev));
-    xen_block_disconnect(blockdev);
+    xen_pv_frontend_teardown(xendev, &blockdev->fe_state,
+                             &xen_block_frontend_ops);
     if (blockdev->vmstate) {
         qemu_del_vm_change_state_handler(blockdev->vmstate);
         blockdev->vmstate = NULL;

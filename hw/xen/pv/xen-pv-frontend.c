@@ -86,6 +86,10 @@ void xen_pv_frontend_changed(XenDevice *xendev, XenPvFrontendState *st,
                              const XenPvFrontendOps *ops,
                              enum xenbus_state state)
 {
+    if (st->torn_down) {
+        trace_xen_pv_frontend_ignored(xendev->backend_path ?: "?", state);
+        return;
+    }
     if (st->in_transition) {
         /* Nested in a wait of ours: handled when it is over */
         st->change_pending = true;
@@ -103,4 +107,13 @@ void xen_pv_frontend_changed(XenDevice *xendev, XenPvFrontendState *st,
         }
     }
     st->in_transition = false;
+}
+
+void xen_pv_frontend_teardown(XenDevice *xendev, XenPvFrontendState *st,
+                              const XenPvFrontendOps *ops)
+{
+    /* A change handled meanwhile would run on a device being freed */
+    st->torn_down = true;
+    st->change_pending = false;
+    ops->disconnect(xendev);
 }

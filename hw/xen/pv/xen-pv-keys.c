@@ -137,12 +137,12 @@ static bool parse_blkif(const XenPvKeys *keys, const XenBlkifFeLimits *lim,
     bool have_order;
     unsigned int q;
 
-    if (lim->sector_size != 1u << XEN_BLKIF_SECTOR_SHIFT &&
-        !xen_pv_keys_flag(keys, "feature-large-sector-size", false)) {
-        *err = g_strdup_printf("frontend cannot use %u-byte sectors",
-                               lim->sector_size);
-        return false;
-    }
+    /*
+     * Any sector size: the ring counts 512-byte units whatever the disk's
+     * logical block size (Xen 4.20's blkif.h), and the deprecated
+     * feature-large-sector-size is not looked at.  Linux blkfront never
+     * writes it, yet uses 4096-byte disks.
+     */
     if (!parse_nr_queues(keys, MIN(lim->max_queues, XEN_PV_KEYS_MAX_QUEUES),
                          &fe->nr_queues, err) ||
         !key_optional(keys, "ring-page-order", &order, &have_order, err)) {

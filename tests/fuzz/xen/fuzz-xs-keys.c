@@ -6,7 +6,8 @@
  * and the toolstack's `rate`.
  *
  * Input: a mode byte (bit 0: vif, else vbd; bit 1: the platform maps
- * several pages at once; bits 2-3: logical block size 512 << n), the
+ * several pages at once; bits 2-3: unused, once the logical block size
+ * the parser no longer looks at), the
  * device's max queues (byte, 1 + n % 64), its max ring-page-order (byte,
  * n % 5), then "key=value" lines: the frontend's directory (a later line
  * for the same key wins).
@@ -86,7 +87,6 @@ static void fuzz_vbd(const XenPvKeys *keys, GHashTable *t, uint8_t mode,
         .max_queues = max_queues,
         .max_ring_page_order = max_order,
         .multi_page = mode & 2,
-        .sector_size = 512u << ((mode >> 2) & 3),
     };
     g_autofree XenBlkifFrontend *fe = g_new(XenBlkifFrontend, 1);
     g_autofree char *err = NULL;
@@ -110,9 +110,6 @@ static void fuzz_vbd(const XenPvKeys *keys, GHashTable *t, uint8_t mode,
                (lim.multi_page || fe->ring_page_order == 0) &&
                fe->nr_ring_refs == 1u << fe->ring_page_order,
                "order %u, %u refs", fe->ring_page_order, fe->nr_ring_refs);
-    FUZZ_CHECK(lim.sector_size == 512 ||
-               xen_pv_keys_flag(keys, "feature-large-sector-size", false),
-               "large sectors not agreed");
     protocol = g_hash_table_lookup(t, "protocol");
     FUZZ_CHECK(xen_blkif_abi_from_protocol(protocol, &abi) && abi == fe->abi,
                "ABI %d for protocol %s", fe->abi, protocol ?: "(none)");

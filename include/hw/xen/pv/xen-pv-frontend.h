@@ -32,12 +32,22 @@ typedef struct XenPvFrontendOps {
 typedef struct XenPvFrontendState {
     bool in_transition;
     bool change_pending;
+    bool torn_down;             /* xen_pv_frontend_teardown() ran */
 } XenPvFrontendState;
 
 /* BQL.  The frontend's state is now @state. */
 void xen_pv_frontend_changed(XenDevice *xendev, XenPvFrontendState *st,
                              const XenPvFrontendOps *ops,
                              enum xenbus_state state);
+
+/*
+ * BQL.  The device goes away (unrealize, exit): disconnect, and ignore
+ * every frontend change from now on, including one that a XenStore watch
+ * delivers inside the disconnect's wait, which would otherwise disconnect
+ * the same device again and free what the outer call still uses.
+ */
+void xen_pv_frontend_teardown(XenDevice *xendev, XenPvFrontendState *st,
+                              const XenPvFrontendOps *ops);
 
 /* BQL.  The frontend is broken: write @msg to `error`, go Closing. */
 void xen_pv_backend_fatal(XenDevice *xendev, const char *msg);

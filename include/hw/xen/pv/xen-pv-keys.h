@@ -48,7 +48,6 @@ typedef struct XenBlkifFeLimits {
     unsigned int max_queues;            /* 1..XEN_PV_KEYS_MAX_QUEUES */
     unsigned int max_ring_page_order;   /* 0..XEN_PV_KEYS_MAX_RING_PAGE_ORDER */
     bool multi_page;                    /* the platform maps several refs */
-    uint32_t sector_size;               /* not 512: the frontend must agree */
 } XenBlkifFeLimits;
 
 typedef struct XenBlkifFeQueue {
@@ -68,7 +67,7 @@ typedef struct XenBlkifFrontend {
 /**
  * xen_blkif_parse_frontend: read a vbd frontend's keys as Linux blkback
  * does: multi-queue-num-queues, ring-page-order, protocol,
- * feature-persistent, feature-large-sector-size and, per queue ("" for one
+ * feature-persistent and, per queue ("" for one
  * queue, "queue-N/" for more), ring-ref (ring-ref<i> when ring-page-order
  * is present) and event-channel.
  * Returns true and fills @fe, or returns false, zeroes @fe and sets @err
