@@ -354,3 +354,23 @@ int16_t xen_block_check_request(const XenBlkifSlot *slot,
     req->sector = slot->sector_number;
     return xen_block_check_segments(slot->seg, lim, req, segs, why);
 }
+
+size_t xen_blkif_slot_cost(const XenBlkifSlot *slot,
+                           const XenBlockLimits *lim)
+{
+    unsigned int segs;
+
+    switch (slot->operation) {
+    case BLKIF_OP_READ:
+    case BLKIF_OP_WRITE:
+    case BLKIF_OP_WRITE_BARRIER:
+        segs = MIN(slot->nr_segments, BLKIF_MAX_SEGMENTS_PER_REQUEST);
+        break;
+    case BLKIF_OP_INDIRECT:
+        segs = MIN(slot->indirect_nr_segments, lim->max_indirect_segs);
+        break;
+    default:
+        return 0;
+    }
+    return (size_t)segs * XEN_BLKIF_PAGE_SIZE;
+}

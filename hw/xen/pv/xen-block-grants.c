@@ -30,12 +30,13 @@ struct XenBlockPGrant {
 
 void xen_block_grants_init(XenBlockGrants *g, XenDevice *xendev,
                            XenBlockGrantMode mode,
-                           unsigned int max_persistent)
+                           unsigned int max_persistent, size_t bounce_cache)
 {
     memset(g, 0, sizeof(*g));
     g->xendev = xendev;
     g->mode = mode;
     g->max_persistent = max_persistent;
+    g->bounce_cache_max = bounce_cache;
     g->persistent = g_hash_table_new(NULL, NULL);
     QTAILQ_INIT(&g->idle);
 }
@@ -92,7 +93,7 @@ static void bounce_free(XenBlockGrants *g, uint8_t *p, size_t len)
     if (!p) {
         return;
     }
-    if (g->bounce_cached + size > XEN_BLOCK_BOUNCE_CACHE) {
+    if (g->bounce_cached + size > g->bounce_cache_max) {
         qemu_vfree(p);
         return;
     }

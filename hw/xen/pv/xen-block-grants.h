@@ -38,6 +38,7 @@ typedef struct XenBlockPGrant XenBlockPGrant;
 
 /* Bounce buffer size classes: 4 KiB .. 16 MiB (XEN_BLKIF_MAX_INDIRECT_SEGS). */
 #define XEN_BLOCK_BOUNCE_CLASSES 13
+/* The most bounce buffer bytes a ring keeps for reuse (within its budget) */
 #define XEN_BLOCK_BOUNCE_CACHE (8 * 1024 * 1024)
 
 typedef struct XenBlockGrants {
@@ -51,12 +52,13 @@ typedef struct XenBlockGrants {
     uint64_t purged;
     /*
      * Bounce buffers kept for reuse, by size class (2^(12 + i) bytes), up
-     * to XEN_BLOCK_BOUNCE_CACHE bytes in all: large buffers freshly
+     * to bounce_cache_max bytes in all: large buffers freshly
      * allocated are fresh mappings, and faulting their pages in costs more
      * than the copy.
      */
     void *bounce_free[XEN_BLOCK_BOUNCE_CLASSES];
     size_t bounce_cached;
+    size_t bounce_cache_max;
 } XenBlockGrants;
 
 /* What one request holds while its I/O runs. */
@@ -73,9 +75,13 @@ typedef struct XenBlockBuf {
     uint32_t refs_inline[BLKIF_MAX_SEGMENTS_PER_REQUEST];
 } XenBlockBuf;
 
+/*
+ * Keep up to @max_persistent persistent grants (persistent mode) and up to
+ * @bounce_cache bytes of free bounce buffers for reuse.
+ */
 void xen_block_grants_init(XenBlockGrants *g, XenDevice *xendev,
                            XenBlockGrantMode mode,
-                           unsigned int max_persistent);
+                           unsigned int max_persistent, size_t bounce_cache);
 /* Unmap every persistent grant: only once no request holds any. */
 void xen_block_grants_cleanup(XenBlockGrants *g);
 

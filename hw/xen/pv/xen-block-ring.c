@@ -48,6 +48,7 @@ struct XenBlockIO {
     BlockAcctCookie acct;
     unsigned int stage;             /* FLUSH / BARRIER: 0 flush, 1 write */
     bool failed;                    /* the I/O failed (even if ignored) */
+    size_t cost;                    /* counted in ring->inflight_bytes */
     uint64_t done_sectors;          /* DISCARD progress */
     uint64_t chunk_sectors;         /* DISCARD: the chunk in flight */
     /* A merged block-layer request: the head owns the combined vector */
@@ -79,6 +80,13 @@ struct XenBlockRing {
     QSIMPLEQ_HEAD(, XenBlockIO) free;
     QSIMPLEQ_HEAD(, XenBlockIO) retry;  /* held by werror/rerror=stop */
     unsigned int inflight;          /* taken from the pool */
+    /*
+     * Host memory the requests in flight may hold (xen_blkif_slot_cost()),
+     * and the ring's budget for it: past the budget a request stays on the
+     * ring until a completion makes room, as when the pool is empty.
+     */
+    size_t inflight_bytes;
+    size_t max_inflight_bytes;
     /*
      * Block-layer requests submitted and not yet fully handled: read by
      * the main loop (xen_block_ring_busy()) while it waits for a stopped
@@ -166,11 +174,13 @@ static void ring_respond(XenBlockRing *ring, uint64_t id, uint8_t operation,
 
 /* ---- request pool ---- */
 
-static XenBlockIO *io_alloc(XenBlockRing *ring)
+static XenBlockIO *io_alloc(XenBlockRing *ring, size_t cost)
 {
     XenBlockIO *io = QSIMPLEQ_FIRST(&ring->free);
 
     QSIMPLEQ_REMOVE_HEAD(&ring->free, next);
+    io->cost = cost;
+    ring->inflight_bytes += cost;
     io->segs = io->segs_inline;
     io->have_buf = false;
     io->failed = false;
@@ -194,6 +204,7 @@ static void io_free(XenBlockIO *io)
     }
     QSIMPLEQ_INSERT_HEAD(&ring->free, io, next);
     ring->inflight--;
+    ring->inflight_bytes -= io->cost;
 
     if (ring->barrier && ring->inflight == 1 && ring->barrier != io &&
         !ring->stopped) {
@@ -466,21 +477,18 @@ static int16_t io_fetch_indirect(XenBlockIO *io, const XenBlockLimits *lim,
         lim, &io->req, io->segs, why);
 }
 
-/* Handle the private copy @bytes of one slot. */
-static void ring_handle_slot(XenBlockRing *ring, const void *bytes)
+/* Handle @slot, decoded from the private copy of one slot. */
+static void ring_handle_slot(XenBlockRing *ring, const XenBlkifSlot *s,
+                             const XenBlockLimits *lim, size_t cost)
 {
-    XenBlockDevice *blockdev = ring->blockdev;
-    XenBlockIO *io = io_alloc(ring);
-    XenBlockLimits lim;
-    XenBlkifSlot slot;
+    XenBlockIO *io = io_alloc(ring, cost);
+    const XenBlkifSlot slot = *s;
     const char *why = NULL;
     int16_t status;
 
-    xen_block_get_limits(blockdev, &lim);
-    xen_blkif_decode_slot(ring->abi, bytes, &slot);
-    status = xen_block_check_request(&slot, &lim, &io->req, io->segs, &why);
+    status = xen_block_check_request(&slot, lim, &io->req, io->segs, &why);
     if (status == BLKIF_RSP_OKAY && io->req.indirect) {
-        status = io_fetch_indirect(io, &lim, &why);
+        status = io_fetch_indirect(io, lim, &why);
     }
     if (status != BLKIF_RSP_OKAY) {
         trace_xen_pv_block_bad_request(ring->index, slot.id, slot.operation,
@@ -545,7 +553,10 @@ static bool ring_handle(void *opaque)
 {
     XenBlockRing *ring = opaque;
     uint8_t copy[XEN_BLKIF_MAX_ENTRY_SIZE];
+    XenBlockLimits lim;
+    XenBlkifSlot slot;
     bool progress = false;
+    size_t cost;
     RING_IDX prod;
 
     if (ring->stopped || ring->broken) {
@@ -566,13 +577,28 @@ static bool ring_handle(void *opaque)
                 ring->stalled = true;
                 goto out;
             }
-            /* The one and only read of this slot */
+            /* The one and only read of this slot that is used */
             memcpy(copy, ring->entries + (ring->req_cons &
                    (ring->nr_entries - 1)) * ring->entry_size,
                    ring->entry_size);
+            xen_blkif_decode_slot(ring->abi, copy, &slot);
+            xen_block_get_limits(ring->blockdev, &lim);
+            cost = xen_blkif_slot_cost(&slot, &lim);
+            if (ring->inflight &&
+                ring->inflight_bytes + cost > ring->max_inflight_bytes) {
+                /*
+                 * Over budget: not consumed, so read again (whole) once a
+                 * completion makes room.  With nothing in flight a request
+                 * always goes, so the ring never waits for nothing.
+                 */
+                trace_xen_pv_block_budget_wait(ring->index,
+                                               ring->inflight_bytes, cost);
+                ring->stalled = true;
+                goto out;
+            }
             ring->req_cons++;
             progress = true;
-            ring_handle_slot(ring, copy);
+            ring_handle_slot(ring, &slot, &lim, cost);
         }
         /* RING_FINAL_CHECK_FOR_REQUESTS: ask for a kick, then look again */
         qatomic_set(sring_field(ring, SRING_REQ_EVENT), ring->req_cons + 1);
@@ -649,7 +675,8 @@ XenBlockRing *xen_block_ring_start(XenBlockDevice *blockdev,
     ring->indirect_pages = qemu_memalign(XEN_BLKIF_PAGE_SIZE,
         BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * XEN_BLKIF_PAGE_SIZE);
     xen_block_grants_init(&ring->grants, xendev, cfg->grant_mode,
-                          blockdev->props.max_persistent);
+                          cfg->max_persistent, cfg->bounce_cache);
+    ring->max_inflight_bytes = cfg->max_inflight_bytes;
     ring->resume_bh = aio_bh_new(ring->ctx, ring_resume_bh, ring);
     ring->retry_bh = aio_bh_new(ring->ctx, ring_retry_bh, ring);
 

@@ -22,6 +22,10 @@ typedef struct XenBlockRingConfig {
     XenBlkifAbi abi;
     XenBlockGrantMode grant_mode;
     AioContext *ctx;
+    /* The ring's share of the device's io-budget (xen_block_connect()) */
+    unsigned int max_persistent;        /* persistent grants kept */
+    size_t bounce_cache;                /* bounce buffers kept for reuse */
+    size_t max_inflight_bytes;          /* pages of requests in flight */
 } XenBlockRingConfig;
 
 /* BQL.  Map the ring, bind its event channel, serve it in cfg->ctx. */

@@ -247,6 +247,27 @@ static XenBlockGrantMode xen_block_grant_mode(XenBlockDevice *blockdev,
     }
 }
 
+/*
+ * A ring's share of the device's io-budget: a quarter at most for
+ * persistent grants (in persistent mode), an eighth at most (8 MiB) for
+ * bounce buffers kept for reuse, the rest for the requests in flight.
+ */
+static void xen_block_ring_budget(XenBlockDevice *blockdev,
+                                  unsigned int nr_queues,
+                                  XenBlockRingConfig *cfg)
+{
+    uint64_t share = blockdev->props.io_budget / nr_queues;
+
+    cfg->max_persistent = 0;
+    if (cfg->grant_mode == XEN_BLOCK_GRANT_PERSISTENT) {
+        cfg->max_persistent = MIN(blockdev->props.max_persistent,
+                                  share / 4 / XEN_BLKIF_PAGE_SIZE);
+    }
+    cfg->bounce_cache = MIN(XEN_BLOCK_BOUNCE_CACHE, share / 8);
+    cfg->max_inflight_bytes = share - cfg->bounce_cache -
+        (uint64_t)cfg->max_persistent * XEN_BLKIF_PAGE_SIZE;
+}
+
 QEMU_BUILD_BUG_ON(XEN_BLOCK_MAX_QUEUES > XEN_PV_KEYS_MAX_QUEUES);
 QEMU_BUILD_BUG_ON(XEN_BLOCK_MAX_RING_PAGES != XEN_PV_KEYS_MAX_RING_PAGES);
 
@@ -273,6 +294,7 @@ static bool xen_block_connect(XenBlockDevice *blockdev, Error **errp)
     cfg.abi = fe->abi;
     cfg.grant_mode = xen_block_grant_mode(blockdev, fe);
     cfg.nr_ring_refs = fe->nr_ring_refs;
+    xen_block_ring_budget(blockdev, fe->nr_queues, &cfg);
 
     /*
      * Enough handles for the rings, the persistent grants and a full
@@ -532,6 +554,11 @@ static void xen_block_realize(XenDevice *xendev, Error **errp)
                    props->max_indirect_segs, XEN_BLOCK_MAX_INDIRECT_SEGS);
         return;
     }
+    if (props->io_budget < XEN_BLOCK_MIN_IO_BUDGET) {
+        error_setg(errp, "io-budget %" PRIu64 " below %u bytes",
+                   props->io_budget, (unsigned int)XEN_BLOCK_MIN_IO_BUDGET);
+        return;
+    }
     if (props->persistent && !props->max_persistent) {
         error_setg(errp, "max-persistent-grants must be at least 1");
         return;
@@ -626,6 +653,8 @@ static const Property xen_block_props[] = {
                      false),
     DEFINE_PROP_ON_OFF_AUTO("grant-copy", XenBlockDevice, props.grant_copy,
                             ON_OFF_AUTO_AUTO),
+    DEFINE_PROP_SIZE("io-budget", XenBlockDevice, props.io_budget,
+                     XEN_BLOCK_DEFAULT_IO_BUDGET),
     DEFINE_PROP_LINK("iothread", XenBlockDevice, props.iothread,
                      TYPE_IOTHREAD, IOThread *),
     DEFINE_PROP_IOTHREAD_VQ_MAPPING_LIST("iothread-vq-mapping",

@@ -3099,19 +3099,28 @@ static void held_at_teardown(const HeldCase *hc, int how)
     blkif_response_t resp;
     RING_IDX rsp;
     QDict *ret;
+    g_auto(GStrv) keys = g_strsplit(hc->rule, ",", -1);
+    g_autofree char *rule = NULL;
 
     if (hc->op != BLKIF_OP_FLUSH_DISKCACHE) {
         r.buf = buf;
         r.len = PAGE;
     }
+    for (char **k = keys; *k; k++) {
+        g_autofree char *prev = rule;
+
+        rule = g_strdup_printf("%s%sinject-error.0.%s", prev ?: "",
+                               prev ? "," : "", *k);
+    }
     sim_launch(s, "-blockdev driver=file,node-name=f0,filename=%s "
-               "-blockdev driver=blkdebug,node-name=dbg,image=f0,"
-               "inject-error.0.%s "
+               "-blockdev driver=blkdebug,node-name=dbg,image=f0,%s "
                "-blockdev driver=raw,node-name=d0,file=dbg "
                "-device xen-disk,id=disk0,vdev=xvda,drive=d0%s%s",
-               s->img, hc->rule, *hc->action ? "," : "", hc->action);
+               s->img, rule, *hc->action ? "," : "", hc->action);
     fe = sim_fe_connect(s);
     bf = blk_open(fe, VBD_XVDA);
+    /* Something to flush: the block layer skips a flush after none */
+    write_pattern(bf, 0, 0, PAGE, 3);
     raw = raw_view(bf, 0);
     rsp = xen_raw_ring_rsp_prod(&raw);
     g_assert(xen_blkfront_submit(bf, 0, &r));
@@ -3210,16 +3219,15 @@ static char *startup_error(const char *args)
  */
 static void test_lifecycle_duplicate_vdev(void)
 {
-    static const char *const spellings[] = {
-        "xvda", "51712", "d0", "d0p0", "xvda0", "sda", "hda",
-    };
+    /* xvda's device number, 51712, written three ways */
+    static const char *const spellings[] = { "xvda", "51712", "d0" };
     Sim *s = sim_new(DISK_SIZE);
     g_autofree char *img2 = sim_make_image(s, "b.img", 4 * MiB);
     XenFe *fe;
     XenBlkfront *bf;
 
     /* The command line: QEMU refuses to start, naming the backend */
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < G_N_ELEMENTS(spellings); i++) {
         g_autofree char *args = g_strdup_printf(
             "-drive file=%s,if=none,id=d0,format=raw "
             "-drive file=%s,if=none,id=d1,format=raw "
@@ -3291,9 +3299,10 @@ static void test_lifecycle_duplicate_vdev(void)
  */
 static void teardown_reentry(bool unplug_it)
 {
-    Sim *s = start("-object iothread,id=io0 " DRIVE0
-                   "-device xen-disk,id=disk0,vdev=xvda,drive=d0,"
-                   "iothread=io0," THROTTLED);
+    Sim *s = start("-object iothread,id=io0 "
+                   "-drive file=@IMG@,if=none,id=d0,format=raw," THROTTLED
+                   " -device xen-disk,id=disk0,vdev=xvda,drive=d0,"
+                   "iothread=io0");
     XenFe *fe = sim_fe_connect(s);
     XenBlkfront *bf = blk_open(fe, VBD_XVDA);
     g_autofree uint8_t *buf = g_malloc(4 * CHUNK);
@@ -3402,6 +3411,146 @@ static void test_lifecycle_toolstack_failure(void)
     finish(s, fe);
 }
 
+/*
+ * (11) Resource totals: a guest that pulls every lever at once (every
+ * queue, full rings, the most indirect segments, copy mode: a 4 MiB
+ * bounce buffer per WRITE, filled before it is submitted), against a disk
+ * throttled to a trickle, so that nothing completes.  Without a budget
+ * QEMU would hold 2 x 128 x 4 MiB = 1 GiB; with the default io-budget its
+ * RSS grows by at most the budget and a fixed slack, the rest waits on the
+ * rings, and everything completes once the throttle is lifted.
+ */
+#define BUDGET_QUEUES 2
+#define BUDGET_SEGS 1024                /* 4 MiB a request */
+
+static void test_budget_all_levers(void)
+{
+    Sim *s = sim_new(DISK_SIZE);
+    XenFe *fe;
+    XenBlkfront *bf;
+    TestPages data, ind;
+    uint64_t budget = 64 * MiB, slack_kib = 32 * 1024;
+    const char *env = g_getenv("XEN_BUDGET_RSS_SLACK_KIB");
+    uint64_t rss0, rss1, grew;
+    unsigned int sent = 0;
+    RING_IDX rsp0[BUDGET_QUEUES];
+    XenRawRing raw[BUDGET_QUEUES];
+
+    if (env) {
+        slack_kib = g_ascii_strtoull(env, NULL, 10);
+    }
+    sim_launch(s, "-drive file=%s,if=none,id=d0,format=raw,"
+               "throttling.bps-total=4096 "
+               "-device xen-disk,id=disk0,vdev=xvda,drive=d0,max-queues=%u,"
+               "max-indirect-segments=%u,persistent-grants=off,"
+               "grant-copy=on,max-ring-page-order=2", s->img, BUDGET_QUEUES,
+               BUDGET_SEGS);
+    fe = sim_fe_connect(s);
+    bf = blk_new(fe, VBD_XVDA);
+    bf->nr_queues = BUDGET_QUEUES;
+    bf->ring_order = 2;
+    blk_connect(bf);
+    g_assert_cmpuint(bf->max_indirect_segments, ==, BUDGET_SEGS);
+    g_assert_cmpuint(bf->nr_rings, ==, BUDGET_QUEUES);
+
+    /* 16 pages of data, reused by every segment; 2 indirect pages */
+    pages_new(fe, &data, 16, true);
+    for (unsigned int i = 0; i < 16; i++) {
+        fill(xen_fe_page(fe, data.gfn[i]), PAGE, i * PAGE, 61);
+    }
+    pages_new(fe, &ind, 2, true);
+    for (unsigned int p = 0; p < 2; p++) {
+        struct blkif_request_segment *sg =
+            (struct blkif_request_segment *)xen_fe_page(fe, ind.gfn[p]);
+
+        for (unsigned int i = 0; i < 512; i++) {
+            sg[i] = seg(data.gref[i % 16], 0, 7);
+        }
+    }
+    rss0 = sim_qemu_rss_kib(s);
+
+    /* Fill every ring with 4 MiB WRITEs of the same pattern at sector 0 */
+    for (unsigned int q = 0; q < BUDGET_QUEUES; q++) {
+        g_autofree uint8_t *e = NULL;
+        RING_IDX prod;
+
+        raw[q] = raw_view(bf, q);
+        e = g_malloc0(raw[q].entry_size);
+        prod = xen_raw_ring_req_prod(&raw[q]);
+        rsp0[q] = xen_raw_ring_rsp_prod(&raw[q]);
+        for (unsigned int i = 0; i < raw[q].nr_entries; i++) {
+            struct blkif_request_indirect r = {
+                .operation = BLKIF_OP_INDIRECT,
+                .indirect_op = BLKIF_OP_WRITE,
+                .nr_segments = BUDGET_SEGS,
+                .id = 0xb0000 + sent,
+                .sector_number = 0,
+                .indirect_grefs = { ind.gref[0], ind.gref[1] },
+            };
+
+            g_assert(sizeof(r) <= raw[q].entry_size);
+            memcpy(e, &r, sizeof(r));
+            xen_raw_ring_put(&raw[q], prod + i, e, raw[q].entry_size);
+            sent++;
+        }
+        xen_raw_ring_set_req_prod(&raw[q], prod + raw[q].nr_entries);
+        xen_fe_evtchn_notify(&bf->q[q].evt);
+    }
+    g_assert_cmpuint(sent, ==, BUDGET_QUEUES * 128);
+    g_assert_cmpuint((uint64_t)sent * BUDGET_SEGS * PAGE, >, 8 * budget);
+    /* Let the backend take all it will */
+    g_usleep(1500 * 1000);
+    rss1 = sim_qemu_rss_kib(s);
+    grew = rss1 > rss0 ? rss1 - rss0 : 0;
+    g_test_message("%u requests of %u KiB posted: RSS %" PRIu64 " -> %"
+                   PRIu64 " KiB (+%" PRIu64 " KiB; budget %" PRIu64
+                   " KiB + slack %" PRIu64 " KiB)", sent,
+                   BUDGET_SEGS * 4, rss0, rss1, grew, budget / KiB,
+                   slack_kib);
+    if (grew > budget / KiB + slack_kib) {
+        sim_fail("RSS grew by %" PRIu64 " KiB, above the %" PRIu64
+                 " KiB budget + %" PRIu64 " KiB", grew, budget / KiB,
+                 slack_kib);
+    }
+    sim_assert_alive(s);
+
+    /* Unthrottled: every request completes, OKAY, once */
+    sim_qmp_ok(s, "{'execute': 'block_set_io_throttle', 'arguments': "
+               "{'device': 'd0', 'bps': 0, 'bps_rd': 0, 'bps_wr': 0, "
+               "'iops': 0, 'iops_rd': 0, 'iops_wr': 0}}");
+    for (unsigned int q = 0; q < BUDGET_QUEUES; q++) {
+        g_assert(raw_wait_rsp(bf, q, &raw[q], rsp0[q] + raw[q].nr_entries,
+                              120000));
+        for (unsigned int i = 0; i < raw[q].nr_entries; i++) {
+            blkif_response_t resp;
+
+            xen_raw_ring_get(&raw[q], rsp0[q] + i, &resp, sizeof(resp));
+            g_assert_cmpint(resp.status, ==, BLKIF_RSP_OKAY);
+        }
+        g_assert_cmpuint(xen_raw_ring_rsp_prod(&raw[q]), ==,
+                         rsp0[q] + raw[q].nr_entries);
+        xen_blkfront_resync(bf, q);
+    }
+    g_assert(xen_blkfront_flush(bf));
+    {
+        g_autofree uint8_t *got = g_malloc(16 * PAGE);
+        int fd = open(s->img, O_RDONLY);
+
+        g_assert(fd >= 0);
+        for (unsigned int k = 0; k < BUDGET_SEGS; k += 16) {
+            g_assert(pread(fd, got, 16 * PAGE, (uint64_t)k * PAGE) ==
+                     16 * PAGE);
+            g_assert(is_pattern(got, 16 * PAGE, 0, 61));
+        }
+        close(fd);
+    }
+    blk_disconnect(bf);
+    pages_free(fe, &ind);
+    pages_free(fe, &data);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
 typedef struct TestCase {
     const char *path;
     void (*fn)(void);
@@ -3457,6 +3606,7 @@ static const TestCase cases[] = {
     { "lifecycle/duplicate-vdev", test_lifecycle_duplicate_vdev },
     { "lifecycle/teardown-reentry", test_lifecycle_teardown_reentry },
     { "lifecycle/toolstack-failure", test_lifecycle_toolstack_failure },
+    { "budget/all-levers", test_budget_all_levers },
 };
 
 static void run_isolated(gconstpointer opaque)

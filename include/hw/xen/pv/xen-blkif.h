@@ -154,4 +154,13 @@ int16_t xen_block_check_segments(const struct blkif_request_segment *wire,
                                  const XenBlockLimits *lim, XenBlockReq *req,
                                  XenBlockSeg *segs, const char **why);
 
+/**
+ * xen_blkif_slot_cost: the most host memory, in bytes, that the request
+ * in @slot can hold while it is in flight: a page per segment it may
+ * carry (bounced or mapped), however it ends up being checked.  A request
+ * that carries no data costs nothing.
+ */
+size_t xen_blkif_slot_cost(const XenBlkifSlot *slot,
+                           const XenBlockLimits *lim);
+
 #endif /* HW_XEN_PV_XEN_BLKIF_H */

@@ -12,6 +12,7 @@
 #ifndef HW_XEN_PV_XEN_BLOCK_H
 #define HW_XEN_PV_XEN_BLOCK_H
 
+#include "qemu/units.h"
 #include "hw/xen/xen-bus.h"
 #include "hw/block/block.h"
 #include "hw/xen/pv/xen-blkif.h"
@@ -28,6 +29,14 @@
 #define XEN_BLOCK_MAX_QUEUES            64
 /* Segments of one indirect request: one I/O vector entry each at most */
 #define XEN_BLOCK_MAX_INDIRECT_SEGS     1024
+/*
+ * Host memory a device holds for guest I/O at most (io-budget): persistent
+ * grants, cached bounce buffers and the pages of requests in flight, split
+ * evenly between the rings.  Each ring may exceed its share by one request
+ * (4 MiB at most), which it always serves when nothing else is in flight.
+ */
+#define XEN_BLOCK_DEFAULT_IO_BUDGET     (64 * MiB)
+#define XEN_BLOCK_MIN_IO_BUDGET         MiB
 
 typedef struct XenBlockRing XenBlockRing;
 typedef struct XenBlockXsDrive XenBlockXsDrive;
@@ -42,6 +51,7 @@ typedef struct XenBlockProperties {
     uint32_t max_persistent;            /* per ring */
     bool discard_secure;
     OnOffAuto grant_copy;
+    uint64_t io_budget;                 /* bytes, split between the rings */
     IOThread *iothread;
     IOThreadVirtQueueMappingList *iothread_vq_mapping;
 } XenBlockProperties;
