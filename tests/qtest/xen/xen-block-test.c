@@ -3291,50 +3291,70 @@ static void test_lifecycle_duplicate_vdev(void)
 }
 
 /*
- * (12) A watch fires inside the wait of a teardown: with the frontend's
- * nodes gone (a toolstack that removed them, a guest that died), QEMU
- * quits, or the device is unplugged, while the rings are busy in an
- * iothread.  The frontend state watch sees Unknown inside the disconnect's
- * wait; the device must not be disconnected a second time.
+ * (12) A watch fires inside the wait of a teardown.  The rings of an
+ * iothread disk are busy with throttled reads when the frontend's nodes
+ * disappear (a toolstack removing them, a guest dying) at the moment QEMU
+ * is told to quit: the removal's watch is still pending when unrealize
+ * starts to disconnect, and runs inside its wait.  It must not disconnect
+ * the device a second time (freeing the rings the outer call still
+ * uses).  Unplugging such a device must work as well.
  */
+typedef struct RmArgs {
+    struct xs_handle *xs;
+    const char *path;
+} RmArgs;
+
+static gpointer rm_thread(gpointer opaque)
+{
+    RmArgs *a = opaque;
+
+    xs_rm(a->xs, XBT_NULL, a->path);
+    return NULL;
+}
+
 static void teardown_reentry(bool unplug_it)
 {
     Sim *s = start("-object iothread,id=io0 "
-                   "-drive file=@IMG@,if=none,id=d0,format=raw," THROTTLED
+                   "-drive file=@IMG@,if=none,id=d0,format=raw,"
+                   "throttling.bps-total=65536"
                    " -device xen-disk,id=disk0,vdev=xvda,drive=d0,"
                    "iothread=io0");
     XenFe *fe = sim_fe_connect(s);
     XenBlkfront *bf = blk_open(fe, VBD_XVDA);
-    g_autofree uint8_t *buf = g_malloc(4 * CHUNK);
+    g_autofree uint8_t *buf = g_malloc(8 * PAGE);
     g_autofree char *fe_dir = fe_path(VBD_XVDA);
+    RmArgs rm = { sim_admin_xs(s), fe_dir };
+    GThread *t;
 
-    /* Requests waiting in the throttled block layer */
-    use_up_budget(bf);
-    for (unsigned int i = 0; i < 4; i++) {
+    /* Reads waiting in the throttled block layer, for about 0.1 s */
+    for (unsigned int i = 0; i < 8; i++) {
         XenBlkReq r = {
-            .op = BLKIF_OP_READ, .sector = i * CHUNK / 512,
-            .buf = buf + i * CHUNK, .len = CHUNK,
+            .op = BLKIF_OP_READ, .sector = i * 8,
+            .buf = buf + i * PAGE, .len = PAGE,
         };
 
         g_assert(xen_blkfront_submit(bf, 0, &r));
     }
     xen_blkfront_kick(bf, 0);
-    g_usleep(100 * 1000);
-    /* The frontend's directory disappears under the device */
-    {
-        struct xs_handle *admin = sim_admin_xs(s);
-
-        g_assert(xs_rm(admin, XBT_NULL, fe_dir));
-        xs_close(admin);
-    }
     if (unplug_it) {
+        g_assert(xs_rm(rm.xs, XBT_NULL, fe_dir));
         sim_qmp_ok(s, "{'execute': 'device_del', "
                    "'arguments': {'id': 'disk0'}}");
         qobject_unref(qtest_qmp_eventwait_ref(s->qts, "DEVICE_DELETED"));
         sim_assert_alive(s);
         g_assert_cmpuint(sim_counter(s, "grant-unmaps"), ==,
                          sim_counter(s, "grant-maps"));
+        xs_close(rm.xs);
+        xen_fe_close(fe);
+        sim_stop(s);
+        xen_blkfront_free(bf);
+        return;
     }
+    /* The removal and the quit reach QEMU together */
+    t = g_thread_new("rm", rm_thread, &rm);
+    qtest_qmp_send(s->qts, "{'execute': 'quit'}");
+    g_thread_join(t);
+    xs_close(rm.xs);
     xen_fe_close(fe);
     /* qtest_quit() fails the case if QEMU dies of a signal */
     sim_stop(s);
@@ -3343,7 +3363,9 @@ static void teardown_reentry(bool unplug_it)
 
 static void test_lifecycle_teardown_reentry(void)
 {
-    teardown_reentry(false);
+    for (unsigned int i = 0; i < 10; i++) {
+        teardown_reentry(false);
+    }
     teardown_reentry(true);
 }
 
