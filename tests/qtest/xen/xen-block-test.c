@@ -3312,7 +3312,7 @@ static gpointer rm_thread(gpointer opaque)
     return NULL;
 }
 
-static void teardown_reentry(bool unplug_it)
+static void teardown_reentry(bool unplug_it, unsigned int delay_us)
 {
     Sim *s = start("-object iothread,id=io0 "
                    "-drive file=@IMG@,if=none,id=d0,format=raw,"
@@ -3350,9 +3350,13 @@ static void teardown_reentry(bool unplug_it)
         xen_blkfront_free(bf);
         return;
     }
-    /* The removal and the quit reach QEMU together */
-    t = g_thread_new("rm", rm_thread, &rm);
+    /*
+     * The quit, then the removal, at once: the quit is acted on after the
+     * removal has been read, before its watch has run.
+     */
     qtest_qmp_send(s->qts, "{'execute': 'quit'}");
+    g_usleep(delay_us);
+    t = g_thread_new("rm", rm_thread, &rm);
     g_thread_join(t);
     xs_close(rm.xs);
     xen_fe_close(fe);
@@ -3363,10 +3367,11 @@ static void teardown_reentry(bool unplug_it)
 
 static void test_lifecycle_teardown_reentry(void)
 {
-    for (unsigned int i = 0; i < 10; i++) {
-        teardown_reentry(false);
+    /* A few timings: on the code before the fix, each crashed QEMU */
+    for (unsigned int i = 0; i < 5; i++) {
+        teardown_reentry(false, i * 200);
     }
-    teardown_reentry(true);
+    teardown_reentry(true, 0);
 }
 
 /*
