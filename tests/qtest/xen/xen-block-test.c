@@ -3368,8 +3368,8 @@ static void teardown_reentry(bool unplug_it, unsigned int delay_us)
 static void test_lifecycle_teardown_reentry(void)
 {
     /* A few timings: on the code before the fix, each crashed QEMU */
-    for (unsigned int i = 0; i < 5; i++) {
-        teardown_reentry(false, i * 200);
+    for (unsigned int i = 0; i < 12; i++) {
+        teardown_reentry(false, i % 4 * 100);
     }
     teardown_reentry(true, 0);
 }
