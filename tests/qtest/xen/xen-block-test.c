@@ -3369,7 +3369,7 @@ static void test_lifecycle_teardown_reentry(void)
 {
     /*
      * The race is won in a few percent of the rounds: on the code before
-     * the fix, 60 rounds crashed QEMU in @@ runs out of 10.
+     * the fix, 60 rounds crashed QEMU in 9 runs out of 10.
      */
     for (unsigned int i = 0; i < 60; i++) {
         teardown_reentry(false, i % 4 * 100);
