@@ -103,6 +103,12 @@ struct XenBlockRing {
 
     XenBlockIO *barrier;            /* waits for the ring to drain */
     bool stalled;                   /* requests left on the ring */
+    /*
+     * Drained (set by the main loop, atomic): take nothing off the ring.
+     * A pass counts as in flight in the BlockBackend, so that a drained
+     * section also waits for the pass that was running when it began.
+     */
+    bool quiesced;
     bool stopped;
     bool broken;
     QEMUBH *resume_bh;              /* another pass */
@@ -490,6 +496,15 @@ static void ring_handle_slot(XenBlockRing *ring, const XenBlkifSlot *s,
     if (status == BLKIF_RSP_OKAY && io->req.indirect) {
         status = io_fetch_indirect(io, lim, &why);
     }
+    if (status == BLKIF_RSP_OKAY && !blk_bs(ring->blk)) {
+        /*
+         * The medium went away under a disk, as when QEMU quits: the
+         * block layer closes every drive before the devices go, and ends
+         * their drained sections as it does.  Nothing can be served.
+         */
+        status = BLKIF_RSP_ERROR;
+        why = "no medium";
+    }
     if (status != BLKIF_RSP_OKAY) {
         trace_xen_pv_block_bad_request(ring->index, slot.id, slot.operation,
                                     status, why);
@@ -562,6 +577,12 @@ static bool ring_handle(void *opaque)
     if (ring->stopped || ring->broken) {
         return false;
     }
+    /* Paired with the barrier in xen_block_ring_detach() */
+    blk_inc_in_flight(ring->blk);
+    if (qatomic_read(&ring->quiesced)) {
+        blk_dec_in_flight(ring->blk);
+        return false;
+    }
     ring->stalled = false;
     defer_call_begin();
     for (;;) {
@@ -610,6 +631,7 @@ static bool ring_handle(void *opaque)
 out:
     ring_submit_batch(ring);
     defer_call_end();
+    blk_dec_in_flight(ring->blk);
     return progress;
 }
 
@@ -699,6 +721,9 @@ static void ring_stop_bh(void *opaque)
 
 void xen_block_ring_detach(XenBlockRing *ring)
 {
+    qatomic_set(&ring->quiesced, true);
+    /* Paired with blk_inc_in_flight() in ring_handle() */
+    smp_mb();
     xen_device_set_event_channel_context(ring->xendev, ring->evtchn, NULL,
                                          &error_abort);
 }
@@ -708,6 +733,7 @@ void xen_block_ring_attach(XenBlockRing *ring)
     if (ring->stopped) {
         return;
     }
+    qatomic_set(&ring->quiesced, false);
     xen_device_set_event_channel_context(ring->xendev, ring->evtchn,
                                          ring->ctx, &error_abort);
     /* Requests may have arrived while nobody polled */
