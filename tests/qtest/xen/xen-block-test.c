@@ -3376,6 +3376,70 @@ static void test_lifecycle_quit_busy(void)
 }
 
 /*
+ * (12) The toolstack takes a busy device away in one transaction: backend
+ * online = 0 and state Closed, frontend state Closed.  The frontend's
+ * change disconnects the device, which waits for its throttled reads; the
+ * backend's change makes XenBus clean the device up.  That cleanup must
+ * not run inside the disconnect's wait (it would free the device under
+ * it): XenBus cleans up from the main loop.
+ */
+static void test_lifecycle_cleanup_in_wait(void)
+{
+    for (unsigned int round = 0; round < 3; round++) {
+        Sim *s = start("-object iothread,id=io0 "
+                       "-drive file=@IMG@,if=none,id=d0,format=raw,"
+                       "throttling.bps-total=65536"
+                       " -device xen-disk,id=disk0,vdev=xvda,drive=d0,"
+                       "iothread=io0");
+        XenFe *fe = sim_fe_connect(s);
+        XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+        g_autofree uint8_t *buf = g_malloc(16 * PAGE);
+        g_autofree char *be = be_path(VBD_XVDA);
+        g_autofree char *fe_dir = fe_path(VBD_XVDA);
+        struct xs_handle *xs = sim_admin_xs(s);
+        gint64 end;
+
+        /* Reads waiting in the throttled block layer, 16 requests */
+        for (unsigned int i = 0; i < 16; i++) {
+            XenBlkReq r = {
+                .op = BLKIF_OP_READ, .sector = (i * 2 + round) * 8,
+                .buf = buf + i * PAGE, .len = PAGE,
+            };
+
+            g_assert(xen_blkfront_submit(bf, 0, &r));
+        }
+        xen_blkfront_kick(bf, 0);
+        g_usleep(20 * 1000);
+        for (;;) {
+            xs_transaction_t t = xs_transaction_start(xs);
+
+            g_assert(t);
+            xs_put(xs, t, be, "online", "0");
+            xs_put(xs, t, be, "state", "6");
+            xs_put(xs, t, fe_dir, "state", "6");
+            if (xs_transaction_end(xs, t, false)) {
+                break;
+            }
+            g_assert_cmpint(errno, ==, EAGAIN);
+        }
+        xs_close(xs);
+        /* The device goes, once its reads are done */
+        end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+        while (sim_qom_exists(s, "/machine/peripheral/disk0") &&
+               g_get_monotonic_time() < end) {
+            g_usleep(10 * 1000);
+        }
+        g_assert(!sim_qom_exists(s, "/machine/peripheral/disk0"));
+        sim_assert_alive(s);
+        g_assert_cmpuint(sim_counter(s, "grant-unmaps"), ==,
+                         sim_counter(s, "grant-maps"));
+        xen_fe_close(fe);
+        sim_stop(s);
+        xen_blkfront_free(bf);
+    }
+}
+
+/*
  * (12) A disk the toolstack creates that cannot start says so where the
  * toolstack looks, as the kernel backends' hotplug scripts do:
  * hotplug-error, hotplug-status = error, online = 0, state Closed.  It is
@@ -3633,6 +3697,7 @@ static const TestCase cases[] = {
     { "lifecycle/held", test_lifecycle_held },
     { "lifecycle/duplicate-vdev", test_lifecycle_duplicate_vdev },
     { "lifecycle/quit-busy", test_lifecycle_quit_busy },
+    { "lifecycle/cleanup-in-wait", test_lifecycle_cleanup_in_wait },
     { "lifecycle/toolstack-failure", test_lifecycle_toolstack_failure },
     { "budget/all-levers", test_budget_all_levers },
 };
