@@ -78,7 +78,7 @@ struct XenNetQueue {
     unsigned int index;
     AioContext *ctx;
     XenNetStats stats;
-    bool stopped;                       /* queue context */
+    bool stopped;                       /* set by the device (atomic) */
     bool disabled;                      /* frontend broke it (atomic) */
 
     /* TX (queue context) */
@@ -120,7 +120,11 @@ struct XenNetQueue {
 /* BQL.  Map the rings, bind the event channels, serve them in cfg->ctx. */
 XenNetQueue *xen_net_queue_start(XenNetDevice *netdev,
                                  const XenNetQueueConfig *cfg, Error **errp);
-/* BQL.  Once this returns no handler runs again in the queue context. */
+/*
+ * BQL.  Once this returns no handler runs again in the queue context, and
+ * nothing in the main loop schedules one.  May be called again, also from
+ * inside its own wait.
+ */
 void xen_net_queue_stop(XenNetQueue *q);
 /* BQL, after xen_net_queue_stop(): drop what is queued, unmap, unbind. */
 void xen_net_queue_free(XenNetQueue *q);

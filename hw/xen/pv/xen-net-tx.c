@@ -268,7 +268,10 @@ void xen_net_tx_deliver_bh(void *opaque)
     XenNetQueue *q = opaque;
 
     tx_deliver(q);
-    qemu_bh_schedule(q->tx_bh);         /* the ring may have waited */
+    /* The ring may have waited; not on a queue being stopped */
+    if (!qatomic_read(&q->stopped)) {
+        qemu_bh_schedule(q->tx_bh);
+    }
 }
 
 /*
@@ -469,7 +472,7 @@ bool xen_net_tx_handle(void *opaque)
         unsigned int n;
         int more;
 
-        if (q->stopped) {
+        if (qatomic_read(&q->stopped)) {
             break;
         }
         if (qatomic_read(&q->disabled)) {

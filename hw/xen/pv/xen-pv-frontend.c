@@ -104,3 +104,11 @@ void xen_pv_frontend_changed(XenDevice *xendev, XenPvFrontendState *st,
     }
     st->in_transition = false;
 }
+
+void xen_pv_frontend_teardown(XenDevice *xendev, XenPvFrontendState *st,
+                              const XenPvFrontendOps *ops)
+{
+    /* Left set: the device is going away, later changes are ignored */
+    st->in_transition = true;
+    ops->disconnect(xendev);
+}

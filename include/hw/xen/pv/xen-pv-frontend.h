@@ -39,6 +39,15 @@ void xen_pv_frontend_changed(XenDevice *xendev, XenPvFrontendState *st,
                              const XenPvFrontendOps *ops,
                              enum xenbus_state state);
 
+/*
+ * BQL.  The device goes away (unrealize): ops->disconnect() under the
+ * guard of xen_pv_frontend_changed(), which stays set, so that a frontend
+ * change that fires inside the disconnect's waits (or after it) is not
+ * handled nested, nor at all.
+ */
+void xen_pv_frontend_teardown(XenDevice *xendev, XenPvFrontendState *st,
+                              const XenPvFrontendOps *ops);
+
 /* BQL.  The frontend is broken: write @msg to `error`, go Closing. */
 void xen_pv_backend_fatal(XenDevice *xendev, const char *msg);
 /* BQL.  A connection works: an earlier `error` no longer stands. */
