@@ -30,6 +30,14 @@
 #define XEN_NET_RX_BATCH        64
 /* Bytes of TX packets one batch holds (at least one 64 KiB packet) */
 #define XEN_NET_TX_ARENA        (256 * 1024)
+/*
+ * Segments software GSO may make of one packet.  Each is a send in the main
+ * loop, under the BQL; a packet that would make more (a guest's tiny
+ * gso_size) is dropped, so a batch makes at most 64 * 256 sends.  256 is a
+ * 64 KiB packet at an MSS of 256 bytes: below any MSS Linux uses for bulk
+ * data over a path of at least its min_pmtu (552 bytes, MSS 500).
+ */
+#define XEN_NET_GSO_MAX_SEGS    256
 
 typedef struct XenNetQueueConfig {
     unsigned int index;
