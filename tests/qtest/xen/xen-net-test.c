@@ -3293,6 +3293,83 @@ static void test_attack_gso_not_tcp(void)
     net_finish(n);
 }
 
+/* ---- 19. teardown while busy (class 7, 12) ---- */
+
+typedef struct RxFlood {
+    Peer *peer;
+    int stop;
+    uint64_t sent;
+} RxFlood;
+
+/* Frames from the wire to the guest, as fast as the socket takes them. */
+static gpointer rx_flood(gpointer opaque)
+{
+    RxFlood *r = opaque;
+    uint8_t f[1514];
+
+    while (!qatomic_read(&r->stop)) {
+        XenNetFlow fl = flow_in(XEN_NET_IPPROTO_UDP, false, r->sent % 64);
+
+        sendto(r->peer->fd, f, frame_of(f, &fl, 1000, r->sent, 0,
+                                        XEN_NET_CSUM_FULL),
+               MSG_DONTWAIT, (struct sockaddr *)&r->peer->qemu,
+               sizeof(r->peer->qemu));
+        r->sent++;
+        if (r->sent % 64 == 0) {
+            g_usleep(100);
+        }
+    }
+    return NULL;
+}
+
+/*
+ * With an IOThread and both queues busy both ways (GSO packets out to the
+ * socket, a flood in), disconnect and reconnect, with the frontend's state
+ * rewritten meanwhile (watches firing inside the teardown's waits), then
+ * the same with the device unplugged: QEMU survives, nothing stays mapped.
+ */
+static void test_attack_teardown_busy(void)
+{
+    XenNetfrontConfig cfg = {
+        .nr_queues = 2, .split_evtchn = true, .sg = true,
+    };
+    Net *n = net_start(",max-queues=2,iothread=io0 -object iothread,id=io0");
+    XenNetfront *nf = vif_new(n->fe, 0, &cfg);
+    XenNetFlow fl = flow_out(XEN_NET_IPPROTO_TCP, false, 7);
+    g_autofree uint8_t *big = g_malloc(30000);
+    size_t len = frame_of(big, &fl, 30000, 1, XEN_NET_TCP_ACK,
+                          XEN_NET_CSUM_PARTIAL);
+    XenNetPktInfo gso = {
+        .gso_type = XEN_NETIF_GSO_TYPE_TCPV4, .gso_size = 1448,
+        .csum_blank = true,
+    };
+    RxFlood rf = { .peer = &n->peer };
+    GThread *th = g_thread_new("rx-flood", rx_flood, &rf);
+
+    for (unsigned int cycle = 0; cycle < 30; cycle++) {
+        vif_connect(nf);
+        for (unsigned int i = 0; i < 40; i++) {
+            g_assert(xen_netfront_send_pkt(nf, i % 2, big, len, &gso));
+        }
+        /* A spurious Connected, then Closed: both may land in a wait. */
+        g_assert(xen_fe_set_state(n->fe, nf->fe_path,
+                                  XenbusStateConnected));
+        vif_disconnect(nf);
+        sim_assert_alive(n->s);
+        g_assert_cmpuint(sim_counter(n->s, "grant-unmaps"), ==,
+                         sim_counter(n->s, "grant-maps"));
+    }
+    qatomic_set(&rf.stop, 1);
+    g_thread_join(th);
+    peer_drain(&n->peer);
+    vif_connect(nf);
+    traffic(n, nf, 0, 1);
+    traffic(n, nf, 1, 2);
+    g_test_message("%" PRIu64 " frames sent in", rf.sent);
+    vif_done(nf);
+    net_finish(n);
+}
+
 /*
  * Each case runs in a child process of its own: one failing case (an
  * assertion, QEMU refusing a property, a crash) is reported and the others
@@ -3352,6 +3429,7 @@ static const TestCase cases[] = {
     { "attack/watch-flood", test_attack_watch_flood },
     { "attack/gso-tiny-mss", test_attack_gso_tiny_mss },
     { "attack/gso-not-tcp", test_attack_gso_not_tcp },
+    { "attack/teardown-busy", test_attack_teardown_busy },
 };
 
 static void run_isolated(gconstpointer opaque)
