@@ -148,7 +148,7 @@ void xen_net_queue_detach(XenNetQueue *q)
 
 void xen_net_queue_attach(XenNetQueue *q)
 {
-    if (q->stopped) {
+    if (qatomic_read(&q->stopped)) {
         return;
     }
     xen_device_set_event_channel_context(q->xendev, q->tx_evtchn, q->ctx,
@@ -162,23 +162,42 @@ void xen_net_queue_attach(XenNetQueue *q)
     qemu_bh_schedule(q->rx_bh);
 }
 
+/* Queue context: the last thing of the queue that runs there */
 static void queue_stop_bh(void *opaque)
 {
     XenNetQueue *q = opaque;
 
-    q->stopped = true;
     qemu_bh_cancel(q->tx_bh);
     qemu_bh_cancel(q->rx_bh);
     timer_del(q->credit_timer);
 }
 
+/* BQL: what the main loop may still run for the queue, and re-arm it */
+static void queue_cancel_main(XenNetQueue *q)
+{
+    qemu_bh_cancel(q->deliver_bh);
+    qemu_bh_cancel(q->flush_bh);
+    timer_del(q->drain_timer);
+    timer_del(q->stall_timer);
+}
+
 void xen_net_queue_stop(XenNetQueue *q)
 {
+    /*
+     * Set under the BQL, before the wait: the main loop's bottom halves,
+     * timers and watches, which may run inside the wait below, check it
+     * and no longer schedule tx_bh or rx_bh, and the queue context's
+     * handlers see it at their next pass.  Stopping again (a teardown
+     * entered again inside this wait) only waits again.
+     */
+    qatomic_set(&q->stopped, true);
+    queue_cancel_main(q);
     xen_net_queue_detach(q);
     /* Once it has run, no handler of the queue runs in its context */
     aio_wait_bh_oneshot(q->ctx, queue_stop_bh, q);
+    /* What the queue context scheduled before it stopped */
+    queue_cancel_main(q);
 }
-
 void xen_net_queue_disable(XenNetQueue *q, const char *reason)
 {
     if (qatomic_xchg(&q->disabled, true)) {
@@ -193,14 +212,16 @@ void xen_net_queue_set_rate(XenNetQueue *q, uint64_t bytes, uint64_t usec)
     qatomic_set(&q->credit_usec, usec);
     qatomic_set(&q->credit_bytes, bytes);
     /* A change is seen at the next period; kick a queue that waits */
-    qemu_bh_schedule(q->tx_bh);
+    if (!qatomic_read(&q->stopped)) {
+        qemu_bh_schedule(q->tx_bh);
+    }
 }
 
 void xen_net_queue_free(XenNetQueue *q)
 {
     unsigned int i;
 
-    assert(q->stopped);
+    assert(qatomic_read(&q->stopped));
     trace_xen_pv_net_queue_free(q->index, q->tx.req_cons, q->rx.req_cons);
     /* A batch still with the main loop was answered already: dropped */
     if (qatomic_read(&q->tx_inflight)) {

@@ -30,6 +30,14 @@
 #define XEN_NET_RX_BATCH        64
 /* Bytes of TX packets one batch holds (at least one 64 KiB packet) */
 #define XEN_NET_TX_ARENA        (256 * 1024)
+/*
+ * Segments software GSO may make of one packet.  Each is a send in the main
+ * loop, under the BQL; a packet that would make more (a guest's tiny
+ * gso_size) is dropped, so a batch makes at most 64 * 256 sends.  256 is a
+ * 64 KiB packet at an MSS of 256 bytes: below any MSS Linux uses for bulk
+ * data over a path of at least its min_pmtu (552 bytes, MSS 500).
+ */
+#define XEN_NET_GSO_MAX_SEGS    256
 
 typedef struct XenNetQueueConfig {
     unsigned int index;
@@ -78,7 +86,7 @@ struct XenNetQueue {
     unsigned int index;
     AioContext *ctx;
     XenNetStats stats;
-    bool stopped;                       /* queue context */
+    bool stopped;                       /* set by the device (atomic) */
     bool disabled;                      /* frontend broke it (atomic) */
 
     /* TX (queue context) */
@@ -120,7 +128,11 @@ struct XenNetQueue {
 /* BQL.  Map the rings, bind the event channels, serve them in cfg->ctx. */
 XenNetQueue *xen_net_queue_start(XenNetDevice *netdev,
                                  const XenNetQueueConfig *cfg, Error **errp);
-/* BQL.  Once this returns no handler runs again in the queue context. */
+/*
+ * BQL.  Once this returns no handler runs again in the queue context, and
+ * nothing in the main loop schedules one.  May be called again, also from
+ * inside its own wait.
+ */
 void xen_net_queue_stop(XenNetQueue *q);
 /* BQL, after xen_net_queue_stop(): drop what is queued, unmap, unbind. */
 void xen_net_queue_free(XenNetQueue *q);

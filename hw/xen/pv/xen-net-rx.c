@@ -29,6 +29,12 @@ bool xen_net_rx_enqueue(XenNetQueue *q, XenNetRxItem *item)
 {
     XenNetDevice *netdev = q->netdev;
 
+    if (qatomic_read(&q->stopped)) {
+        /* A flush inside the queue's stop: nobody will take it */
+        g_free(item);
+        stat64_add(&q->stats.rx_dropped, 1);
+        return true;
+    }
     qemu_mutex_lock(&q->rx_lock);
     if (q->rx_queued &&
         q->rx_queued + item->len > netdev->props.rx_queue_max_bytes) {
@@ -76,6 +82,9 @@ void xen_net_rx_flush_bh(void *opaque)
 {
     XenNetQueue *q = opaque;
 
+    if (qatomic_read(&q->stopped)) {
+        return;                 /* the disconnect updates and flushes */
+    }
     xen_net_update_carrier(q->netdev);
     timer_del(q->drain_timer);
     xen_net_flush(q->netdev);
@@ -86,6 +95,9 @@ void xen_net_rx_drain_cb(void *opaque)
 {
     XenNetQueue *q = opaque;
 
+    if (qatomic_read(&q->stopped)) {
+        return;
+    }
     qemu_mutex_lock(&q->rx_lock);
     if (!q->rx_full) {
         qemu_mutex_unlock(&q->rx_lock);
@@ -107,6 +119,9 @@ void xen_net_rx_stall_cb(void *opaque)
 {
     XenNetQueue *q = opaque;
 
+    if (qatomic_read(&q->stopped)) {
+        return;
+    }
     qemu_mutex_lock(&q->rx_lock);
     if (!q->rx_wait_since_ns || q->stalled) {
         qemu_mutex_unlock(&q->rx_lock);
@@ -364,7 +379,8 @@ static bool rx_process(XenNetQueue *q)
         bool empty = true;
 
         b->n = b->nr_rsp = b->nr_segs = 0;
-        if (q->stopped || qatomic_read(&q->disabled) || !rx_avail(q, &avail)) {
+        if (qatomic_read(&q->stopped) || qatomic_read(&q->disabled) ||
+            !rx_avail(q, &avail)) {
             break;
         }
         if (avail) {

@@ -21,6 +21,7 @@
 #include "hw/virtio/virtio-net.h"
 #include "system/dma.h"
 #include "hw/net/net_tx_pkt.h"
+#include "net/eth.h"
 #include "xen-net-queue.h"
 #include "trace.h"
 
@@ -157,6 +158,28 @@ static bool tx_is_ip(const uint8_t *data)
 }
 
 /*
+ * Whether an untagged IPv4 or IPv6 frame of @len bytes carries TCP, read
+ * as net_tx_pkt_parse() reads it.  Checked before GSO is set up, because
+ * eth_get_gso_type() logs (LOG_UNIMP) every frame that is not TCP or
+ * UDP over IPv4 or TCP over IPv6: a guest asking GSO for ICMP would fill
+ * the log.
+ */
+static bool tx_is_tcp(const uint8_t *data, size_t len)
+{
+    struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+    eth_ip6_hdr_info info;
+
+    if (lduw_be_p(data + 12) == ETH_P_IP) {
+        return len >= ETH_HLEN + sizeof(struct ip_header) &&
+               (data[ETH_HLEN] >> 4) == 4 &&
+               data[ETH_HLEN + offsetof(struct ip_header, ip_p)] ==
+               IP_PROTO_TCP;
+    }
+    return eth_parse_ipv6_hdr(&iov, 1, ETH_HLEN, &info) &&
+           info.l4proto == IP_PROTO_TCP;
+}
+
+/*
  * Main loop: one packet to the netdev.  A busy peer's net queue holds what
  * it cannot take yet (and drops past its limit, counted by the net layer).
  */
@@ -196,6 +219,11 @@ static void tx_send_one(XenNetQueue *q, NetClientState *nc, uint8_t *data,
     if (gso && !tx_is_ip(data)) {
         goto bad;
     }
+    if (gso && !tx_is_tcp(data, out->len)) {
+        trace_xen_pv_net_tx_gso_refused(q->index, out->len, out->gso_size, 0,
+                                        "not TCP");
+        goto bad;
+    }
     if (!net_tx_pkt_build_vheader(pkt, gso, true, out->gso_size)) {
         goto bad;
     }
@@ -207,9 +235,19 @@ static void tx_send_one(XenNetQueue *q, NetClientState *nc, uint8_t *data,
     if (gso && !netdev->vnet_hdr_len) {
         /* Segmented here: keep FIN and PSH on the last segment */
         size_t tcp = net_tx_pkt_get_vhdr(pkt)->csum_start;
+        size_t hdr_len = net_tx_pkt_get_vhdr(pkt)->hdr_len;
         uint8_t fin_psh = tcp + 14 <= out->len ? data[tcp + 13] & 0x09 : 0;
         TxGsoSend s = { .nc = nc, .held = netdev->gso_buf };
+        unsigned int segs = hdr_len < out->len ?
+            DIV_ROUND_UP(out->len - hdr_len, out->gso_size) : 1;
 
+        if (segs > XEN_NET_GSO_MAX_SEGS) {
+            /* Each segment is a send, here under the BQL: bounded */
+            trace_xen_pv_net_tx_gso_refused(q->index, out->len,
+                                            out->gso_size, segs,
+                                            "too many segments");
+            goto bad;
+        }
         if (!net_tx_pkt_send_custom(pkt, false, tx_gso_segment, &s)) {
             goto bad;
         }
@@ -268,7 +306,10 @@ void xen_net_tx_deliver_bh(void *opaque)
     XenNetQueue *q = opaque;
 
     tx_deliver(q);
-    qemu_bh_schedule(q->tx_bh);         /* the ring may have waited */
+    /* The ring may have waited; not on a queue being stopped */
+    if (!qatomic_read(&q->stopped)) {
+        qemu_bh_schedule(q->tx_bh);
+    }
 }
 
 /*
@@ -469,7 +510,7 @@ bool xen_net_tx_handle(void *opaque)
         unsigned int n;
         int more;
 
-        if (q->stopped) {
+        if (qatomic_read(&q->stopped)) {
             break;
         }
         if (qatomic_read(&q->disabled)) {

@@ -421,10 +421,18 @@ static void xen_net_rate_watch(void *opaque, const char *path)
     }
 }
 
+/*
+ * BQL.  Stop and free the first @nr queues.  The stops wait, and the main
+ * loop runs meanwhile: xen_net_disconnect() entered again from there
+ * (a XenStore watch, a bottom half) finds tearing_down set and leaves the
+ * queues to this call.
+ */
 static void xen_net_free_queues(XenNetDevice *netdev, unsigned int nr)
 {
     unsigned int i;
 
+    assert(!netdev->tearing_down);
+    netdev->tearing_down = true;
     for (i = 0; i < nr; i++) {
         xen_net_queue_stop(netdev->queues[i]);
     }
@@ -436,6 +444,7 @@ static void xen_net_free_queues(XenNetDevice *netdev, unsigned int nr)
     g_free(netdev->queues);
     netdev->queues = NULL;
     netdev->nr_queues = 0;
+    netdev->tearing_down = false;
 }
 
 static void xen_net_disconnect(XenNetDevice *netdev)
@@ -443,6 +452,11 @@ static void xen_net_disconnect(XenNetDevice *netdev)
     XenDevice *xendev = XEN_DEVICE(netdev);
 
     if (!netdev->queues) {
+        return;
+    }
+    if (netdev->tearing_down) {
+        /* Inside the wait of a teardown, which finishes the job */
+        trace_xen_pv_net_disconnect_nested(xen_net_name(netdev));
         return;
     }
     trace_xen_pv_net_disconnect(xen_net_name(netdev), netdev->nr_queues);
@@ -757,7 +771,12 @@ static void xen_net_unrealize(XenDevice *xendev)
         /* net_cleanup() ran: the peer is gone, the process is too */
         netdev->nic = NULL;
     }
-    xen_net_disconnect(netdev);
+    /*
+     * As a frontend change would, but under the same guard: a change that
+     * comes inside the disconnect's waits, or later, is ignored.
+     */
+    xen_pv_frontend_teardown(xendev, &netdev->fe_state,
+                             &xen_net_frontend_ops);
     qemu_bh_delete(netdev->error_bh);
     netdev->error_bh = NULL;
     if (netdev->exit_notifier.notify) {

@@ -541,6 +541,13 @@ static void assert_wire_quiet(Net *n)
     }
 }
 
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
 /* ---- 1. what the backend publishes ---- */
 
 static void test_features(void)
@@ -3102,6 +3109,267 @@ static void test_attack_watch_flood(void)
     net_finish(n);
 }
 
+/* ---- 18. software GSO cost, GSO of what is not TCP (class 8) ---- */
+
+typedef struct TxFlood {
+    XenNetfront *nf;
+    unsigned int q;
+    const uint8_t *frame;
+    size_t len;
+    XenNetPktInfo info;
+    gint64 end;                 /* stop then at the latest */
+    int stop;
+    uint64_t sent;
+} TxFlood;
+
+/*
+ * Send the same packet until told to stop or until f->end: a main loop
+ * that cannot answer QMP meanwhile answers late, and the test says how
+ * late, instead of hanging.
+ */
+static gpointer tx_flood(gpointer opaque)
+{
+    TxFlood *f = opaque;
+
+    while (!qatomic_read(&f->stop) && g_get_monotonic_time() < f->end) {
+        if (xen_netfront_send_pkt(f->nf, f->q, f->frame, f->len, &f->info)) {
+            f->sent++;
+        }
+    }
+    return NULL;
+}
+
+/* query-status round trips for @ms; their maximum and median, in ms. */
+static void qmp_latency(Sim *s, int ms, double *max, double *median,
+                        unsigned int *count)
+{
+    g_autoptr(GArray) t = g_array_new(false, false, sizeof(double));
+    gint64 end = g_get_monotonic_time() + ms * 1000LL;
+
+    do {
+        gint64 t0 = g_get_monotonic_time();
+        QDict *resp = qtest_qmp(s->qts, "{'execute': 'query-status'}");
+        double dt;
+
+        g_assert(qdict_haskey(resp, "return"));
+        qobject_unref(resp);
+        dt = (g_get_monotonic_time() - t0) / 1000.0;
+        g_array_append_val(t, dt);
+        g_usleep(10 * 1000);
+    } while (g_get_monotonic_time() < end);
+    g_array_sort(t, (GCompareFunc)(void *)compare_double);
+    *count = t->len;
+    *max = g_array_index(t, double, t->len - 1);
+    *median = g_array_index(t, double, t->len / 2);
+}
+
+/*
+ * gso_size 1 on TCP packets towards a peer without a virtio-net header:
+ * software GSO would make one send per payload byte, in the main loop.
+ * QMP must stay responsive (the packets are refused: more segments than
+ * XEN_NET_GSO_MAX_SEGS, 256), and the largest packet at MSS 256 still
+ * goes out.
+ */
+#define GSO_FLOOD_LEN 4000              /* 64 per batch: 256000 bytes */
+#define GSO_LATENCY_MAX_MS 500
+
+static void test_attack_gso_tiny_mss(void)
+{
+    Net *n = net_start("");
+    XenNetfront *nf = vif_open(n, 0, &(XenNetfrontConfig) { .sg = true });
+    XenNetFlow fl = flow_out(XEN_NET_IPPROTO_TCP, false, 3);
+    g_autofree uint8_t *f = g_malloc(GSO_FLOOD_LEN);
+    TxFlood fd = {
+        .nf = nf, .frame = f,
+        .len = frame_of(f, &fl, GSO_FLOOD_LEN, 1, XEN_NET_TCP_ACK,
+                        XEN_NET_CSUM_PARTIAL),
+        .info = {
+            .gso_type = XEN_NETIF_GSO_TYPE_TCPV4, .gso_size = 1,
+            .csum_blank = true,
+        },
+    };
+    double idle_max, idle_med, max, med;
+    unsigned int idle_n, cnt;
+    GThread *th;
+    int64_t errs;
+
+    qmp_latency(n->s, 500, &idle_max, &idle_med, &idle_n);
+    fd.end = g_get_monotonic_time() + 3500 * 1000LL;
+    th = g_thread_new("gso-flood", tx_flood, &fd);
+    g_usleep(200 * 1000);
+    qmp_latency(n->s, 3000, &max, &med, &cnt);
+    qatomic_set(&fd.stop, 1);
+    g_thread_join(th);
+    g_test_message("query-status idle: max %.1f ms, median %.1f ms (%u); "
+                   "under a flood of %" PRIu64 " %zu-byte packets with "
+                   "gso_size 1: max %.1f ms, median %.1f ms (%u)",
+                   idle_max, idle_med, idle_n, fd.sent, fd.len, max, med,
+                   cnt);
+    if (max >= GSO_LATENCY_MAX_MS) {
+        sim_fail("QMP took up to %.1f ms under a gso_size 1 flood", max);
+    }
+    g_assert(xen_netfront_tx_wait(nf, 0, 4 * WAIT_MS));
+    errs = qstat(n->s, "nic0", 0, "tx-errors");
+    g_assert_cmpint(errs, ==, fd.sent);
+    peer_drain(&n->peer);
+
+    /* The bound: 256 segments pass (65481 bytes at 256), 257 do not. */
+    gso_check(n, nf, &fl, 65535 - 54, 256, false);
+    {
+        XenNetPktInfo info = {
+            .gso_type = XEN_NETIF_GSO_TYPE_TCPV4, .gso_size = 81,
+            .csum_blank = true,
+        };
+        g_autofree uint8_t *g = g_malloc(54 + 257 * 81);
+        size_t len = frame_of(g, &fl, 54 + 257 * 81, 2, XEN_NET_TCP_ACK,
+                              XEN_NET_CSUM_PARTIAL);
+
+        g_assert(xen_netfront_send_pkt(nf, 0, g, len, &info));
+        g_assert(xen_netfront_tx_wait(nf, 0, WAIT_MS));
+        g_assert(wait_qstat(n->s, "nic0", 0, "tx-errors", errs + 1,
+                            WAIT_MS));
+        assert_wire_quiet(n);
+    }
+    traffic(n, nf, 0, 4);
+    vif_done(nf);
+    net_finish(n);
+}
+
+/* QEMU's log file, in bytes. */
+static uint64_t log_size(Sim *s)
+{
+    struct stat st;
+
+    return stat(s->log, &st) ? 0 : st.st_size;
+}
+
+/*
+ * GSO asked for packets that are not TCP (ICMP, UDP over IPv6, an IPv4
+ * EtherType with a version 6 header): refused, and nothing logged, even
+ * with -d unimp (QEMU's eth_get_gso_type() logs each such frame).
+ */
+static void test_attack_gso_not_tcp(void)
+{
+    Net *n = net_start(" -d guest_errors,unimp");
+    XenNetfront *nf = vif_open(n, 0, &(XenNetfrontConfig) { .sg = true });
+    uint64_t log0 = log_size(n->s);
+    int64_t errs0 = qstat(n->s, "nic0", 0, "tx-errors");
+    unsigned int sent = 0;
+
+    for (unsigned int kind = 0; kind < 4; kind++) {
+        XenNetFlow fl = flow_out(XEN_NET_IPPROTO_UDP, kind == 1, 5);
+        uint8_t f[3000];
+        size_t len = frame_of(f, &fl, sizeof(f), kind, 0,
+                              XEN_NET_CSUM_PARTIAL);
+        XenNetPktInfo info = {
+            .gso_type = kind == 1 ? XEN_NETIF_GSO_TYPE_TCPV6
+                                  : XEN_NETIF_GSO_TYPE_TCPV4,
+            .gso_size = 1000, .csum_blank = true,
+        };
+
+        if (kind == 0) {
+            f[14 + 9] = XEN_NET_IPPROTO_ICMP;   /* ICMP over IPv4 */
+        } else if (kind == 2) {
+            f[14] = 0x65;                       /* version 6, IHL 5 */
+        }
+        /* kind 3: UDP over IPv4 */
+        for (unsigned int i = 0; i < 20; i++) {
+            g_assert(xen_netfront_send_pkt(nf, 0, f, len, &info));
+            sent++;
+        }
+    }
+    g_assert(xen_netfront_tx_wait(nf, 0, WAIT_MS));
+    if (!wait_qstat(n->s, "nic0", 0, "tx-errors", errs0 + sent, WAIT_MS)) {
+        sim_fail("%" PRId64 " of %u GSO packets that are not TCP refused",
+                 qstat(n->s, "nic0", 0, "tx-errors") - errs0, sent);
+    }
+    assert_wire_quiet(n);
+    if (log_size(n->s) != log0) {
+        sim_fail("QEMU logged %" PRIu64 " bytes for GSO packets that are "
+                 "not TCP", log_size(n->s) - log0);
+    }
+    traffic(n, nf, 0, 6);
+    vif_done(nf);
+    net_finish(n);
+}
+
+/* ---- 19. teardown while busy (class 7, 12) ---- */
+
+typedef struct RxFlood {
+    Peer *peer;
+    int stop;
+    uint64_t sent;
+} RxFlood;
+
+/* Frames from the wire to the guest, as fast as the socket takes them. */
+static gpointer rx_flood(gpointer opaque)
+{
+    RxFlood *r = opaque;
+    uint8_t f[1514];
+
+    while (!qatomic_read(&r->stop)) {
+        XenNetFlow fl = flow_in(XEN_NET_IPPROTO_UDP, false, r->sent % 64);
+
+        sendto(r->peer->fd, f, frame_of(f, &fl, 1000, r->sent, 0,
+                                        XEN_NET_CSUM_FULL),
+               MSG_DONTWAIT, (struct sockaddr *)&r->peer->qemu,
+               sizeof(r->peer->qemu));
+        r->sent++;
+        if (r->sent % 64 == 0) {
+            g_usleep(100);
+        }
+    }
+    return NULL;
+}
+
+/*
+ * With an IOThread and both queues busy both ways (GSO packets out to the
+ * socket, a flood in), disconnect and reconnect, with the frontend's state
+ * rewritten meanwhile (watches firing inside the teardown's waits), then
+ * the same with the device unplugged: QEMU survives, nothing stays mapped.
+ */
+static void test_attack_teardown_busy(void)
+{
+    XenNetfrontConfig cfg = {
+        .nr_queues = 2, .split_evtchn = true, .sg = true,
+    };
+    Net *n = net_start(",max-queues=2,iothread=io0 -object iothread,id=io0");
+    XenNetfront *nf = vif_new(n->fe, 0, &cfg);
+    XenNetFlow fl = flow_out(XEN_NET_IPPROTO_TCP, false, 7);
+    g_autofree uint8_t *big = g_malloc(30000);
+    size_t len = frame_of(big, &fl, 30000, 1, XEN_NET_TCP_ACK,
+                          XEN_NET_CSUM_PARTIAL);
+    XenNetPktInfo gso = {
+        .gso_type = XEN_NETIF_GSO_TYPE_TCPV4, .gso_size = 1448,
+        .csum_blank = true,
+    };
+    RxFlood rf = { .peer = &n->peer };
+    GThread *th = g_thread_new("rx-flood", rx_flood, &rf);
+
+    for (unsigned int cycle = 0; cycle < 30; cycle++) {
+        vif_connect(nf);
+        for (unsigned int i = 0; i < 40; i++) {
+            g_assert(xen_netfront_send_pkt(nf, i % 2, big, len, &gso));
+        }
+        /* A spurious Connected, then Closed: both may land in a wait. */
+        g_assert(xen_fe_set_state(n->fe, nf->fe_path,
+                                  XenbusStateConnected));
+        vif_disconnect(nf);
+        sim_assert_alive(n->s);
+        g_assert_cmpuint(sim_counter(n->s, "grant-unmaps"), ==,
+                         sim_counter(n->s, "grant-maps"));
+    }
+    qatomic_set(&rf.stop, 1);
+    g_thread_join(th);
+    peer_drain(&n->peer);
+    vif_connect(nf);
+    traffic(n, nf, 0, 1);
+    traffic(n, nf, 1, 2);
+    g_test_message("%" PRIu64 " frames sent in", rf.sent);
+    vif_done(nf);
+    net_finish(n);
+}
+
 /*
  * Each case runs in a child process of its own: one failing case (an
  * assertion, QEMU refusing a property, a crash) is reported and the others
@@ -3159,6 +3427,9 @@ static const TestCase cases[] = {
     { "attack/stale-keys", test_attack_stale_keys },
     { "attack/event-storm", test_attack_event_storm },
     { "attack/watch-flood", test_attack_watch_flood },
+    { "attack/gso-tiny-mss", test_attack_gso_tiny_mss },
+    { "attack/gso-not-tcp", test_attack_gso_not_tcp },
+    { "attack/teardown-busy", test_attack_teardown_busy },
 };
 
 static void run_isolated(gconstpointer opaque)

@@ -75,6 +75,7 @@ struct XenNetDevice {
     bool mcast_control;                 /* request-multicast-control */
     struct qemu_xs_watch *mcast_watch, *rate_watch;
     XenPvFrontendState fe_state;        /* see xen-pv-frontend.h */
+    bool tearing_down;                  /* queues being stopped and freed */
     unsigned int nr_stalled;            /* queues with carrier off */
 
     /* Multicast filter: TX path (queue contexts) adds, receive (BQL) reads */
