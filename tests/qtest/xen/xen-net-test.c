@@ -658,6 +658,55 @@ static void test_basic_dgram(void)
     net_finish(n);
 }
 
+/*
+ * Two NICs never share a vif handle (the backend path): a second one is
+ * refused, and the first keeps its mac and its traffic.
+ */
+static void test_features_idx_duplicate(void)
+{
+    Sim *s = sim_new(0);
+    XenFe *fe;
+    XenNetfront *a, *b;
+    uint8_t f[1514], got[2048];
+    g_autofree char *err = NULL;
+    size_t len;
+
+    sim_launch(s, "-netdev hubport,id=h0,hubid=0 "
+               "-netdev hubport,id=h1,hubid=0 "
+               "-netdev hubport,id=h2,hubid=0 "
+               "-device xen-net-device,id=nic0,netdev=h0,idx=0,"
+               "mac=52:54:00:00:00:0a");
+    err = sim_qmp_err(s, "{'execute': 'device_add', 'arguments': "
+                      "{'driver': 'xen-net-device', 'id': 'dup', "
+                      "'netdev': 'h1', 'idx': 0, "
+                      "'mac': '52:54:00:00:00:0c'}}");
+    g_test_message("second vif 0: %s", err);
+    g_assert(strstr(err, "qnic") && strstr(err, "in use"));
+    g_assert(!sim_qom_exists(s, "/machine/peripheral/dup"));
+    assert_be_key(s, 0, "state", "2");
+    /* Another handle is fine, and both carry traffic */
+    sim_qmp_ok(s, "{'execute': 'device_add', 'arguments': "
+               "{'driver': 'xen-net-device', 'id': 'nic1', "
+               "'netdev': 'h2', 'idx': 1, 'mac': '52:54:00:00:00:0b'}}");
+    fe = sim_fe_connect(s);
+    a = vif_new(fe, 0, NULL);
+    b = vif_new(fe, 1, NULL);
+    vif_connect(a);
+    vif_connect(b);
+    g_assert_cmpstr(a->mac, ==, "52:54:00:00:00:0a");
+    len = udp_frame(f, false, 200, 1);
+    g_assert(xen_netfront_send_pkt(a, 0, f, len, NULL));
+    g_assert_cmpint(xen_netfront_recv_pkt(b, 0, got, sizeof(got), NULL, NULL,
+                                          WAIT_MS), ==, len);
+    g_assert(memcmp(got, f, len) == 0);
+    vif_done(a);
+    vif_done(b);
+    g_assert_cmpuint(sim_counter(s, "grant-unmaps"), ==,
+                     sim_counter(s, "grant-maps"));
+    xen_fe_close(fe);
+    sim_stop(s);
+}
+
 /* Two NICs on a hub, one frontend each: what one sends the other gets. */
 static void test_basic_hubport(void)
 {
@@ -1829,13 +1878,43 @@ static void test_xenstore_created(void)
     g_assert_cmpuint(nf->q[0].tx_okay + nf->q[0].tx_error, ==, 20);
     vif_done(nf);
 
-    /* Without a mac, no device (and QEMU carries on). */
+    /*
+     * Without a mac, no device, and QEMU carries on.  The toolstack reads
+     * why where the kernel backends' hotplug scripts write it, and the
+     * vif is offline: not tried again at every change of the backend area.
+     */
     libxl_add_vif(s, 3, NULL);
-    g_usleep(300 * 1000);
+    {
+        g_autofree char *msg = NULL;
+        gint64 end = g_get_monotonic_time() + WAIT_MS * 1000LL;
+
+        while (!(msg = be_read(s, 3, "hotplug-error")) &&
+               g_get_monotonic_time() < end) {
+            g_usleep(5000);
+        }
+        if (!msg || !strstr(msg, "mac")) {
+            sim_fail("vif 3: hotplug-error \"%s\", expected to name the mac",
+                     msg ?: "(absent)");
+        }
+    }
+    assert_be_key(s, 3, "hotplug-status", "error");
+    assert_be_key(s, 3, "online", "0");
+    g_assert_cmpint(be_int(s, 3, "state", -1), ==, XenbusStateClosed);
     sim_assert_alive(s);
-    g_assert_cmpint(be_int(s, 3, "state", -1), !=, XenbusStateInitWait);
     g_assert_cmpuint(sim_counter(s, "grant-unmaps"), ==,
                      sim_counter(s, "grant-maps"));
+    /* Fixed by the toolstack, it comes up */
+    {
+        struct xs_handle *xs = sim_admin_xs(s);
+        g_autofree char *be = be_path(3);
+
+        xs_put(xs, XBT_NULL, be, "mac", "00:16:3e:aa:bb:cd");
+        xs_put(xs, XBT_NULL, be, "state", "1");
+        xs_put(xs, XBT_NULL, be, "online", "1");
+        xs_close(xs);
+    }
+    g_assert(wait_be_state(s, 3, XenbusStateInitWait, WAIT_MS));
+    assert_be_key(s, 3, "hotplug-status", "connected");
     xen_fe_close(fe);
     sim_stop(s);
 }
@@ -3383,6 +3462,7 @@ typedef struct TestCase {
 static const TestCase cases[] = {
     { "features/published", test_features },
     { "features/idx-auto", test_features_idx_auto },
+    { "features/idx-duplicate", test_features_idx_duplicate },
     { "basic/dgram", test_basic_dgram },
     { "basic/hubport", test_basic_hubport },
     { "sg/jumbo", test_sg_jumbo },
