@@ -970,22 +970,26 @@ static void do_op(Chaos *c, Op op, uint32_t arg)
     case OP_A_RECONNECT_INFLIGHT: {
         /* Writes and reads in flight at the disconnect, forgotten */
         unsigned int n = rnd_range(&st, 1, MAX_BATCH + 1);
+        uint64_t blocks[MAX_BATCH];
 
         for (unsigned int i = 0; i < n; i++) {
-            uint64_t b = rnd_range(&st, 0, a_blocks(c));
-            bool w = rnd(&st) % 2 && !hits_err(b, 1);
+            uint64_t b;
+            bool w, dup;
             uint32_t gen = m->next_gen++;
 
-            if (w) {
-                fill(c->buf + i * BLK, BLK, b * BLK, gen);
-                /* old or new, whichever the backend got to */
-                if (m->blk[b].alt == UINT32_MAX) {
-                    m->blk[b].alt = gen;
-                } else {
-                    /* two cut-short writes: keep it simple, trust none */
-                    m->blk[b].alt = gen;
-                    m->blk[b].gen = gen;
+            do {
+                b = rnd_range(&st, 0, a_blocks(c));
+                dup = false;
+                for (unsigned int j = 0; j < i; j++) {
+                    dup |= blocks[j] == b;
                 }
+            } while (dup);
+            blocks[i] = b;
+            w = rnd(&st) % 2 && !hits_err(b, 1);
+            if (w) {
+                /* Old or new, whichever the backend got to */
+                fill(c->buf + i * BLK, BLK, b * BLK, gen);
+                m->blk[b].alt = gen;
             }
             CHECK(xen_blkfront_submit(c->a, 0, &(XenBlkReq) {
                       .op = w ? BLKIF_OP_WRITE : BLKIF_OP_READ,
