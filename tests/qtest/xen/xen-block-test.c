@@ -3299,6 +3299,29 @@ static void test_lifecycle_duplicate_vdev(void)
  * removed, and QEMU died of a segfault at exit in most runs.  Unplugging
  * such a device must work as well.
  */
+/*
+ * An iothread disk throttled to 64 KiB/s, for requests still in flight
+ * when a teardown comes.
+ */
+#define BUSY_DISK "-object iothread,id=io0 " \
+    "-drive file=@IMG@,if=none,id=d0,format=raw,throttling.bps-total=65536 " \
+    "-device xen-disk,id=disk0,vdev=xvda,drive=d0,iothread=io0"
+
+/* Submit @n one-page READs into @buf: page (@first + i * @stride). */
+static void submit_page_reads(XenBlkfront *bf, uint8_t *buf, unsigned int n,
+                              unsigned int first, unsigned int stride)
+{
+    for (unsigned int i = 0; i < n; i++) {
+        XenBlkReq r = {
+            .op = BLKIF_OP_READ, .sector = (first + i * stride) * 8,
+            .buf = buf + i * PAGE, .len = PAGE,
+        };
+
+        g_assert(xen_blkfront_submit(bf, 0, &r));
+    }
+    xen_blkfront_kick(bf, 0);
+}
+
 typedef struct RmArgs {
     struct xs_handle *xs;
     const char *path;
@@ -3314,11 +3337,7 @@ static gpointer rm_thread(gpointer opaque)
 
 static void quit_busy(bool unplug_it, unsigned int delay_us)
 {
-    Sim *s = start("-object iothread,id=io0 "
-                   "-drive file=@IMG@,if=none,id=d0,format=raw,"
-                   "throttling.bps-total=65536"
-                   " -device xen-disk,id=disk0,vdev=xvda,drive=d0,"
-                   "iothread=io0");
+    Sim *s = start(BUSY_DISK);
     XenFe *fe = sim_fe_connect(s);
     XenBlkfront *bf = blk_open(fe, VBD_XVDA);
     g_autofree uint8_t *buf = g_malloc(8 * PAGE);
@@ -3327,15 +3346,7 @@ static void quit_busy(bool unplug_it, unsigned int delay_us)
     GThread *t;
 
     /* Reads waiting in the throttled block layer, for about 0.1 s */
-    for (unsigned int i = 0; i < 8; i++) {
-        XenBlkReq r = {
-            .op = BLKIF_OP_READ, .sector = i * 8,
-            .buf = buf + i * PAGE, .len = PAGE,
-        };
-
-        g_assert(xen_blkfront_submit(bf, 0, &r));
-    }
-    xen_blkfront_kick(bf, 0);
+    submit_page_reads(bf, buf, 8, 0, 1);
     if (unplug_it) {
         g_assert(xs_rm(rm.xs, XBT_NULL, fe_dir));
         sim_qmp_ok(s, "{'execute': 'device_del', "
@@ -3386,11 +3397,7 @@ static void test_lifecycle_quit_busy(void)
 static void test_lifecycle_cleanup_in_wait(void)
 {
     for (unsigned int round = 0; round < 3; round++) {
-        Sim *s = start("-object iothread,id=io0 "
-                       "-drive file=@IMG@,if=none,id=d0,format=raw,"
-                       "throttling.bps-total=65536"
-                       " -device xen-disk,id=disk0,vdev=xvda,drive=d0,"
-                       "iothread=io0");
+        Sim *s = start(BUSY_DISK);
         XenFe *fe = sim_fe_connect(s);
         XenBlkfront *bf = blk_open(fe, VBD_XVDA);
         g_autofree uint8_t *buf = g_malloc(16 * PAGE);
@@ -3400,15 +3407,7 @@ static void test_lifecycle_cleanup_in_wait(void)
         gint64 end;
 
         /* Reads waiting in the throttled block layer, 16 requests */
-        for (unsigned int i = 0; i < 16; i++) {
-            XenBlkReq r = {
-                .op = BLKIF_OP_READ, .sector = (i * 2 + round) * 8,
-                .buf = buf + i * PAGE, .len = PAGE,
-            };
-
-            g_assert(xen_blkfront_submit(bf, 0, &r));
-        }
-        xen_blkfront_kick(bf, 0);
+        submit_page_reads(bf, buf, 16, round, 2);
         g_usleep(20 * 1000);
         for (;;) {
             xs_transaction_t t = xs_transaction_start(xs);
