@@ -198,6 +198,7 @@ void xen_net_queue_stop(XenNetQueue *q)
     /* What the queue context scheduled before it stopped */
     queue_cancel_main(q);
 }
+
 void xen_net_queue_disable(XenNetQueue *q, const char *reason)
 {
     if (qatomic_xchg(&q->disabled, true)) {
