@@ -170,6 +170,7 @@ static void queue_stop_bh(void *opaque)
     qemu_bh_cancel(q->tx_bh);
     qemu_bh_cancel(q->rx_bh);
     timer_del(q->credit_timer);
+    trace_xen_pv_net_queue_stopped(q->index);
 }
 
 /* BQL: what the main loop may still run for the queue, and re-arm it */

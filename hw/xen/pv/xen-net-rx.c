@@ -429,5 +429,8 @@ bool xen_net_rx_handle(void *opaque)
 
 void xen_net_rx_bh(void *opaque)
 {
-    rx_process(opaque);
+    XenNetQueue *q = opaque;
+
+    trace_xen_pv_net_queue_bh(q->index, "rx");
+    rx_process(q);
 }

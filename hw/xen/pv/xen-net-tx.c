@@ -543,5 +543,8 @@ bool xen_net_tx_handle(void *opaque)
 
 void xen_net_tx_bh(void *opaque)
 {
-    xen_net_tx_handle(opaque);
+    XenNetQueue *q = opaque;
+
+    trace_xen_pv_net_queue_bh(q->index, "tx");
+    xen_net_tx_handle(q);
 }

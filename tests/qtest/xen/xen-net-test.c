@@ -3450,6 +3450,77 @@ static void test_attack_teardown_busy(void)
 }
 
 /*
+ * (7) Once a queue is stopped, nothing of it runs in its iothread any
+ * more: no bottom half of the main loop (a TX batch delivered, an RX
+ * flush, a drain or stall timer) may re-arm its tx_bh or rx_bh inside the
+ * stop's wait, or the queue is freed while they run.  Two queues flooded
+ * both ways, disconnected 20 times; QEMU's trace of the queues'
+ * bottom halves and stops (-trace xen_pv_net_queue_*) must show none
+ * between a queue's stop and its next start.
+ */
+static void test_teardown_rearm(void)
+{
+    XenNetfrontConfig cfg = {
+        .nr_queues = 2, .split_evtchn = true, .sg = true,
+    };
+    Net *n = net_start(",max-queues=2,iothread=io0 -object iothread,id=io0 "
+                       "-trace enable=xen_pv_net_queue_*");
+    XenNetfront *nf = vif_new(n->fe, 0, &cfg);
+    XenNetFlow fl = flow_out(XEN_NET_IPPROTO_TCP, false, 7);
+    g_autofree uint8_t *big = g_malloc(30000);
+    size_t len = frame_of(big, &fl, 30000, 1, XEN_NET_TCP_ACK,
+                          XEN_NET_CSUM_PARTIAL);
+    XenNetPktInfo gso = {
+        .gso_type = XEN_NETIF_GSO_TYPE_TCPV4, .gso_size = 1448,
+        .csum_blank = true,
+    };
+    RxFlood rf = { .peer = &n->peer };
+    GThread *th = g_thread_new("rx-flood", rx_flood, &rf);
+    g_autofree char *log = NULL;
+    g_auto(GStrv) lines = NULL;
+    bool stopped[2] = { false, false };
+    unsigned int stops = 0, late = 0;
+
+    for (unsigned int cycle = 0; cycle < 20; cycle++) {
+        vif_connect(nf);
+        for (unsigned int i = 0; i < 40; i++) {
+            g_assert(xen_netfront_send_pkt(nf, i % 2, big, len, &gso));
+        }
+        vif_disconnect(nf);
+    }
+    qatomic_set(&rf.stop, 1);
+    g_thread_join(th);
+    sim_assert_alive(n->s);
+    g_assert(g_file_get_contents(n->s->log, &log, NULL, NULL));
+    lines = g_strsplit(log, "\n", -1);
+    for (unsigned int i = 0; lines[i]; i++) {
+        unsigned int q;
+
+        if (sscanf(lines[i], "xen_pv_net_queue_start queue %u", &q) == 1 &&
+            q < 2) {
+            stopped[q] = false;
+        } else if (sscanf(lines[i], "xen_pv_net_queue_stopped queue %u",
+                          &q) == 1 && q < 2) {
+            stopped[q] = true;
+            stops++;
+        } else if (sscanf(lines[i], "xen_pv_net_queue_bh queue %u", &q) == 1 &&
+                   q < 2 && stopped[q]) {
+            if (!late++) {
+                g_test_message("after its stop: %s", lines[i]);
+            }
+        }
+    }
+    g_test_message("%u stops, %u bottom halves after a stop", stops, late);
+    g_assert_cmpuint(stops, ==, 2 * 20);
+    g_assert_cmpuint(late, ==, 0);
+    peer_drain(&n->peer);
+    vif_connect(nf);
+    traffic(n, nf, 0, 1);
+    vif_done(nf);
+    net_finish(n);
+}
+
+/*
  * Each case runs in a child process of its own: one failing case (an
  * assertion, QEMU refusing a property, a crash) is reported and the others
  * still run.
@@ -3510,6 +3581,7 @@ static const TestCase cases[] = {
     { "attack/gso-tiny-mss", test_attack_gso_tiny_mss },
     { "attack/gso-not-tcp", test_attack_gso_not_tcp },
     { "attack/teardown-busy", test_attack_teardown_busy },
+    { "teardown/rearm", test_teardown_rearm },
 };
 
 static void run_isolated(gconstpointer opaque)
