@@ -44,6 +44,9 @@ EXPECTED = {
     "stock": ["lab-stock/disk", "lab-stock/disk-guest-read",
               "lab-stock/disk-dom0-read", "lab-stock/dm-exited",
               "lab-stock/backend-removed"],
+    "badgrant": ["lab-badgrant/block-attach", "lab-badgrant/bad-ring-refused",
+                 "lab-badgrant/no-library-log", "lab-badgrant/dm-exited",
+                 "lab-badgrant/backend-removed"],
 }
 DEFAULT_SCENARIOS = "ours,destroy,stock"
 
