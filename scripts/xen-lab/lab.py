@@ -48,7 +48,7 @@ EXPECTED = {
                  "lab-badgrant/no-library-log", "lab-badgrant/dm-exited",
                  "lab-badgrant/backend-removed"],
 }
-DEFAULT_SCENARIOS = "ours,destroy,stock"
+DEFAULT_SCENARIOS = "ours,destroy,stock,badgrant"
 
 
 def log(msg):

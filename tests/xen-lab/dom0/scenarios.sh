@@ -319,6 +319,8 @@ scenario_badgrant() {
             grep -vc 'xen_backend_lib_log')
     same "$n/no-library-log" 0 "${lines:-0}"
     [ "${lines:-0}" = 0 ] || dm_log $n
+    # With lab.trace=xen_backend_lib_log, the messages are there, traced
+    lab INFO "$n/traced" "$(grep -c 'xen_backend_lib_log' "/var/log/xen/qemu-dm-$n.log" 2>/dev/null)"
     xl destroy $n
     check_cleanup $n "$domid"
 }
