@@ -45,7 +45,8 @@ EXPECTED = {
               "lab-stock/disk-dom0-read", "lab-stock/dm-exited",
               "lab-stock/backend-removed"],
     "badgrant": ["lab-badgrant/block-attach", "lab-badgrant/bad-ring-refused",
-                 "lab-badgrant/no-library-log", "lab-badgrant/dm-exited",
+                 "lab-badgrant/no-library-log", "lab-badgrant/dm-running",
+                 "lab-badgrant/dm-exited",
                  "lab-badgrant/backend-removed"],
 }
 DEFAULT_SCENARIOS = "ours,destroy,stock,badgrant"

@@ -144,11 +144,23 @@ follow_guest() {   # name
     return 0
 }
 
+# Whether a device model for domain $1 runs: a process whose command line
+# has "-xen-domid <domid>" (dom0 has no pgrep, and a missing command must
+# not read as "not running").
+dm_running() {   # domid
+    local p
+    for p in /proc/[0-9]*; do
+        tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q -- "-xen-domid $1 " &&
+            return 0
+    done
+    return 1
+}
+
 # Our QEMU for a domain is gone, and so are its backend directories.
 check_cleanup() {   # name domid
     local i=0
-    while pgrep -f "xen-domid $2 " >/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
-    ! pgrep -f "xen-domid $2 " >/dev/null
+    while dm_running "$2" && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+    ! dm_running "$2"
     check "$1/dm-exited" $? "device model of domain $2"
     ! xenstore-exists "/local/domain/0/backend/qdisk/$2"
     check "$1/backend-removed" $? "/local/domain/0/backend/qdisk/$2"
@@ -321,6 +333,9 @@ scenario_badgrant() {
     [ "${lines:-0}" = 0 ] || dm_log $n
     # With lab.trace=xen_backend_lib_log, the messages are there, traced
     lab INFO "$n/traced" "$(grep -c 'xen_backend_lib_log' "/var/log/xen/qemu-dm-$n.log" 2>/dev/null)"
+    # The probe of check_cleanup sees a device model that runs
+    dm_running "$domid"
+    check "$n/dm-running" $? "device model of domain $domid, before destroy"
     xl destroy $n
     check_cleanup $n "$domid"
 }
