@@ -623,7 +623,7 @@ static bool ring_handle(void *opaque)
         }
         /* RING_FINAL_CHECK_FOR_REQUESTS: ask for a kick, then look again */
         qatomic_set(sring_field(ring, SRING_REQ_EVENT), ring->req_cons + 1);
-        smp_mb();
+        smp_mb(); /* req_event before req_prod; paired with the frontend's */
         if (qatomic_read(sring_field(ring, SRING_REQ_PROD)) == ring->req_cons) {
             break;
         }

@@ -1880,8 +1880,8 @@ static void test_fixed(void)
             seeds++;
         }
     } else {
-        unsigned int nr = g_getenv("XEN_CHAOS_ASAN") ? 8
-                                                     : G_N_ELEMENTS(fixed_seeds);
+        unsigned int nr = g_getenv("XEN_CHAOS_ASAN") ?
+                          8 : G_N_ELEMENTS(fixed_seeds);
 
         for (unsigned int i = 0; i < nr; i++) {
             ok &= run_seed(fixed_seeds[i], n);

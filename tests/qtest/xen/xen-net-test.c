@@ -946,8 +946,8 @@ static void gso_check(Net *n, XenNetfront *nf, const XenNetFlow *fl,
                                  XEN_NET_TCP_PSH | XEN_NET_TCP_FIN : 0);
 
             if (p.tcp_flags != want_flags) {
-                sim_fail("GSO: segment %u of %u has TCP flags %#x, expected "
-                         "%#x", segs, want, p.tcp_flags, want_flags);
+                sim_fail("GSO: segment %u of %u has TCP flags 0x%x, "
+                         "expected 0x%x", segs, want, p.tcp_flags, want_flags);
             }
         }
         segs++;
@@ -1208,7 +1208,7 @@ static void check_steering(Net *n, XenNetfront *nf, const uint8_t *key,
                                            &type);
 
         if (fq[k] != want) {
-            sim_fail("flow %u (%s): queue %u, expected %u (hash %#x)", k,
+            sim_fail("flow %u (%s): queue %u, expected %u (hash 0x%x)", k,
                      k % 2 ? "TCP" : "UDP", fq[k], want, hash);
         }
         if (!info[k].hash_valid) {
@@ -3402,17 +3402,17 @@ static gpointer rx_flood(gpointer opaque)
 }
 
 /*
- * With an IOThread and both queues busy both ways (GSO packets out to the
- * socket, a flood in), disconnect and reconnect, with the frontend's state
- * rewritten meanwhile (watches firing inside the teardown's waits), then
- * the same with the device unplugged: QEMU survives, nothing stays mapped.
+ * A NIC with an IOThread and both queues busy both ways (40 GSO packets of
+ * 30000 bytes out to the socket per cycle, a flood in), connected and
+ * disconnected @cycles times; @between runs before each disconnect.
+ * Then the flood stops and one more connection carries a frame each way.
  */
-static void test_attack_teardown_busy(void)
+static void busy_cycles(Net *n, unsigned int cycles,
+                        void (*between)(Net *n, XenNetfront *nf))
 {
     XenNetfrontConfig cfg = {
         .nr_queues = 2, .split_evtchn = true, .sg = true,
     };
-    Net *n = net_start(",max-queues=2,iothread=io0 -object iothread,id=io0");
     XenNetfront *nf = vif_new(n->fe, 0, &cfg);
     XenNetFlow fl = flow_out(XEN_NET_IPPROTO_TCP, false, 7);
     g_autofree uint8_t *big = g_malloc(30000);
@@ -3425,14 +3425,14 @@ static void test_attack_teardown_busy(void)
     RxFlood rf = { .peer = &n->peer };
     GThread *th = g_thread_new("rx-flood", rx_flood, &rf);
 
-    for (unsigned int cycle = 0; cycle < 30; cycle++) {
+    for (unsigned int cycle = 0; cycle < cycles; cycle++) {
         vif_connect(nf);
         for (unsigned int i = 0; i < 40; i++) {
             g_assert(xen_netfront_send_pkt(nf, i % 2, big, len, &gso));
         }
-        /* A spurious Connected, then Closed: both may land in a wait. */
-        g_assert(xen_fe_set_state(n->fe, nf->fe_path,
-                                  XenbusStateConnected));
+        if (between) {
+            between(n, nf);
+        }
         vif_disconnect(nf);
         sim_assert_alive(n->s);
         g_assert_cmpuint(sim_counter(n->s, "grant-unmaps"), ==,
@@ -3440,12 +3440,31 @@ static void test_attack_teardown_busy(void)
     }
     qatomic_set(&rf.stop, 1);
     g_thread_join(th);
+    g_test_message("%" PRIu64 " frames sent in", rf.sent);
     peer_drain(&n->peer);
     vif_connect(nf);
     traffic(n, nf, 0, 1);
     traffic(n, nf, 1, 2);
-    g_test_message("%" PRIu64 " frames sent in", rf.sent);
     vif_done(nf);
+}
+
+/* A spurious Connected before the Closed: both may land in a wait. */
+static void spurious_connected(Net *n, XenNetfront *nf)
+{
+    g_assert(xen_fe_set_state(n->fe, nf->fe_path, XenbusStateConnected));
+}
+
+/*
+ * With an IOThread and both queues busy both ways, disconnect and
+ * reconnect 30 times, with the frontend's state rewritten meanwhile
+ * (watches firing inside the teardown's waits): QEMU survives, nothing
+ * stays mapped.
+ */
+static void test_attack_teardown_busy(void)
+{
+    Net *n = net_start(",max-queues=2,iothread=io0 -object iothread,id=io0");
+
+    busy_cycles(n, 30, spurious_connected);
     net_finish(n);
 }
 
@@ -3460,37 +3479,14 @@ static void test_attack_teardown_busy(void)
  */
 static void test_teardown_rearm(void)
 {
-    XenNetfrontConfig cfg = {
-        .nr_queues = 2, .split_evtchn = true, .sg = true,
-    };
     Net *n = net_start(",max-queues=2,iothread=io0 -object iothread,id=io0 "
                        "-trace enable=xen_pv_net_queue_*");
-    XenNetfront *nf = vif_new(n->fe, 0, &cfg);
-    XenNetFlow fl = flow_out(XEN_NET_IPPROTO_TCP, false, 7);
-    g_autofree uint8_t *big = g_malloc(30000);
-    size_t len = frame_of(big, &fl, 30000, 1, XEN_NET_TCP_ACK,
-                          XEN_NET_CSUM_PARTIAL);
-    XenNetPktInfo gso = {
-        .gso_type = XEN_NETIF_GSO_TYPE_TCPV4, .gso_size = 1448,
-        .csum_blank = true,
-    };
-    RxFlood rf = { .peer = &n->peer };
-    GThread *th = g_thread_new("rx-flood", rx_flood, &rf);
     g_autofree char *log = NULL;
     g_auto(GStrv) lines = NULL;
     bool stopped[2] = { false, false };
     unsigned int stops = 0, late = 0;
 
-    for (unsigned int cycle = 0; cycle < 20; cycle++) {
-        vif_connect(nf);
-        for (unsigned int i = 0; i < 40; i++) {
-            g_assert(xen_netfront_send_pkt(nf, i % 2, big, len, &gso));
-        }
-        vif_disconnect(nf);
-    }
-    qatomic_set(&rf.stop, 1);
-    g_thread_join(th);
-    sim_assert_alive(n->s);
+    busy_cycles(n, 20, NULL);
     g_assert(g_file_get_contents(n->s->log, &log, NULL, NULL));
     lines = g_strsplit(log, "\n", -1);
     for (unsigned int i = 0; lines[i]; i++) {
@@ -3511,12 +3507,9 @@ static void test_teardown_rearm(void)
         }
     }
     g_test_message("%u stops, %u bottom halves after a stop", stops, late);
-    g_assert_cmpuint(stops, ==, 2 * 20);
+    /* 20 cycles, and the last connection's teardown at vif_done() */
+    g_assert_cmpuint(stops, ==, 2 * 21);
     g_assert_cmpuint(late, ==, 0);
-    peer_drain(&n->peer);
-    vif_connect(nf);
-    traffic(n, nf, 0, 1);
-    vif_done(nf);
     net_finish(n);
 }
 

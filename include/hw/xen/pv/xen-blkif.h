@@ -17,7 +17,8 @@
 
 #define XEN_BLKIF_PAGE_SIZE         4096
 #define XEN_BLKIF_SECTOR_SHIFT      9
-#define XEN_BLKIF_SECTORS_PER_PAGE  (XEN_BLKIF_PAGE_SIZE >> XEN_BLKIF_SECTOR_SHIFT)
+#define XEN_BLKIF_SECTORS_PER_PAGE \
+    (XEN_BLKIF_PAGE_SIZE >> XEN_BLKIF_SECTOR_SHIFT)
 /* Segments held by one indirect page */
 #define XEN_BLKIF_SEGS_PER_INDIRECT_PAGE \
     (XEN_BLKIF_PAGE_SIZE / sizeof(struct blkif_request_segment))

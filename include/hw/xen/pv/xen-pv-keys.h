@@ -22,7 +22,8 @@
 /* Most queues and ring pages any device offers (the devices' upper bounds). */
 #define XEN_PV_KEYS_MAX_QUEUES              64
 #define XEN_PV_KEYS_MAX_RING_PAGE_ORDER     4
-#define XEN_PV_KEYS_MAX_RING_PAGES          (1u << XEN_PV_KEYS_MAX_RING_PAGE_ORDER)
+#define XEN_PV_KEYS_MAX_RING_PAGES \
+    (1u << XEN_PV_KEYS_MAX_RING_PAGE_ORDER)
 
 /*
  * Returns the value of frontend key @key (relative to the frontend's
