@@ -294,7 +294,7 @@ def figures(r, unit, bs=None):
         "frontend_cpu_us_per_io": r["fe_cpu_us"] / ops,
         "features": r.get("features", ""),
     }
-    for k in ("peer_pkts", "peer_bytes", "peer_drops"):
+    for k in ("peer_pkts", "peer_bytes", "peer_drops", "stale_padding"):
         if k in r:
             f[k] = r[k]
     return f
@@ -352,6 +352,9 @@ def fig(runs, unit, primary):
     out["runs"] = len(runs)
     out["min"] = min(r[primary] for r in runs)
     out["max"] = max(r[primary] for r in runs)
+    if any("stale_padding" in r for r in runs):
+        # A backend's fault the attack suite reports; summed, not fatal
+        out["stale_padding"] = sum(r.get("stale_padding", 0) for r in runs)
     return out
 
 
@@ -431,6 +434,10 @@ def main():
                 ratio_text(entry["ours"], entry["stock"], primary))
             if kind == "block" and entry.get("limit"):
                 line += ", %s of the limit" % ratio_text(entry["ours"], entry["limit"], primary)
+            for variant in ("ours", "stock"):
+                if entry[variant] and entry[variant].get("stale_padding"):
+                    line += " (%s: %d responses with stale padding)" % (
+                        variant, entry[variant]["stale_padding"])
             log(line)
 
     with open(os.path.join(args.out, "results.json"), "w") as f:

@@ -250,6 +250,23 @@ class MarkdownTest(unittest.TestCase):
         self.assertIn("- [1] randread-4k-qd32-file: file on tmpfs; limit "
                       "not measured", md)
 
+    def test_stale_padding_noted(self):
+        results = synthetic_results()
+        entry(results, "block", "randread-4k-qd1-null")["stock"][
+            "stale_padding"] = 4096
+        entry(results, "block", "randread-4k-qd32-file")["stock"][
+            "stale_padding"] = 7
+        entry(results, "block", "randread-4k-qd32-null")["ours"][
+            "stale_padding"] = 0
+        md = br.render_markdown(results, synthetic_runs())
+        self.row(md, "randread-4k-qd1-null [1]")
+        self.row(md, "randread-4k-qd32-null")           # 0: no note
+        self.assertIn("- [1] randread-4k-qd1-null: stock: 4096 responses "
+                      "with stale padding", md)
+        self.assertIn("- [2] randread-4k-qd32-file: file on tmpfs; limit "
+                      "not measured; stock: 7 responses with stale padding",
+                      md)
+
 
 class TargetsTest(unittest.TestCase):
     """evaluate_targets: which targets exist, met / missed / unmeasured."""

@@ -454,6 +454,7 @@ static void rig_stop(Rig *r)
         sim_fail("model: %s", m->errors);
     }
     g_assert_cmpuint(m->bf->bad_responses, ==, 0);
+    g_assert_cmpuint(m->bf->stale_padding, ==, 0);
     xen_blkfront_free(m->bf);
     xen_fe_close(r->fe);
     xs_close(m->xs);

@@ -169,6 +169,7 @@ static void blk_done(Sim *s, XenBlkfront *bf)
         blk_disconnect(bf);
     }
     g_assert_cmpuint(bf->bad_responses, ==, 0);
+    g_assert_cmpuint(bf->stale_padding, ==, 0);
     xen_blkfront_free(bf);
 }
 

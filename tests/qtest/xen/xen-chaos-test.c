@@ -1338,19 +1338,23 @@ static void check_invariants(Chaos *c)
     }
     if (m->a_connected) {
         CHECK(c->a->bad_responses == 0, "responses", "disk A: %" PRIu64
-              " responses with unknown, stale or repeated ids (or bad "
-              "padding)", c->a->bad_responses);
+              " responses with unknown, stale or repeated ids",
+              c->a->bad_responses);
+        CHECK(c->a->stale_padding == 0, "responses", "disk A: %" PRIu64
+              " responses with stale padding", c->a->stale_padding);
         CHECK(xen_blkfront_queue(c->a, 0)->inflight == 0, "responses",
               "disk A: requests left unanswered");
     }
     if (m->b_connected) {
-        CHECK(c->b->bad_responses == 0, "responses", "disk B: bad responses");
+        CHECK(c->b->bad_responses == 0 && c->b->stale_padding == 0,
+              "responses", "disk B: bad responses");
         CHECK(xen_blkfront_queue(c->b, 0)->inflight == (m->b_held ? 1 : 0),
               "responses", "disk B: %u requests in flight",
               xen_blkfront_queue(c->b, 0)->inflight);
     }
     if (m->cd_connected) {
-        CHECK(c->cd->bad_responses == 0, "responses", "cdrom: bad responses");
+        CHECK(c->cd->bad_responses == 0 && c->cd->stale_padding == 0,
+              "responses", "cdrom: bad responses");
     }
     if (m->net_connected) {
         XenNetQueue sum;

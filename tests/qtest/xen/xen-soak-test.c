@@ -120,6 +120,7 @@ static void disk_close(XenBlkfront *bf)
     disk_disconnect(bf);
     g_assert_cmpuint(bf->errors, ==, 0);
     g_assert_cmpuint(bf->bad_responses, ==, 0);
+    g_assert_cmpuint(bf->stale_padding, ==, 0);
     xen_blkfront_free(bf);
 }
 

@@ -650,8 +650,8 @@ static unsigned int reap(XenBlkQueue *q)
             }
             if (!padding_zero(q, cons)) {
                 /* Bytes no field covers must not carry stale data. */
-                q->bad_responses++;
-                bf->bad_responses++;
+                q->stale_padding++;
+                bf->stale_padding++;
             }
             complete(q, id, op, status);
         }

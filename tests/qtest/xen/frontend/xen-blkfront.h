@@ -116,6 +116,7 @@ typedef struct XenBlkQueue {
     uint64_t requests;
     uint64_t errors;            /* responses with a status other than OKAY */
     uint64_t bad_responses;     /* unknown or stale ids: always a bug */
+    uint64_t stale_padding;     /* responses with a padding byte not zero */
 } XenBlkQueue;
 
 struct XenBlkfront {
@@ -170,6 +171,13 @@ struct XenBlkfront {
     uint64_t requests;
     uint64_t errors;
     uint64_t bad_responses;
+    /*
+     * Responses whose padding carries stale data.  Linux ignores padding,
+     * so a frontend works on, but a backend leaks what the bytes held
+     * before; upstream's backend does not clear them.  Counted apart from
+     * bad_responses, so that a benchmark can run on such a backend.
+     */
+    uint64_t stale_padding;
 };
 
 /* Find the vbd @devid of the guest; connect does the handshake. */
