@@ -7,7 +7,9 @@ against our build (build/qemu-system-x86_64) and the stock build
 (build/stock/qemu-system-x86_64) alternately, A B A B ..., each run a fresh
 QEMU with xen-sim and one xen-pv-bench process acting as the guest.  Block
 cases also get the block layer's own limit from `qemu-img bench` on the same
-driver, block size and queue depth.
+driver, block size and queue depth, and on a raw file in memory (/dev/shm:
+a ceiling that includes the copy of the data), each measured in every round
+beside the backends' runs (ours, stock, limit, memory limit, ours, ...).
 
 Writes, in --out (build/bench):
   results.json  medians (and min-max of the case's main figure) per case
@@ -20,6 +22,7 @@ otherwise a UDP socket netdev.
 """
 
 import argparse
+import atexit
 import datetime
 import json
 import os
@@ -46,6 +49,9 @@ NETNS_ENV = "XEN_PV_BENCH_NETNS"
 TAP = "xbtap0"
 NULL_SIZE = 8 << 30
 FILE_SIZE = 512 << 20
+MEM_FILE_SIZE = 1 << 30
+# Each limit run lasts at least this long, whatever --secs says
+LIMIT_MIN_SECS = 2.0
 MAC = "52:54:00:12:34:01"
 
 # name, workload arguments, notes
@@ -302,18 +308,37 @@ def figures(r, unit, bs=None):
 
 # ---- the block layer's limit ----
 
-def limit_run(case, image, secs):
-    """qemu-img bench on the same driver, size and depth: one FIG run."""
+def mem_image(workdir):
+    """A raw file of MEM_FILE_SIZE in memory (/dev/shm, else the work
+    directory), every page written: the memory limit's image."""
+    d = "/dev/shm" if os.path.isdir("/dev/shm") else workdir
+    fd, path = tempfile.mkstemp(prefix="xen-pv-bench-mem.", suffix=".raw",
+                                dir=d)
+    chunk = bytes(range(256)) * 4096
+    with os.fdopen(fd, "wb") as f:
+        for _ in range(MEM_FILE_SIZE // len(chunk)):
+            f.write(chunk)
+    return path
+
+
+def limit_run(case, image, secs, mem_image=None):
+    """qemu-img bench on the same driver, size and depth (or, with
+    @mem_image, on that raw file in memory, through the page cache): one
+    FIG run, at least LIMIT_MIN_SECS long."""
     qd = case["qd"] * case["queues"]
     base = [QEMU_IMG, "bench", "-d", str(qd), "-s", str(case["bs"])]
     if case["rw"] in ("randwrite", "write"):
         base.append("-w")
-    if case["drive"] == "null":
+    if mem_image:
+        base += ["-t", "writeback", "--image-opts",
+                 "driver=raw,file.driver=file,file.filename=%s" % mem_image]
+    elif case["drive"] == "null":
         base += ["--image-opts", "driver=null-co,size=%d,read-zeroes=off"
                  % NULL_SIZE]
     else:
         base += ["-t", "none", "-i", "io_uring", "--image-opts",
                  "driver=raw,file.driver=file,file.filename=%s" % image]
+    secs = max(secs, LIMIT_MIN_SECS)
 
     def once(count):
         p = subprocess.Popen(base[:2] + ["-c", str(count)] + base[2:],
@@ -358,6 +383,15 @@ def fig(runs, unit, primary):
     return out
 
 
+def limit_exceeded(entry, primary):
+    """Whether ours beat the block layer's limit on the same driver: not a
+    result but a measurement error (the limit's runs disturbed, or too
+    short), which the report flags."""
+    o, lim = entry.get("ours"), entry.get("limit")
+    return bool(o and lim and lim.get(primary) and
+                o[primary] > lim[primary])
+
+
 def ratio_text(a, b, key):
     if not a or not b or not b.get(key):
         return "-"
@@ -386,7 +420,7 @@ def main():
     cache = os.environ.get("XEN_PV_CACHE") or os.path.join(
         os.path.expanduser("~"), ".cache", "xen-pv-qemu")
     peer = {"kind": "tap" if in_netns() else "udp"}
-    image = None
+    image = mem = None
     results = {"block": [], "net": []}
     meta = {"machine": machine_info(), "mode": "quick" if args.quick else "full",
             "runs": settings["runs"], "secs": settings["secs"],
@@ -404,28 +438,38 @@ def main():
             primary = "mbps" if name.startswith("bulk") else unit
             if kind == "block" and case["drive"] == "file" and not image:
                 image = file_image(cache)
-            runs = {"ours": [], "stock": []}
+            if kind == "block" and not mem:
+                mem = mem_image(args.out)
+                atexit.register(os.unlink, mem)
+            runs = {"ours": [], "stock": [], "limit": [], "limit_mem": []}
             for i in range(settings["runs"]):
+                # One round: the backends and, for disks, both limits
                 for variant in ("ours", "stock"):
                     r = one_run(variant, kind, case, settings, image, peer,
                                 args.out)
                     runs[variant].append(figures(r, unit) if r else None)
+                if kind != "block":
+                    continue
+                for lim, m in (("limit", None), ("limit_mem", mem)):
+                    try:
+                        runs[lim].append(limit_run(case, image,
+                                                   settings["secs"], m))
+                    except RuntimeError as e:
+                        log("  %s: %s" % (lim, e))
+                        runs[lim].append(None)
             entry = {"case": name,
                      "ours": fig(runs["ours"], unit, primary),
                      "stock": fig(runs["stock"], unit, primary)}
-            limit_runs = []
             if kind == "block":
-                try:
-                    limit_runs = [limit_run(case, image, settings["secs"])
-                                  for _ in range(settings["runs"])]
-                except RuntimeError as e:
-                    log("  limit: %s" % e)
-                entry["limit"] = fig(limit_runs, unit, primary)
+                entry["limit"] = fig(runs["limit"], unit, primary)
+                entry["limit_mem"] = fig(runs["limit_mem"], unit, primary)
+                entry["limit_exceeded"] = limit_exceeded(entry, primary)
             results[kind].append(entry)
             meta["cases"][name] = {
                 "primary": primary, "note": NOTES.get(name, ""),
                 "ours": runs["ours"], "stock": runs["stock"],
-                "limit": limit_runs,
+                "limit": runs["limit"] if kind == "block" else [],
+                "limit_mem": runs["limit_mem"] if kind == "block" else [],
             }
             line = "%-26s ours %s, stock %s: %s" % (
                 name,
@@ -434,6 +478,11 @@ def main():
                 ratio_text(entry["ours"], entry["stock"], primary))
             if kind == "block" and entry.get("limit"):
                 line += ", %s of the limit" % ratio_text(entry["ours"], entry["limit"], primary)
+            if kind == "block" and entry.get("limit_mem"):
+                line += ", %s of the memory limit" % ratio_text(
+                    entry["ours"], entry["limit_mem"], primary)
+            if kind == "block" and entry["limit_exceeded"]:
+                line += " [ours above the limit: a measurement error]"
             for variant in ("ours", "stock"):
                 if entry[variant] and entry[variant].get("stale_padding"):
                     line += " (%s: %d responses with stale padding)" % (
@@ -451,7 +500,7 @@ def main():
         "net.png}" % (time.monotonic() - start, args.out))
     failed = [e["case"] for k in results for e in results[k]
               if not e["ours"] or not e["stock"] or
-              (k == "block" and not e.get("limit"))]
+              (k == "block" and not (e.get("limit") and e.get("limit_mem")))]
     if failed:
         log("bench: no figures for " + ", ".join(failed))
     return 1 if rc or failed else 0

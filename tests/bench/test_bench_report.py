@@ -250,6 +250,21 @@ class MarkdownTest(unittest.TestCase):
         self.assertIn("- [1] randread-4k-qd32-file: file on tmpfs; limit "
                       "not measured", md)
 
+    def test_memory_limit_and_limit_exceeded(self):
+        results = synthetic_results()
+        e = entry(results, "block", "seqread-1m-qd8-null")
+        e["limit_mem"] = fig("iops", 200000.0)
+        e["ours"]["iops"] = e["limit"]["iops"] * 1.5
+        md = br.render_markdown(results, synthetic_runs())
+        row = self.row(md, "seqread-1m-qd8-null [1]")
+        self.assertEqual(row[11], "200 k (192 k–208 k)")
+        self.assertEqual(row[12], "%.2fx" % (e["ours"]["iops"] / 200000.0))
+        self.assertIn("- [1] seqread-1m-qd8-null: ours above the limit: a "
+                      "measurement error", md)
+        row = self.row(md, "randread-4k-qd1-null")
+        self.assertEqual(row[11], "—")         # no memory limit measured
+        self.assertEqual(row[12], "—")
+
     def test_stale_padding_noted(self):
         results = synthetic_results()
         entry(results, "block", "randread-4k-qd1-null")["stock"][

@@ -139,6 +139,41 @@ class StockBench(unittest.TestCase):
         self.assertEqual(r["bytes"], int(r["ops"]) * 64)
 
 
+class Limits(unittest.TestCase):
+    """The block layer's limits the benchmark compares against: qemu-img
+    bench on null-co and on a raw file in memory."""
+
+    def test_null_and_memory_limits(self):
+        drv = load_driver()
+        self.assertTrue(os.access(drv.QEMU_IMG, os.X_OK), drv.QEMU_IMG)
+        case = dict(rw="read", bs=1 << 20, qd=8, queues=1, drive="null")
+        null = drv.limit_run(case, None, 0.1)
+        self.assertGreater(null["iops"], 0)
+        self.assertAlmostEqual(null["mbps"], null["iops"] * (1 << 20) / 1e6)
+        d = tempfile.mkdtemp(prefix="xen-pv-bench-test.")
+        try:
+            mem = drv.mem_image(d)
+            try:
+                self.assertEqual(os.path.getsize(mem), drv.MEM_FILE_SIZE)
+                r = drv.limit_run(case, None, 0.1, mem)
+                self.assertGreater(r["iops"], 0)
+                w = drv.limit_run(dict(case, rw="write"), None, 0.1, mem)
+                self.assertGreater(w["iops"], 0)
+            finally:
+                os.unlink(mem)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_limit_exceeded(self):
+        drv = load_driver()
+        e = {"ours": {"iops": 10.0}, "limit": {"iops": 9.0}}
+        self.assertTrue(drv.limit_exceeded(e, "iops"))
+        e["limit"]["iops"] = 11.0
+        self.assertFalse(drv.limit_exceeded(e, "iops"))
+        self.assertFalse(drv.limit_exceeded({"ours": None, "limit": None},
+                                            "iops"))
+
+
 class Driver(unittest.TestCase):
     def test_figures_and_medians(self):
         drv = load_driver()
