@@ -109,6 +109,11 @@ struct XenBlockRing {
      * section also waits for the pass that was running when it began.
      */
     bool quiesced;
+    /*
+     * The ring's AioContext polls it (between its poll begin and end):
+     * passes leave req_event behind, so the frontend stops notifying.
+     */
+    bool polling;
     bool stopped;
     bool broken;
     QEMUBH *resume_bh;              /* another pass */
@@ -621,6 +626,10 @@ static bool ring_handle(void *opaque)
             progress = true;
             ring_handle_slot(ring, &slot, &lim, cost);
         }
+        if (ring->polling) {
+            /* Polled: no kick wanted; ring_poll_notify() asks again */
+            break;
+        }
         /* RING_FINAL_CHECK_FOR_REQUESTS: ask for a kick, then look again */
         qatomic_set(sring_field(ring, SRING_REQ_EVENT), ring->req_cons + 1);
         smp_mb(); /* req_event before req_prod; paired with the frontend's */
@@ -638,6 +647,34 @@ out:
 static void ring_resume_bh(void *opaque)
 {
     ring_handle(opaque);
+}
+
+/*
+ * Polling (xen_device_set_event_channel_poll()): work is pending when the
+ * frontend produced requests this ring would take now.  Read-only.
+ */
+static bool ring_poll_pending(void *opaque)
+{
+    XenBlockRing *ring = opaque;
+
+    if (ring->stopped || ring->broken || ring->stalled ||
+        qatomic_read(&ring->quiesced)) {
+        return false;
+    }
+    return qatomic_read(sring_field(ring, SRING_REQ_PROD)) != ring->req_cons;
+}
+
+static void ring_poll_notify(void *opaque, bool enable)
+{
+    XenBlockRing *ring = opaque;
+
+    ring->polling = !enable;
+    trace_xen_pv_block_ring_poll(ring->index, !enable, ring->req_cons);
+    if (enable) {
+        /* As a pass ends: ask for a kick; the poll loop checks once more */
+        qatomic_set(sring_field(ring, SRING_REQ_EVENT), ring->req_cons + 1);
+        smp_mb(); /* req_event before req_prod; paired with the frontend's */
+    }
 }
 
 /* ---- life cycle (BQL) ---- */
@@ -687,6 +724,8 @@ XenBlockRing *xen_block_ring_start(XenBlockDevice *blockdev,
         g_free(ring);
         return NULL;
     }
+    xen_device_set_event_channel_poll(ring->evtchn, ring_poll_pending,
+                                      ring_poll_notify);
 
     ring->pool = g_new0(XenBlockIO, ring->nr_entries);
     for (i = 0; i < ring->nr_entries; i++) {
@@ -733,6 +772,12 @@ void xen_block_ring_attach(XenBlockRing *ring)
     if (ring->stopped) {
         return;
     }
+    /*
+     * Detached while its context polled it, the ring never heard that the
+     * poll ended: the first pass asks for a kick again.  Nothing reads it
+     * meanwhile: passes stop at quiesced.
+     */
+    ring->polling = false;
     qatomic_set(&ring->quiesced, false);
     xen_device_set_event_channel_context(ring->xendev, ring->evtchn,
                                          ring->ctx, &error_abort);

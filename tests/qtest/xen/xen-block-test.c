@@ -844,6 +844,58 @@ static void test_persistent(void)
  * cap (plus the ring) stays mapped, few maps are made, and the data stays
  * right.
  */
+/*
+ * Notifications to the backend per I/O, over @n rounds of a write and a
+ * read at queue depth 1 (data checked), on a disk whose IOThread polls up
+ * to @poll_max_ns.
+ */
+static double notify_per_io(const char *poll_max_ns, unsigned int n)
+{
+    g_autofree char *args = g_strdup_printf(
+        "-object iothread,id=io0,poll-max-ns=%s "
+        "-drive file=@IMG@,if=none,id=d0,format=raw "
+        "-device xen-disk,vdev=xvda,drive=d0,iothread=io0", poll_max_ns);
+    Sim *s = start(args);
+    XenFe *fe;
+    XenBlkfront *bf;
+    uint64_t before;
+    double per_io;
+
+    fe = sim_fe_connect(s);
+    bf = blk_open(fe, VBD_XVDA);
+    io_rounds(bf, 200, 7);              /* the poll time grows meanwhile */
+    before = sim_counter(s, "notify-to-backend");
+    io_rounds(bf, n, 11);
+    per_io = (double)(sim_counter(s, "notify-to-backend") - before) / n;
+    g_test_message("poll-max-ns=%s: %.3f notifications to the backend per "
+                   "I/O over %u I/Os", poll_max_ns, per_io, n);
+    blk_done(s, bf);
+    finish(s, fe);
+    return per_io;
+}
+
+/*
+ * An IOThread that polls the ring runs its requests from the poll loop and
+ * leaves req_event behind, so the frontend stops notifying (as virtio
+ * stops asking for kicks); without polling, every request at QD1 needs
+ * one.  Polling up to 1 s keeps the IOThread polling between the I/Os,
+ * however the machine schedules the test.
+ */
+static void test_polling(void)
+{
+    double off = notify_per_io("0", 2000);
+    double on = notify_per_io("1000000000", 2000);
+
+    if (off < 0.9) {
+        sim_fail("without polling: %.3f notifications per I/O, expected 1",
+                 off);
+    }
+    if (on > 0.2) {
+        sim_fail("polling: %.3f notifications per I/O, expected almost none",
+                 on);
+    }
+}
+
 static void test_persistent_cap(void)
 {
     Sim *s = start(DRIVE0 "-device xen-disk,vdev=xvda,drive=d0,"
@@ -3659,6 +3711,7 @@ static const TestCase cases[] = {
     { "multi-queue/absurd", test_multi_queue_absurd },
     { "indirect", test_indirect },
     { "persistent", test_persistent },
+    { "polling", test_polling },
     { "reconnect/inflight", test_reconnect_inflight },
     { "reconnect/inflight-iothread", test_reconnect_inflight_iothread },
     { "abi32/rw-flush-discard", test_abi32 },
