@@ -22,6 +22,11 @@ static bool queue_handle(void *opaque)
     return tx || rx;
 }
 
+static bool queue_poll_pending(void *opaque)
+{
+    return xen_net_tx_poll_pending(opaque) || xen_net_rx_poll_pending(opaque);
+}
+
 static void *map_ring(XenNetQueue *q, uint32_t *ref, const char *name,
                       Error **errp)
 {
@@ -85,11 +90,23 @@ XenNetQueue *xen_net_queue_start(XenNetDevice *netdev,
     if (!q->tx_evtchn) {
         goto fail;
     }
+    /*
+     * Polled when the queue's IOThread polls: TX as the block rings are
+     * (while polling, the frontend is not asked to notify), RX only for
+     * the buffers a pass waits for.  Every channel of the context must
+     * have a poll check, or the AioContext does not poll at all.
+     */
+    xen_device_set_event_channel_poll(q->tx_evtchn,
+                                      split ? xen_net_tx_poll_pending :
+                                      queue_poll_pending,
+                                      xen_net_tx_poll_notify);
     if (split) {
         q->rx_evtchn = bind_port(q, cfg->rx_port, xen_net_rx_handle, errp);
         if (!q->rx_evtchn) {
             goto fail;
         }
+        xen_device_set_event_channel_poll(q->rx_evtchn,
+                                          xen_net_rx_poll_pending, NULL);
     } else {
         q->rx_evtchn = q->tx_evtchn;
     }
@@ -151,6 +168,11 @@ void xen_net_queue_attach(XenNetQueue *q)
     if (qatomic_read(&q->stopped)) {
         return;
     }
+    /*
+     * Detached while its context polled it, the TX ring never heard that
+     * the poll ended: the next pass asks for a kick again.
+     */
+    q->tx_polling = false;
     xen_device_set_event_channel_context(q->xendev, q->tx_evtchn, q->ctx,
                                          &error_abort);
     if (q->rx_evtchn != q->tx_evtchn) {

@@ -98,6 +98,7 @@ struct XenNetQueue {
     XenNetTxBatch tx_batch[2];
     XenNetTxBatch *tx_fill;             /* being filled (queue context) */
     XenNetTxBatch *tx_inflight;         /* with the main loop (atomic) */
+    bool tx_wants_kick;                 /* waits for tx_inflight (atomic) */
     QEMUBH *tx_bh;                      /* queue context: go on */
     QEMUBH *deliver_bh;                 /* main loop: send tx_inflight */
     /* Credit (`rate`): bytes per period of usec; 0 bytes is unlimited */
@@ -105,6 +106,11 @@ struct XenNetQueue {
     uint64_t credit_left;
     int64_t credit_next_ns;
     QEMUTimer *credit_timer;            /* queue context */
+    /*
+     * The queue context polls the TX ring (a split TX event channel on
+     * an IOThread that polls): passes leave req_event behind.
+     */
+    bool tx_polling;
 
     /* RX (queue context) */
     netif_rx_back_ring_t rx;
@@ -113,6 +119,9 @@ struct XenNetQueue {
     XenDeviceGrantCopySegment *rx_segs;
     QEMUBH *rx_bh;                      /* queue context: deliver */
     int64_t rx_wait_since_ns;           /* waiting for buffers since */
+    /* The last pass asked for an event once req_prod reaches rx_armed_at */
+    bool rx_armed;
+    RING_IDX rx_armed_at;
 
     /* RX queue: filled by the NIC (BQL), drained by the queue context */
     QemuMutex rx_lock;
@@ -146,6 +155,9 @@ void xen_net_queue_disable(XenNetQueue *q, const char *reason);
 
 /* xen-net-tx.c, queue context: the TX event channel handler. */
 bool xen_net_tx_handle(void *opaque);
+/* Polling of the TX ring (xen_device_set_event_channel_poll()) */
+bool xen_net_tx_poll_pending(void *opaque);
+void xen_net_tx_poll_notify(void *opaque, bool enable);
 void xen_net_tx_bh(void *opaque);
 void xen_net_tx_credit_cb(void *opaque);
 /* xen-net-tx.c, main loop: send a batch handed over by the queue. */
@@ -153,6 +165,8 @@ void xen_net_tx_deliver_bh(void *opaque);
 
 /* xen-net-rx.c, queue context: the RX event channel handler. */
 bool xen_net_rx_handle(void *opaque);
+/* Polling of the RX ring: buffers came that the last pass waited for */
+bool xen_net_rx_poll_pending(void *opaque);
 void xen_net_rx_bh(void *opaque);
 /*
  * xen-net-rx.c, BQL: queue @item (taken) for the guest.  False (item not

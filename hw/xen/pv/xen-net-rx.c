@@ -373,6 +373,7 @@ static bool rx_process(XenNetQueue *q)
     RxBatch *b = g_newa(RxBatch, 1);
     bool progress = false;
 
+    q->rx_armed = false;
     for (;;) {
         XenNetRxItem *item;
         unsigned int avail, need = 0;
@@ -404,7 +405,9 @@ static bool rx_process(XenNetQueue *q)
          * A packet needs more buffers, or a stalled / draining queue needs
          * to hear of new ones: ask for an event at the next one posted.
          */
-        q->rx.sring->req_event = q->rx.sring->req_prod + 1;
+        q->rx_armed_at = q->rx.sring->req_prod + 1;
+        q->rx.sring->req_event = q->rx_armed_at;
+        q->rx_armed = true;
         smp_mb();               /* paired with the frontend's push */
         if (!rx_avail(q, &avail)) {
             break;
@@ -418,6 +421,23 @@ static bool rx_process(XenNetQueue *q)
         break;
     }
     return progress;
+}
+
+/*
+ * Read-only: the frontend posted the buffers the last pass asked an event
+ * for, the event a poll loop would wait for in vain (it only looks when
+ * polling ends).  Nothing else brings RX work: packets come with rx_bh.
+ */
+bool xen_net_rx_poll_pending(void *opaque)
+{
+    XenNetQueue *q = opaque;
+
+    if (!q->rx_armed || qatomic_read(&q->stopped) ||
+        qatomic_read(&q->disabled)) {
+        return false;
+    }
+    return (int32_t)(qatomic_read(&q->rx.sring->req_prod) -
+                     q->rx_armed_at) >= 0;
 }
 
 bool xen_net_rx_handle(void *opaque)

@@ -306,15 +306,18 @@ void xen_net_tx_deliver_bh(void *opaque)
     XenNetQueue *q = opaque;
 
     tx_deliver(q);
-    /* The ring may have waited; not on a queue being stopped */
-    if (!qatomic_read(&q->stopped)) {
+    /* tx_inflight before tx_wants_kick; paired with tx_handoff_or_wait() */
+    smp_mb();
+    /* The ring waited for this batch; not on a queue being stopped */
+    if (qatomic_xchg(&q->tx_wants_kick, false) &&
+        !qatomic_read(&q->stopped)) {
         qemu_bh_schedule(q->tx_bh);
     }
 }
 
 /*
  * Queue context: pass the filled batch on.  False if the main loop still
- * has the previous one: it schedules tx_bh once done.
+ * has the previous one (see tx_handoff_or_wait()).
  */
 static bool tx_handoff(XenNetQueue *q)
 {
@@ -335,6 +338,25 @@ static bool tx_handoff(XenNetQueue *q)
         qemu_bh_schedule(q->deliver_bh);
     }
     return true;
+}
+
+/*
+ * Queue context: hand the fill batch over, or else ask the main loop to
+ * kick the queue once it is done with the previous one.  False if the
+ * queue must wait for that kick.  Only a queue that waits is kicked: a
+ * kick per batch would wake the queue's IOThread (and end its polling)
+ * for nothing.
+ */
+static bool tx_handoff_or_wait(XenNetQueue *q)
+{
+    if (tx_handoff(q)) {
+        return true;
+    }
+    qatomic_set(&q->tx_wants_kick, true);
+    /* tx_wants_kick before tx_inflight; paired with the deliver BH */
+    smp_mb();
+    /* The main loop may have been done before it could see the wish */
+    return tx_handoff(q);
 }
 
 /* ---- the ring ---- */
@@ -514,7 +536,7 @@ bool xen_net_tx_handle(void *opaque)
             break;
         }
         if (qatomic_read(&q->disabled)) {
-            tx_handoff(q);      /* what was answered still goes out */
+            tx_handoff_or_wait(q);  /* what was answered still goes out */
             break;
         }
         n = tx_take(q);
@@ -525,12 +547,16 @@ bool xen_net_tx_handle(void *opaque)
         }
         if (q->tx_fill->n) {
             /* Batch full, arena full or ring empty: pass it on */
-            if (!tx_handoff(q)) {
+            if (!tx_handoff_or_wait(q)) {
                 break;          /* the main loop kicks us when done */
             }
             continue;
         }
         if (qatomic_read(&q->disabled) || timer_pending(q->credit_timer)) {
+            break;
+        }
+        if (q->tx_polling) {
+            /* Polled: no kick wanted; xen_net_tx_poll_notify() asks again */
             break;
         }
         RING_FINAL_CHECK_FOR_REQUESTS(&q->tx, more);
@@ -539,6 +565,36 @@ bool xen_net_tx_handle(void *opaque)
         }
     }
     return progress;
+}
+
+/*
+ * Read-only: whether the frontend posted TX requests a pass would take
+ * now.  Not while a batch is with the main loop and another is started
+ * (its completion kicks the queue), nor while the credit timer runs.
+ */
+bool xen_net_tx_poll_pending(void *opaque)
+{
+    XenNetQueue *q = opaque;
+
+    if (qatomic_read(&q->stopped) || qatomic_read(&q->disabled) ||
+        timer_pending(q->credit_timer) ||
+        (q->tx_fill->n && qatomic_read(&q->tx_inflight))) {
+        return false;
+    }
+    return qatomic_read(&q->tx.sring->req_prod) != q->tx.req_cons;
+}
+
+void xen_net_tx_poll_notify(void *opaque, bool enable)
+{
+    XenNetQueue *q = opaque;
+
+    q->tx_polling = !enable;
+    trace_xen_pv_net_tx_poll(q->index, !enable, q->tx.req_cons);
+    if (enable) {
+        /* As a pass ends: ask for a kick; the poll loop checks once more */
+        qatomic_set(&q->tx.sring->req_event, q->tx.req_cons + 1);
+        smp_mb();               /* paired with the frontend's push */
+    }
 }
 
 void xen_net_tx_bh(void *opaque)

@@ -1749,6 +1749,111 @@ static void test_queue_stats(void)
 
 /* ---- 12. iothreads ---- */
 
+/*
+ * Did the backend's last TX pass ask for a notification (req_event)?  Its
+ * responses come before the end of the pass, where it asks: give it
+ * @settle_ms.
+ */
+static bool tx_asks_for_kick(XenNetfront *nf, int settle_ms)
+{
+    XenRawRing raw = xen_netfront_tx_raw(nf, 0);
+    netif_tx_sring_t *sr = (netif_tx_sring_t *)raw.sring;
+    gint64 end = g_get_monotonic_time() + settle_ms * 1000LL;
+
+    for (;;) {
+        if (qatomic_read(&sr->req_event) ==
+            xen_raw_ring_req_prod(&raw) + 1) {
+            return true;
+        }
+        if (g_get_monotonic_time() >= end) {
+            return false;
+        }
+        g_usleep(200);
+    }
+}
+
+/* One 100-byte UDP frame on queue 0's TX ring, published unnotified. */
+static void tx_push_unnotified(XenNetfront *nf, uint32_t seed)
+{
+    int id = xen_netfront_tx_claim(nf, 0);
+    netif_tx_request_t req;
+    uint8_t f[100];
+    size_t len = udp_frame(f, false, sizeof(f), seed);
+
+    g_assert_cmpint(id, >=, 0);
+    memcpy(xen_netfront_tx_slot_page(nf, 0, id), f, len);
+    req = (netif_tx_request_t) {
+        .gref = xen_netfront_tx_slot_gref(nf, 0, id), .id = id,
+        .size = len,
+    };
+    g_assert(xen_netfront_tx_raw_put(nf, 0, &req, sizeof(req)));
+    xen_netfront_tx_raw_push(nf, 0, false);
+}
+
+#define TX_POLL_ROUNDS 200
+#define TX_POLL_WAIT_MS 100
+
+/*
+ * The TX ring of a split event channel on an IOThread that polls: packets
+ * the frontend never notified go out (the poll loop runs the ring), and
+ * while it polls the backend leaves req_event behind.  Without polling an
+ * unnotified packet waits for its notification.  As xen-block/polling.
+ */
+static void test_tx_polling(void)
+{
+    XenNetfrontConfig cfg = { .split_evtchn = true };
+    unsigned int notified = 0, asked = 0;
+    XenNetfront *nf;
+    Net *n;
+
+    /* Not polled */
+    n = net_start(",iothread=io0 -object iothread,id=io0,poll-max-ns=0");
+    nf = vif_open(n, 0, &cfg);
+    g_assert(nf->be.split_evtchn);
+    traffic(n, nf, 0, 1);
+    tx_push_unnotified(nf, 2);
+    g_assert_false(xen_netfront_tx_wait(nf, 0, 300));
+    xen_fe_evtchn_notify(xen_netfront_tx_evtchn(nf, 0));
+    g_assert(xen_netfront_tx_wait(nf, 0, WAIT_MS));
+    g_assert(tx_asks_for_kick(nf, WAIT_MS));
+    vif_done(nf);
+    net_finish(n);
+
+    /* Polled */
+    n = net_start(",iothread=io0 "
+                  "-object iothread,id=io0,poll-max-ns=1000000000");
+    nf = vif_open(n, 0, &cfg);
+    for (unsigned int i = 0; i < 50; i++) {
+        traffic(n, nf, 0, 10 + i);      /* the poll time grows meanwhile */
+    }
+    for (unsigned int i = 0; i < TX_POLL_ROUNDS; i++) {
+        tx_push_unnotified(nf, 100 + i);
+        if (!xen_netfront_tx_wait(nf, 0, TX_POLL_WAIT_MS)) {
+            notified++;
+            xen_fe_evtchn_notify(xen_netfront_tx_evtchn(nf, 0));
+            g_assert(xen_netfront_tx_wait(nf, 0, WAIT_MS));
+        }
+        asked += tx_asks_for_kick(nf, 2);
+    }
+    g_test_message("TX polled: %u of %u unnotified packets needed a "
+                   "notification, %u passes asked for one", notified,
+                   TX_POLL_ROUNDS, asked);
+    if (notified > TX_POLL_ROUNDS / 2) {
+        sim_fail("TX polling: %u of %u packets waited for a notification",
+                 notified, TX_POLL_ROUNDS);
+    }
+    if (asked > TX_POLL_ROUNDS / 2) {
+        sim_fail("TX polling: %u of %u passes asked for a notification",
+                 asked, TX_POLL_ROUNDS);
+    }
+    g_assert_cmpint(qstat(n->s, "nic0", 0, "tx-packets"), >=,
+                    50 + TX_POLL_ROUNDS);
+    peer_drain(&n->peer);
+    traffic(n, nf, 0, 7);               /* and still serves normal I/O */
+    vif_done(nf);
+    net_finish(n);
+}
+
 static void test_iothread_mapping(void)
 {
     XenNetfrontConfig cfg = { .nr_queues = 4, .split_evtchn = true };
@@ -3579,6 +3684,7 @@ static const TestCase cases[] = {
     { "attack/gso-tiny-mss", test_attack_gso_tiny_mss },
     { "attack/gso-not-tcp", test_attack_gso_not_tcp },
     { "attack/teardown-busy", test_attack_teardown_busy },
+    { "tx-polling", test_tx_polling },
     { "teardown/rearm", test_teardown_rearm },
 };
 
