@@ -7,8 +7,10 @@
  * - persistent: the frontend negotiated feature-persistent; each grant is
  *   mapped read-write once and kept (up to a cap), so steady-state I/O
  *   needs no grant operation at all.  Segments whose grant the full cache
- *   does not hold are copied; idle grants unused for a while are purged
- *   (a few every 100 ms) to make room;
+ *   does not hold are copied, or, with map-overflow, mapped for the
+ *   request with one batched call when they are more than a direct
+ *   request carries (zero copy for large I/O); idle grants unused for a
+ *   while are purged (a few every 100 ms) to make room;
  * - map: all of a request's grants mapped with one batched call, the guest
  *   pages go straight into the QEMUIOVector (zero copy), unmapped when the
  *   request completes;
@@ -59,15 +61,21 @@ typedef struct XenBlockGrants {
     void *bounce_free[XEN_BLOCK_BOUNCE_CLASSES];
     size_t bounce_cached;
     size_t bounce_cache_max;
+    /*
+     * map-overflow; cleared when mapping a request's overflow failed where
+     * copying worked (the platform cannot map)
+     */
+    bool map_overflow;
 } XenBlockGrants;
 
 /* What one request holds while its I/O runs. */
 typedef struct XenBlockBuf {
     unsigned int nr_segs;
     bool to_guest;              /* READ: the backend writes guest pages */
-    XenBlockPGrant **pg;        /* persistent: per segment, NULL: copied */
-    void *area;                 /* map: one batched mapping */
-    uint32_t *refs;             /* map: its grant references */
+    XenBlockPGrant **pg;        /* persistent: per segment, NULL: not */
+    void *area;                 /* map, overflow: one batched mapping */
+    uint32_t *refs;             /* map, overflow: its grant references */
+    unsigned int nr_mapped;     /* in area */
     uint8_t *bounce;            /* copied segments' data, back to back */
     size_t bounce_len;
     /* Direct requests need no allocation */
@@ -77,11 +85,13 @@ typedef struct XenBlockBuf {
 
 /*
  * Keep up to @max_persistent persistent grants (persistent mode) and up to
- * @bounce_cache bytes of free bounce buffers for reuse.
+ * @bounce_cache bytes of free bounce buffers for reuse; with
+ * @map_overflow, map what the full cache cannot hold instead of copying.
  */
 void xen_block_grants_init(XenBlockGrants *g, XenDevice *xendev,
                            XenBlockGrantMode mode,
-                           unsigned int max_persistent, size_t bounce_cache);
+                           unsigned int max_persistent, size_t bounce_cache,
+                           bool map_overflow);
 /* Unmap every persistent grant: only once no request holds any. */
 void xen_block_grants_cleanup(XenBlockGrants *g);
 

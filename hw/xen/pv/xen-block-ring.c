@@ -736,7 +736,8 @@ XenBlockRing *xen_block_ring_start(XenBlockDevice *blockdev,
     ring->indirect_pages = qemu_memalign(XEN_BLKIF_PAGE_SIZE,
         BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * XEN_BLKIF_PAGE_SIZE);
     xen_block_grants_init(&ring->grants, xendev, cfg->grant_mode,
-                          cfg->max_persistent, cfg->bounce_cache);
+                          cfg->max_persistent, cfg->bounce_cache,
+                          cfg->map_overflow);
     ring->max_inflight_bytes = cfg->max_inflight_bytes;
     ring->resume_bh = aio_bh_new(ring->ctx, ring_resume_bh, ring);
     ring->retry_bh = aio_bh_new(ring->ctx, ring_retry_bh, ring);

@@ -26,6 +26,7 @@ typedef struct XenBlockRingConfig {
     unsigned int max_persistent;        /* persistent grants kept */
     size_t bounce_cache;                /* bounce buffers kept for reuse */
     size_t max_inflight_bytes;          /* pages of requests in flight */
+    bool map_overflow;                  /* map-overflow */
 } XenBlockRingConfig;
 
 /* BQL.  Map the ring, bind its event channel, serve it in cfg->ctx. */

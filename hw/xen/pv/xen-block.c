@@ -293,6 +293,7 @@ static bool xen_block_connect(XenBlockDevice *blockdev, Error **errp)
     }
     cfg.abi = fe->abi;
     cfg.grant_mode = xen_block_grant_mode(blockdev, fe);
+    cfg.map_overflow = blockdev->props.map_overflow;
     cfg.nr_ring_refs = fe->nr_ring_refs;
     xen_block_ring_budget(blockdev, fe->nr_queues, &cfg);
 
@@ -650,6 +651,8 @@ static const Property xen_block_props[] = {
     DEFINE_PROP_UINT32("max-persistent-grants", XenBlockDevice,
                        props.max_persistent, 1056),
     DEFINE_PROP_BOOL("discard-secure", XenBlockDevice, props.discard_secure,
+                     false),
+    DEFINE_PROP_BOOL("map-overflow", XenBlockDevice, props.map_overflow,
                      false),
     DEFINE_PROP_ON_OFF_AUTO("grant-copy", XenBlockDevice, props.grant_copy,
                             ON_OFF_AUTO_AUTO),

@@ -967,6 +967,56 @@ static void test_persistent_cap(void)
     finish(s, fe);
 }
 
+/*
+ * map-overflow: the segments of 1 MiB requests that a cache of 16 grants
+ * cannot hold are mapped per request, indirect pages included: no grant
+ * copy at all, the data right both ways.  Without it (the default) they
+ * are copied.
+ */
+static void test_persistent_overflow(void)
+{
+    Sim *s = sim_new(DISK_SIZE);
+    g_autofree char *img2 = sim_make_image(s, "b.img", 16 * MiB);
+    XenFe *fe;
+    XenBlkfront *bf;
+    uint64_t copies, maps;
+
+    sim_launch(s, "-drive file=%s,if=none,id=d0,format=raw "
+               "-device xen-disk,vdev=xvda,drive=d0,"
+               "max-persistent-grants=16,map-overflow=on "
+               "-drive file=%s,if=none,id=d1,format=raw "
+               "-device xen-disk,vdev=xvdb,drive=d1,max-persistent-grants=16",
+               s->img, img2);
+    fe = sim_fe_connect(s);
+    bf = blk_new(fe, VBD_XVDA);
+
+    bf->persistent = bf->use_indirect = true;
+    blk_connect(bf);
+    g_assert(bf->feature_persistent);
+    copies = sim_counter(s, "grant-copy-segs");
+    maps = sim_counter(s, "grant-maps");
+    for (unsigned int i = 0; i < 4; i++) {
+        write_pattern(bf, 0, i * MiB, MiB, 20 + i);
+        check_pattern(bf, 0, i * MiB, MiB, 20 + i);
+    }
+    check_file_pattern(s->img, 2 * MiB, MiB, 22);
+    g_assert_cmpuint(sim_counter(s, "grant-copy-segs"), ==, copies);
+    /* 16 persistent, the other 240 + 1 of each request mapped for it */
+    g_assert_cmpuint(sim_counter(s, "grant-maps") - maps, >=, 8 * 240);
+    blk_done(s, bf);
+
+    /* The default: copied */
+    bf = blk_new(fe, VBD_XVDA + 16);
+    bf->persistent = bf->use_indirect = true;
+    blk_connect(bf);
+    copies = sim_counter(s, "grant-copy-segs");
+    write_pattern(bf, 0, 0, MiB, 30);
+    check_pattern(bf, 0, 0, MiB, 30);
+    g_assert_cmpuint(sim_counter(s, "grant-copy-segs") - copies, >=, 2 * 240);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
 /* Read or write the 16 pages of @p at sector 0, in two requests. */
 static void rw_pages(XenBlkfront *bf, uint8_t op, const TestPages *p)
 {
@@ -3769,6 +3819,7 @@ static const TestCase cases[] = {
     { "readonly", test_readonly },
     { "persistent/cap", test_persistent_cap },
     { "persistent/purge", test_persistent_purge },
+    { "persistent/overflow", test_persistent_overflow },
     { "blockstats-merge", test_blockstats_merge },
     { "error-actions", test_error_actions },
     { "xenstore/disk", test_xenstore_disk },

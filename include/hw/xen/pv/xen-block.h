@@ -50,6 +50,7 @@ typedef struct XenBlockProperties {
     bool persistent;
     uint32_t max_persistent;            /* per ring */
     bool discard_secure;
+    bool map_overflow;                  /* map what the cache cannot hold */
     OnOffAuto grant_copy;
     uint64_t io_budget;                 /* bytes, split between the rings */
     IOThread *iothread;
