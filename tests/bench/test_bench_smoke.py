@@ -103,6 +103,24 @@ class XenPvBench(unittest.TestCase):
         self.assertIn("sg=1", r["features"])
 
 
+class XenPvBenchMapped(unittest.TestCase):
+    """The case with map-overflow=on (ours)."""
+
+    def test_block_1m_map_overflow(self):
+        drv = load_driver()
+        case = dict(drv.BLOCK_CASES)["seqread-1m-qd8-null-mapped"]
+        args = (["-blockdev", "driver=null-co,node-name=d0,size=1073741824,"
+                 "read-zeroes=off"] + drv.block_device_args("ours", case))
+        self.assertIn("map-overflow=on", args[-1])
+        r = bench_run(args, ["blk", "--rw", "read", "--bs", "1048576",
+                             "--qd", "8"])
+        self.assertGreater(r["ops"], 10)
+        self.assertEqual(r["errors"], 0)
+        # The cache's overflow mapped per request: nothing copied
+        self.assertEqual(r["grant_copy_segs"], 0)
+        self.assertGreater(r["grant_maps"], r["ops"])
+
+
 def udp_nic_args(mine, qemu):
     return ["-netdev", "socket,id=n0,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d"
             % (mine, qemu), "-device",
