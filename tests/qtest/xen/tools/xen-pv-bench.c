@@ -125,8 +125,11 @@ static uint64_t proc_cpu_us(int pid)
     unsigned long long utime, stime;
     const char *p;
 
-    if (!g_file_get_contents(path, &stat, NULL, NULL) ||
-        !(p = strrchr(stat, ')')) ||
+    if (!g_file_get_contents(path, &stat, NULL, NULL)) {
+        die("cannot read %s", path);
+    }
+    p = strrchr(stat, ')');
+    if (!p ||
         sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
                &utime, &stime) != 2) {
         die("cannot read %s", path);
