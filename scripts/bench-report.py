@@ -66,12 +66,14 @@ RATIO_TARGETS = [
     ("block", "randwrite-4k-qd32-null", None, 3.0),
     ("block", "seqread-1m-qd8-null", None, 4.0),
     ("block", "seqwrite-1m-qd8-null", None, 4.0),
+    ("block", "randread-4k-qd1-null", None, 1.3),
     ("net", "tx-64b", None, 3.0),
     ("net", "rx-64b", None, 3.0),
     ("net", "bulk-64k", "mbps", 10.0),
 ]
 LIMIT_SHARE_TARGET = 0.60       # ours >= 60 % of the block layer's limit
 GRANT_OPS_TARGET = 0.05         # ours grant ops per I/O, 4k block cases
+CPU_SHARE_TARGET = 0.8          # ours CPU per I/O <= 0.8 x stock's, 4k
 
 
 class ReportError(Exception):
@@ -506,6 +508,22 @@ def _grant_target(results, runs, case):
         fmt_ratio(g / GRANT_OPS_TARGET))
 
 
+def _cpu_target(results, runs, case):
+    """Evaluate "ours CPU per I/O <= 0.8 x stock's" for a 4k block case."""
+    name = "block %s: CPU per I/O ≤ %sx stock" % (case, CPU_SHARE_TARGET)
+    entry = _entry(results, "block", case)
+    if entry is None:
+        return name, None, "not measured (no results)"
+    r = ratio(value(figure(entry, "ours", "block", runs), CPU),
+              value(figure(entry, "stock", "block", runs), CPU))
+    if r is None:
+        return name, None, "not measured (null)"
+    if r <= CPU_SHARE_TARGET:
+        return name, True, fmt_ratio(r)
+    return name, False, "%s, %s over the %sx maximum" % (
+        fmt_ratio(r), fmt_ratio(r - CPU_SHARE_TARGET), CPU_SHARE_TARGET)
+
+
 def _block_4k_cases(results):
     """The 4k block cases: the known ones, then any others in the results."""
     names = BLOCK_CASES + [e["case"] for e in entries(results, "block")
@@ -529,6 +547,7 @@ def evaluate_targets(results, runs=None):
             out.append(_limit_target(results, runs, entry))
     for case in _block_4k_cases(results):
         out.append(_grant_target(results, runs, case))
+        out.append(_cpu_target(results, runs, case))
     for kind, case, metric, minimum in RATIO_TARGETS:
         if kind == "net":
             out.append(_ratio_target(results, runs, kind, case, metric, minimum))

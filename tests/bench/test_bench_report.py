@@ -297,10 +297,25 @@ class TargetsTest(unittest.TestCase):
 
     def test_target_set(self):
         t = self.targets(synthetic_results())
-        # 4 block ratio + 6 limit (the file case has none) + 5 grant + 3 net
-        self.assertEqual(len(t), 18)
+        # 5 block ratio + 6 limit (the file case has none) + 5 grant
+        # + 5 CPU + 3 net
+        self.assertEqual(len(t), 24)
         self.assertEqual(len([k for k in t if "of limit" in k]), 6)
         self.assertEqual(len([k for k in t if "grant ops" in k]), 5)
+        self.assertEqual(len([k for k in t if "CPU per I/O" in k]), 5)
+
+    def test_cpu_and_qd1_targets(self):
+        results = synthetic_results()
+        e = entry(results, "block", "randread-4k-qd1-null")
+        e["ours"]["cpu_us_per_io"] = 1.5
+        e["stock"]["cpu_us_per_io"] = 2.5
+        t = self.targets(results)
+        self.assertEqual(self.find(t, "randread-4k-qd1-null", "CPU per I/O"),
+                         (True, "0.60x"))
+        self.assertEqual(self.find(t, "randread-4k-qd32-null", "CPU per I/O"),
+                         (False, "1.00x, 0.20x over the 0.8x maximum"))
+        self.assertEqual(self.find(t, "randread-4k-qd1-null", "≥ 1.3x"),
+                         (True, "3.50x"))
 
     def test_met(self):
         t = self.targets(synthetic_results())
@@ -366,7 +381,7 @@ class TargetsTest(unittest.TestCase):
         self.assertIn("## Targets", md)
         self.assertIn("3.50x, 12 % short of 4x", md)
         self.assertIn("**missed**", md)
-        self.assertIn("16 met, 2 missed, 0 not measured.", md)
+        self.assertIn("17 met, 7 missed, 0 not measured.", md)
 
 
 class MainTest(unittest.TestCase):
