@@ -105,50 +105,6 @@ static void tx_free_frag(void *context, void *base, size_t len)
     /* The data lives in the batch's arena */
 }
 
-/*
- * Software GSO: net_tx_pkt builds every segment from one TCP header with
- * FIN and PSH cleared (hw/net/net_tx_pkt.c), so the last segment would lose
- * them.  Hold each segment back until the next one comes; the last gets the
- * flags back, with its checksum updated (RFC 1624), as Linux's
- * tcp_gso_segment() does.
- */
-typedef struct TxGsoSend {
-    NetClientState *nc;
-    uint8_t *held;              /* XEN_NETIF_MAX_TX_SIZE bytes */
-    size_t held_len;
-    unsigned int segs;
-} TxGsoSend;
-
-static void tx_gso_segment(void *opaque, const struct iovec *iov, int iovcnt,
-                           const struct iovec *virt_iov, int virt_iovcnt)
-{
-    TxGsoSend *s = opaque;
-
-    if (s->held_len) {
-        qemu_send_packet(s->nc, s->held, s->held_len);
-    }
-    s->held_len = iov_to_buf(iov, iovcnt, 0, s->held, XEN_NETIF_MAX_TX_SIZE);
-    s->segs++;
-}
-
-static void tx_gso_last(TxGsoSend *s, size_t tcp, uint8_t flags)
-{
-    uint8_t *th = s->held + tcp;
-    uint16_t old_word, new_word;
-    uint32_t sum;
-
-    if (!s->held_len || tcp + 20 > s->held_len) {
-        return;
-    }
-    old_word = lduw_be_p(th + 12);
-    new_word = old_word | flags;
-    sum = (uint16_t)~lduw_be_p(th + 16) + (uint16_t)~old_word + new_word;
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    stw_be_p(th + 12, new_word);
-    stw_be_p(th + 16, ~sum);
-}
-
 /* An untagged IPv4 or IPv6 frame (the only ones GSO applies to) */
 static bool tx_is_ip(const uint8_t *data)
 {
@@ -233,11 +189,8 @@ static void tx_send_one(XenNetQueue *q, NetClientState *nc, uint8_t *data,
         goto bad;               /* GSO of something that is not TCP */
     }
     if (gso && !netdev->vnet_hdr_len) {
-        /* Segmented here: keep FIN and PSH on the last segment */
-        size_t tcp = net_tx_pkt_get_vhdr(pkt)->csum_start;
+        /* Segmented by net_tx_pkt_send() below: one send per segment */
         size_t hdr_len = net_tx_pkt_get_vhdr(pkt)->hdr_len;
-        uint8_t fin_psh = tcp + 14 <= out->len ? data[tcp + 13] & 0x09 : 0;
-        TxGsoSend s = { .nc = nc, .held = netdev->gso_buf };
         unsigned int segs = hdr_len < out->len ?
             DIV_ROUND_UP(out->len - hdr_len, out->gso_size) : 1;
 
@@ -248,16 +201,8 @@ static void tx_send_one(XenNetQueue *q, NetClientState *nc, uint8_t *data,
                                             "too many segments");
             goto bad;
         }
-        if (!net_tx_pkt_send_custom(pkt, false, tx_gso_segment, &s)) {
-            goto bad;
-        }
-        if (fin_psh) {
-            tx_gso_last(&s, tcp, fin_psh);
-        }
-        if (s.held_len) {
-            qemu_send_packet(nc, s.held, s.held_len);
-        }
-    } else if (!net_tx_pkt_send(pkt, nc)) {
+    }
+    if (!net_tx_pkt_send(pkt, nc)) {
         goto bad;
     }
     net_tx_pkt_reset(pkt, tx_free_frag, NULL);

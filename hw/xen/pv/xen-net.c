@@ -730,7 +730,6 @@ static void xen_net_realize(XenDevice *xendev, Error **errp)
     }
     net_rx_pkt_init(&netdev->rx_pkt);
     net_tx_pkt_init(&netdev->tx_pkt, 1);
-    netdev->gso_buf = g_malloc(XEN_NETIF_MAX_TX_SIZE);
     qemu_mutex_init(&netdev->mcast_lock);
     netdev->error_bh = qemu_bh_new(xen_net_error_bh, netdev);
 
@@ -789,7 +788,6 @@ static void xen_net_unrealize(XenDevice *xendev)
     }
     net_rx_pkt_uninit(netdev->rx_pkt);
     net_tx_pkt_uninit(netdev->tx_pkt);
-    g_free(netdev->gso_buf);
     qemu_mutex_destroy(&netdev->mcast_lock);
     xen_pv_queue_contexts_cleanup(&netdev->qctx);
 }

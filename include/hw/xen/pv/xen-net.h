@@ -63,7 +63,6 @@ struct XenNetDevice {
     int vnet_hdr_len;                   /* of the peer; 0: none */
     struct NetRxPkt *rx_pkt;            /* receive-side parsing (BQL) */
     struct NetTxPkt *tx_pkt;            /* TX offloads (BQL) */
-    uint8_t *gso_buf;                   /* software GSO's last segment */
     bool carrier;                       /* published in `carrier` */
 
     /* While connected (BQL) */
