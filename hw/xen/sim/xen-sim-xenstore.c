@@ -215,9 +215,7 @@ void xen_sim_xs_unwatch(XenstoreImplState *xs, unsigned int dom_id,
                         void (*fn)(void *, const char *, const char *),
                         void *opaque)
 {
-    /* First in its list: matched on opaque; later: only on the token. */
-    if (xs_impl_unwatch(xs, dom_id, path, unique_token, fn, opaque) &&
-        xs_impl_unwatch(xs, dom_id, path, unique_token, fn, NULL)) {
+    if (xs_impl_unwatch(xs, dom_id, path, unique_token, fn, opaque)) {
         /* Unique tokens make this impossible; a stale callback is worse. */
         g_assert_not_reached();
     }
