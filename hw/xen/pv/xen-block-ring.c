@@ -739,8 +739,10 @@ XenBlockRing *xen_block_ring_start(XenBlockDevice *blockdev,
                           cfg->max_persistent, cfg->bounce_cache,
                           cfg->map_overflow);
     ring->max_inflight_bytes = cfg->max_inflight_bytes;
-    ring->resume_bh = aio_bh_new(ring->ctx, ring_resume_bh, ring);
-    ring->retry_bh = aio_bh_new(ring->ctx, ring_retry_bh, ring);
+    ring->resume_bh = aio_bh_new_guarded(ring->ctx, ring_resume_bh, ring,
+                                         &DEVICE(xendev)->mem_reentrancy_guard);
+    ring->retry_bh = aio_bh_new_guarded(ring->ctx, ring_retry_bh, ring,
+                                        &DEVICE(xendev)->mem_reentrancy_guard);
 
     trace_xen_pv_block_ring_start(ring->index, ring->nr_ring_refs,
                                ring->nr_entries, cfg->abi, cfg->grant_mode,

@@ -607,7 +607,9 @@ static void xen_block_realize(XenDevice *xendev, Error **errp)
     blk_set_dev_ops(conf->blk, blockdev->info & VDISK_CDROM ?
                     &xen_cdrom_dev_ops : &xen_disk_dev_ops, blockdev);
     blk_iostatus_enable(conf->blk);
-    blockdev->ring_error_bh = qemu_bh_new(xen_block_ring_error_bh, blockdev);
+    blockdev->ring_error_bh = qemu_bh_new_guarded(
+        xen_block_ring_error_bh, blockdev,
+        &DEVICE(blockdev)->mem_reentrancy_guard);
     blockdev->vmstate = qemu_add_vm_change_state_handler(
         xen_block_vm_state_change, blockdev);
     xen_block_publish(blockdev);

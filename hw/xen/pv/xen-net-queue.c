@@ -57,6 +57,7 @@ XenNetQueue *xen_net_queue_start(XenNetDevice *netdev,
                                  const XenNetQueueConfig *cfg, Error **errp)
 {
     XenNetQueue *q = g_new0(XenNetQueue, 1);
+    MemReentrancyGuard *guard = &DEVICE(netdev)->mem_reentrancy_guard;
     netif_tx_sring_t *tx_sring;
     netif_rx_sring_t *rx_sring;
     bool split = cfg->tx_port != cfg->rx_port;
@@ -120,10 +121,10 @@ XenNetQueue *xen_net_queue_start(XenNetDevice *netdev,
                                              XEN_NET_TX_ARENA);
     }
     q->tx_fill = &q->tx_batch[0];
-    q->tx_bh = aio_bh_new(q->ctx, xen_net_tx_bh, q);
-    q->rx_bh = aio_bh_new(q->ctx, xen_net_rx_bh, q);
-    q->deliver_bh = qemu_bh_new(xen_net_tx_deliver_bh, q);
-    q->flush_bh = qemu_bh_new(xen_net_rx_flush_bh, q);
+    q->tx_bh = aio_bh_new_guarded(q->ctx, xen_net_tx_bh, q, guard);
+    q->rx_bh = aio_bh_new_guarded(q->ctx, xen_net_rx_bh, q, guard);
+    q->deliver_bh = qemu_bh_new_guarded(xen_net_tx_deliver_bh, q, guard);
+    q->flush_bh = qemu_bh_new_guarded(xen_net_rx_flush_bh, q, guard);
     q->credit_timer = aio_timer_new(q->ctx, QEMU_CLOCK_REALTIME, SCALE_NS,
                                     xen_net_tx_credit_cb, q);
     q->drain_timer = timer_new_ms(QEMU_CLOCK_REALTIME, xen_net_rx_drain_cb,

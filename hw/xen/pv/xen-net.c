@@ -731,7 +731,8 @@ static void xen_net_realize(XenDevice *xendev, Error **errp)
     net_rx_pkt_init(&netdev->rx_pkt);
     net_tx_pkt_init(&netdev->tx_pkt, 1);
     qemu_mutex_init(&netdev->mcast_lock);
-    netdev->error_bh = qemu_bh_new(xen_net_error_bh, netdev);
+    netdev->error_bh = qemu_bh_new_guarded(
+        xen_net_error_bh, netdev, &DEVICE(netdev)->mem_reentrancy_guard);
 
     trace_xen_pv_net_realize(xen_net_name(netdev),
                              qemu_get_queue(netdev->nic)->info_str,

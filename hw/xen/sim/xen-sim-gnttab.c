@@ -198,7 +198,7 @@ void xen_sim_gnttab_unpin_locked(XenSimGnttab *gt, grant_ref_t ref,
         clear |= GTF_reading;
     }
     if (clear) {
-        /* Make our accesses to the page visible before the guest sees it free. */
+        /* Our accesses to the page visible before the guest sees it free */
         smp_mb();
         qatomic_and((uint16_t *)&e->flags, (uint16_t)~clear);
     }

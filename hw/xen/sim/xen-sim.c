@@ -249,9 +249,10 @@ static void xen_sim_class_init(ObjectClass *oc, void *data)
     object_class_property_set_description(oc, "xs-admin-socket",
         "Unix socket serving XenStore (wire format) with dom0's rights");
     for (size_t i = 0; i < ARRAY_SIZE(xen_sim_counters); i++) {
+        void *offset = (void *)(uintptr_t)xen_sim_counters[i].offset;
+
         object_class_property_add(oc, xen_sim_counters[i].name, "uint64",
-                                  xen_sim_get_counter, NULL, NULL,
-                                  (void *)(uintptr_t)xen_sim_counters[i].offset);
+                                  xen_sim_get_counter, NULL, NULL, offset);
         object_class_property_set_description(oc, xen_sim_counters[i].name,
                                               xen_sim_counters[i].desc);
     }

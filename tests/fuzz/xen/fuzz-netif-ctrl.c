@@ -48,7 +48,7 @@ static void check_state(const XenNetifHash *hash, unsigned int nr_queues)
     FUZZ_CHECK(hash->alg == XEN_NETIF_CTRL_HASH_ALGORITHM_NONE ||
                hash->alg == XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ,
                "algorithm %u", hash->alg);
-    FUZZ_CHECK(!(hash->flags & ~XEN_NETIF_HASH_TYPES), "flags %#x",
+    FUZZ_CHECK(!(hash->flags & ~XEN_NETIF_HASH_TYPES), "flags 0x%x",
                hash->flags);
     FUZZ_CHECK(hash->alg != XEN_NETIF_CTRL_HASH_ALGORITHM_NONE ||
                !hash->flags, "flags without an algorithm");

@@ -103,7 +103,7 @@ void xen_attack_check(Sim *s)
 
         canary_fill(want, gfn);
         if (memcmp(p, want, CANARY_PAGE)) {
-            sim_fail("page %#" PRIx64 ", never granted, was written", gfn);
+            sim_fail("page 0x%" PRIx64 ", never granted, was written", gfn);
         }
     }
 }

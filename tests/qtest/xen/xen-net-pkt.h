@@ -47,9 +47,11 @@ typedef struct XenNetFlow {
 
 typedef enum XenNetCsum {
     XEN_NET_CSUM_FULL,          /* a correct L4 checksum */
-    XEN_NET_CSUM_PARTIAL,       /* the pseudo-header sum, not inverted,
-                                 * as Linux leaves a CHECKSUM_PARTIAL
-                                 * packet (NETTXF_csum_blank) */
+    /*
+     * The pseudo-header sum, not inverted, as Linux leaves a
+     * CHECKSUM_PARTIAL packet (NETTXF_csum_blank)
+     */
+    XEN_NET_CSUM_PARTIAL,
     XEN_NET_CSUM_ZERO,          /* 0 */
 } XenNetCsum;
 
@@ -114,8 +116,8 @@ typedef struct XenNetParsed {
     uint16_t icmp_id, icmp_seq; /* of an echo request or reply */
     uint16_t ip_id;
     bool ip_csum_ok;            /* IPv4 header checksum (IPv6: true) */
-    bool l4_csum_ok;            /* TCP, UDP or ICMPv6 checksum over the
-                                 * pseudo-header; ICMP's over its message */
+    /* TCP, UDP or ICMPv6 checksum over the pseudo-header; ICMP's: message */
+    bool l4_csum_ok;
     bool lengths_ok;            /* IP lengths agree with the frame */
 } XenNetParsed;
 

@@ -201,7 +201,7 @@ static char *tap_env_problem(bool ipv6)
         why[WEXITSTATUS(status)]) {
         return g_strdup(why[WEXITSTATUS(status)]);
     }
-    return g_strdup_printf("the probe ended with status %#x", status);
+    return g_strdup_printf("the probe ended with status 0x%x", status);
 }
 
 static void sockaddr_of(bool ipv6, const char *ip, uint16_t port,
@@ -801,7 +801,7 @@ static void rx_stream(Tap *t, const RxStream *rs)
             continue;
         }
         if (p.tcp_flags & (XEN_NET_TCP_RST | XEN_NET_TCP_SYN)) {
-            sim_fail("unexpected TCP flags %#x from the kernel",
+            sim_fail("unexpected TCP flags 0x%x from the kernel",
                      p.tcp_flags);
         }
         if (rs->full_csum && info.csum_blank) {

@@ -304,7 +304,7 @@ static bool tx_one(Model *m, unsigned int qi)
     int16_t st = NETIF_RSP_OKAY;
     bool mcast = false;
 
-    smp_rmb();
+    smp_rmb();   /* the requests up to the producer index read */
     if (c == rp) {
         return false;
     }
@@ -352,7 +352,7 @@ static bool tx_one(Model *m, unsigned int qi)
                    sizeof(reqs[0]));
             more = reqs[nfrag].flags & NETTXF_more_data;
             if (reqs[nfrag].flags & ~NETTXF_more_data) {
-                model_error(m, "tx fragment flags %#x", reqs[nfrag].flags);
+                model_error(m, "tx fragment flags 0x%x", reqs[nfrag].flags);
             }
             rest += reqs[nfrag].size;
             nfrag++;
@@ -447,7 +447,7 @@ static bool rx_one(Model *m, MQueue *q, MRx *p)
     RING_IDX avail = q->rx.sring->req_prod - q->rx.req_cons;
     size_t done = 0;
 
-    smp_rmb();
+    smp_rmb();   /* the requests up to the producer index read */
     if (!multi && nd > 1) {
         return true;    /* dropped, as a backend must without SG */
     }
@@ -587,7 +587,7 @@ static void serve_ctrl(Model *m)
     bool notify_needed, any = false;
     RING_IDX rp = m->ctrl.sring->req_prod;
 
-    smp_rmb();
+    smp_rmb();   /* the requests up to the producer index read */
     while (m->ctrl.req_cons != rp) {
         struct xen_netif_ctrl_request r;
         struct xen_netif_ctrl_response *rsp;

@@ -188,8 +188,10 @@ static void test_upgrade_keeps_frame(Fixture *f, gconstpointer data)
 
     grant(f, 13, BACKEND, DATA_GFN, false);
     g_assert_cmpint(pin(f, BACKEND, 13, true, &gfn), ==, GNTST_okay);
-    /* The guest repoints the entry while it is read: a write use joining
-     * must see the frame of the first use, as in Xen. */
+    /*
+     * The guest repoints the entry while it is read: a write use joining
+     * must see the frame of the first use, as in Xen.
+     */
     gent(f, 13)->frame = DATA_GFN + 5;
     g_assert_cmpint(pin(f, BACKEND, 13, false, &gfn), ==, GNTST_okay);
     g_assert_cmpuint(gfn, ==, DATA_GFN);

@@ -88,7 +88,10 @@ void xen_sim_xs_unwatch(XenstoreImplState *xs, unsigned int dom_id,
                         void (*fn)(void *, const char *, const char *),
                         void *opaque);
 
-/* Unix-socket servers (xen-sim-server.c, xen-sim-control.c, xen-sim-xs-wire.c) */
+/*
+ * Unix-socket servers (xen-sim-server.c, xen-sim-control.c,
+ * xen-sim-xs-wire.c)
+ */
 XenSimServer *xen_sim_control_server_new(XenSimState *s, const char *path,
                                          Error **errp);
 XenSimServer *xen_sim_xs_server_new(XenSimState *s, const char *path,

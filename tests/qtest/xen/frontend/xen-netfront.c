@@ -1142,7 +1142,7 @@ ssize_t xen_netfront_recv_pkt(XenNetfront *nf, int queue, void *buf,
 
             q->rx.sring->rsp_event = prod[j] + 1;
         }
-        smp_mb();
+        smp_mb();   /* rsp_event before rsp_prod; paired with the backend */
         for (unsigned int j = 0; j < count; j++) {
             unsigned int qi = queue >= 0 ? first
                                          : (nf->rx_next + j) % nf->nr_queues;
@@ -1730,7 +1730,7 @@ void xen_netfront_tx_raw_push(XenNetfront *nf, unsigned int queue,
 
     smp_wmb();  /* entries before the index */
     q->tx.sring->req_prod = q->tx.req_prod_pvt;
-    smp_mb();
+    smp_mb();   /* req_prod before the notification */
     if (notify) {
         xen_fe_evtchn_notify(tx_evt(q));
         q->notify_tx++;

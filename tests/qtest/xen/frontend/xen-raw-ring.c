@@ -60,5 +60,5 @@ RING_IDX xen_raw_ring_rsp_prod(XenRawRing *r)
 void xen_raw_ring_set_rsp_event(XenRawRing *r, RING_IDX event)
 {
     qatomic_set((RING_IDX *)r->sring + 3, event);
-    smp_mb();
+    smp_mb();   /* rsp_event before the next read of rsp_prod */
 }

@@ -23,7 +23,8 @@
 
 static int failures;
 
-#define SAY(...) do { printf(__VA_ARGS__); printf("\n"); fflush(stdout); } while (0)
+#define SAY(...) \
+    do { printf(__VA_ARGS__); printf("\n"); fflush(stdout); } while (0)
 #define CHECK(cond, ...) do {                                   \
         if (!(cond)) {                                          \
             printf("  FAILED: ");                               \
@@ -41,7 +42,8 @@ static XenSimCounters counters(void)
 
 /* ---- helpers ---- */
 
-static void show_features(XenFe *fe, const char *be_path, const char *const *keys)
+static void show_features(XenFe *fe, const char *be_path,
+                          const char *const *keys)
 {
     g_autoptr(GString) line = g_string_new("  backend offers:");
 
@@ -476,6 +478,7 @@ int main(int argc, char **argv)
     xen_pv_qmp_close(qmp);
 
     putchar('\n');
-    SAY("== %s ==", failures ? "Demo FAILED" : "Demo finished: all checks passed");
+    SAY("== %s ==", failures ? "Demo FAILED" :
+        "Demo finished: all checks passed");
     return failures ? 1 : 0;
 }
