@@ -18,7 +18,7 @@
 #include "qemu/main-loop.h"
 #include "qemu/log.h"
 #include "net/checksum.h"
-#include "hw/virtio/virtio-net.h"
+#include "standard-headers/linux/virtio_net.h"
 #include "system/dma.h"
 #include "hw/net/net_tx_pkt.h"
 #include "net/eth.h"

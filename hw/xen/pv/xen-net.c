@@ -20,7 +20,7 @@
 #include "hw/qdev-properties-system.h"
 #include "hw/xen/xen-bus-helper.h"
 #include "hw/xen/interface/io/xenbus.h"
-#include "hw/virtio/virtio-net.h"
+#include "standard-headers/linux/virtio_net.h"
 #include "system/dma.h"
 #include "hw/net/net_tx_pkt.h"
 #include "hw/net/net_rx_pkt.h"
