@@ -316,9 +316,16 @@ def figures(r, unit, bs=None):
 # ---- the block layer's limit ----
 
 def mem_image(workdir):
-    """A raw file of MEM_FILE_SIZE in memory (/dev/shm, else the work
-    directory), every page written: the memory limit's image."""
-    d = "/dev/shm" if os.path.isdir("/dev/shm") else workdir
+    """A raw file of MEM_FILE_SIZE in memory (/dev/shm when it has room,
+    else the work directory), every page written: the memory limit's
+    image."""
+    d = workdir
+    try:
+        st = os.statvfs("/dev/shm")
+        if st.f_bavail * st.f_frsize >= 2 * MEM_FILE_SIZE:
+            d = "/dev/shm"
+    except OSError:
+        pass
     fd, path = tempfile.mkstemp(prefix="xen-pv-bench-mem.", suffix=".raw",
                                 dir=d)
     chunk = bytes(range(256)) * 4096
@@ -328,10 +335,10 @@ def mem_image(workdir):
     return path
 
 
-def limit_run(case, image, secs, mem_image=None):
+def limit_run(case, image, secs, mem_image=None, min_secs=LIMIT_MIN_SECS):
     """qemu-img bench on the same driver, size and depth (or, with
     @mem_image, on that raw file in memory, through the page cache): one
-    FIG run, at least LIMIT_MIN_SECS long."""
+    FIG run, at least @min_secs long."""
     qd = case["qd"] * case["queues"]
     base = [QEMU_IMG, "bench", "-d", str(qd), "-s", str(case["bs"])]
     if case["rw"] in ("randwrite", "write"):
@@ -345,7 +352,7 @@ def limit_run(case, image, secs, mem_image=None):
     else:
         base += ["-t", "none", "-i", "io_uring", "--image-opts",
                  "driver=raw,file.driver=file,file.filename=%s" % image]
-    secs = max(secs, LIMIT_MIN_SECS)
+    secs = max(secs, min_secs)
 
     def once(count):
         p = subprocess.Popen(base[:2] + ["-c", str(count)] + base[2:],
@@ -359,8 +366,8 @@ def limit_run(case, image, secs, mem_image=None):
             raise RuntimeError("qemu-img bench failed: " + out.strip()[-500:])
         return float(m.group(1)), (ru.ru_utime + ru.ru_stime) * 1e6
 
-    count = 20000
-    t, _ = once(count)                  # calibration, and warm-up
+    count = max(100, (80 << 20) // case["bs"])  # 80 MiB: calibrate, warm up
+    t, _ = once(count)
     count = max(1000, int(count * secs / max(t, 1e-3)))
     t, cpu_us = once(count)
     return {"iops": count / t, "mbps": count * case["bs"] / t / 1e6,
@@ -392,8 +399,8 @@ def fig(runs, unit, primary):
 
 def limit_exceeded(entry, primary):
     """Whether ours beat the block layer's limit on the same driver: not a
-    result but a measurement error (the limit's runs disturbed, or too
-    short), which the report flags."""
+    result but a measurement error (qemu-img bench a loose ceiling, its
+    runs disturbed, or too short), which the report flags."""
     o, lim = entry.get("ours"), entry.get("limit")
     return bool(o and lim and lim.get(primary) and
                 o[primary] > lim[primary])

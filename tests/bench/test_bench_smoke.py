@@ -142,9 +142,9 @@ class StockBench(unittest.TestCase):
         self.assertGreater(r["ops"], 100)
         self.assertEqual(r["errors"], 0)
         self.assertEqual(r["bytes"], int(r["ops"]) * 4096)
-        # Upstream leaves response padding as it was: counted, not fatal
-        self.assertIn("stale_padding", r)
-        self.assertGreaterEqual(r["stale_padding"], 0)
+        # Upstream leaves response padding stale (the frontend's request
+        # bytes): counted, and the run goes on
+        self.assertGreater(r["stale_padding"], 0)
 
     def test_net_tx_udp(self):
         drv = load_driver()
@@ -165,7 +165,7 @@ class Limits(unittest.TestCase):
         drv = load_driver()
         self.assertTrue(os.access(drv.QEMU_IMG, os.X_OK), drv.QEMU_IMG)
         case = dict(rw="read", bs=1 << 20, qd=8, queues=1, drive="null")
-        null = drv.limit_run(case, None, 0.1)
+        null = drv.limit_run(case, None, 0.1, min_secs=0.2)
         self.assertGreater(null["iops"], 0)
         self.assertAlmostEqual(null["mbps"], null["iops"] * (1 << 20) / 1e6)
         d = tempfile.mkdtemp(prefix="xen-pv-bench-test.")
@@ -173,9 +173,10 @@ class Limits(unittest.TestCase):
             mem = drv.mem_image(d)
             try:
                 self.assertEqual(os.path.getsize(mem), drv.MEM_FILE_SIZE)
-                r = drv.limit_run(case, None, 0.1, mem)
+                r = drv.limit_run(case, None, 0.1, mem, min_secs=0.2)
                 self.assertGreater(r["iops"], 0)
-                w = drv.limit_run(dict(case, rw="write"), None, 0.1, mem)
+                w = drv.limit_run(dict(case, rw="write"), None, 0.1, mem,
+                                  min_secs=0.2)
                 self.assertGreater(w["iops"], 0)
             finally:
                 os.unlink(mem)

@@ -376,8 +376,12 @@ static bool get_persistent(XenBlockGrants *g, const XenBlockSeg *segs,
         if (!bounce_in(g, segs, buf, copied)) {
             return false;
         }
-        if (missed >= map_min && g->map_overflow) {
-            /* The platform maps no grant that it can copy: copy from now */
+        if (missed >= map_min && g->map_overflow && !buf->to_guest) {
+            /*
+             * The platform maps no grant that it could copy (a WRITE's
+             * copy ran in bounce_in()): copy from now on.  Not decided on
+             * a READ, whose copy has not been tried yet.
+             */
             g->map_overflow = false;
             trace_xen_pv_block_grant_overflow_copied(missed);
         }

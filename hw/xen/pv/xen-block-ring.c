@@ -114,6 +114,7 @@ struct XenBlockRing {
      * passes leave req_event behind, so the frontend stops notifying.
      */
     bool polling;
+    bool attached;                  /* by the main loop: reset polling */
     bool stopped;
     bool broken;
     QEMUBH *resume_bh;              /* another pass */
@@ -646,7 +647,18 @@ out:
 
 static void ring_resume_bh(void *opaque)
 {
-    ring_handle(opaque);
+    XenBlockRing *ring = opaque;
+
+    if (qatomic_xchg(&ring->attached, false)) {
+        /*
+         * Detached while its context polled it, the ring never heard that
+         * the poll ended; and a poll begin that was under way when it was
+         * detached may have come since.  Here, in the ring's context, after
+         * both: this pass asks for a kick again.
+         */
+        ring->polling = false;
+    }
+    ring_handle(ring);
 }
 
 /*
@@ -775,12 +787,8 @@ void xen_block_ring_attach(XenBlockRing *ring)
     if (ring->stopped) {
         return;
     }
-    /*
-     * Detached while its context polled it, the ring never heard that the
-     * poll ended: the first pass asks for a kick again.  Nothing reads it
-     * meanwhile: passes stop at quiesced.
-     */
-    ring->polling = false;
+    /* resume_bh, scheduled below, resets polling */
+    qatomic_set(&ring->attached, true);
     qatomic_set(&ring->quiesced, false);
     xen_device_set_event_channel_context(ring->xendev, ring->evtchn,
                                          ring->ctx, &error_abort);

@@ -301,7 +301,11 @@ static bool tx_handoff_or_wait(XenNetQueue *q)
     /* tx_wants_kick before tx_inflight; paired with the deliver BH */
     smp_mb();
     /* The main loop may have been done before it could see the wish */
-    return tx_handoff(q);
+    if (!tx_handoff(q)) {
+        return false;
+    }
+    qatomic_set(&q->tx_wants_kick, false);
+    return true;
 }
 
 /* ---- the ring ---- */
