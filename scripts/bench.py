@@ -64,6 +64,10 @@ BLOCK_CASES = [
     ("seqread-1m-qd8-null-mapped", dict(rw="read", bs=1 << 20, qd=8, queues=1, drive="null",
                                         map_overflow=True)),
     ("randread-4k-qd32-2q-null", dict(rw="randread", bs=4096, qd=32, queues=2, drive="null")),
+    ("randread-4k-qd1-null-polled", dict(rw="randread", bs=4096, qd=1, queues=1, drive="null",
+                                         poll_max_ns=32768)),
+    ("randread-4k-qd32-null-polled", dict(rw="randread", bs=4096, qd=32, queues=1, drive="null",
+                                          poll_max_ns=32768)),
     ("randread-4k-qd32-file", dict(rw="randread", bs=4096, qd=32, queues=1, drive="file")),
 ]
 NET_CASES = [
@@ -82,6 +86,10 @@ NOTES = {
     "seqread-1m-qd8-null": "stock: 24 ring requests per 1 MiB (11 segments "
         "each, no indirect descriptors)",
     "seqwrite-1m-qd8-null": "stock: 24 ring requests per 1 MiB",
+    "randread-4k-qd1-null-polled": "the IOThread polls (poll-max-ns=32768, "
+        "QEMU's default; the other cases set 0): ours polls its ring, stock "
+        "cannot (upstream XenBus never polls)",
+    "randread-4k-qd32-null-polled": "as randread-4k-qd1-null-polled",
     "seqread-1m-qd8-null-mapped": "ours with map-overflow=on: the segments "
         "beyond the 1056 persistent grants mapped per request instead of "
         "copied; stock as in seqread-1m-qd8-null",
@@ -200,19 +208,24 @@ def drive_args(case, image):
             "-blockdev", "driver=raw,node-name=d0,file=f0"]
 
 
+def iothread_arg(i, case):
+    """IOThread io@i; it polls only in the -polled cases (poll_max_ns)."""
+    return ["-object", "iothread,id=io%d,poll-max-ns=%d"
+            % (i, case.get("poll_max_ns", 0))]
+
+
 def block_device_args(variant, case):
     if case["queues"] > 1 and variant == "ours":
         dev = {"driver": "xen-disk", "vdev": "xvda", "drive": "d0",
                "max-queues": case["queues"],
                "iothread-vq-mapping": [{"iothread": "io%d" % i}
                                        for i in range(case["queues"])]}
-        return (sum((["-object", "iothread,id=io%d" % i]
-                     for i in range(case["queues"])), []) +
-                ["-device", json.dumps(dev)])
+        return (sum((iothread_arg(i, case) for i in range(case["queues"])),
+                    []) + ["-device", json.dumps(dev)])
     dev = "xen-disk,vdev=xvda,drive=d0,iothread=io0"
     if case.get("map_overflow") and variant == "ours":
         dev += ",map-overflow=on"
-    return ["-object", "iothread,id=io0", "-device", dev]
+    return iothread_arg(0, case) + ["-device", dev]
 
 
 def net_args(peer):

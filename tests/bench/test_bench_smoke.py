@@ -104,7 +104,20 @@ class XenPvBench(unittest.TestCase):
 
 
 class XenPvBenchMapped(unittest.TestCase):
-    """The case with map-overflow=on (ours)."""
+    """The cases with map-overflow=on, and with a polling IOThread (ours)."""
+
+    def test_block_4k_polled(self):
+        drv = load_driver()
+        case = dict(drv.BLOCK_CASES)["randread-4k-qd1-null-polled"]
+        args = (["-blockdev", "driver=null-co,node-name=d0,size=1073741824,"
+                 "read-zeroes=off"] + drv.block_device_args("ours", case))
+        self.assertIn("poll-max-ns=32768", args[3])
+        self.assertIn("poll-max-ns=0", drv.block_device_args(
+            "ours", dict(drv.BLOCK_CASES)["randread-4k-qd1-null"])[1])
+        r = bench_run(args, ["blk", "--rw", "randread", "--bs", "4096",
+                             "--qd", "1"])
+        self.assertGreater(r["ops"], 100)
+        self.assertEqual(r["errors"], 0)
 
     def test_block_1m_map_overflow(self):
         drv = load_driver()
