@@ -265,6 +265,15 @@ def write_charts(results, out):
               "set bmargin %d" % br._bmargin(rows),
               "set arrow from graph 0, first 1 to graph 1, first 1 nohead dt 2",
               "set datafile missing 'NaN'"]
+        if not any(v is not None for _, norm in rows for v in norm):
+            # Nothing measured (a failed run): say so rather than fail to plot.
+            gp += ["set xrange [0:1]", "unset xtics", "unset key",
+                   "set label 'no %s results' at graph 0.5, graph 0.5 center" % kind,
+                   "plot 1 notitle lc rgb '#7f7f7f'"]
+            with open(os.path.join(out, kind + ".gp"), "w") as f:
+                f.write("\n".join(gp) + "\n")
+            subprocess.run([gnuplot, kind + ".gp"], cwd=out, capture_output=True)
+            continue
         plots = []
         for j, name in enumerate(labels):
             plots.append("%s using %d%s title %s lc rgb %s"
