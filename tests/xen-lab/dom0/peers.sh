@@ -114,8 +114,11 @@ scenario_peers() {
 
 # --- bench-xen ---------------------------------------------------------------
 
-# lab.bench-reps=N (3), lab.bench-secs=S (5): rounds, seconds per case.
-bench_arg() { sed -n "s/.*lab\.$1=\([0-9]*\).*/\1/p" /proc/cmdline; }
+# lab.bench-reps=N (3), lab.bench-secs=S (5): rounds, seconds per case;
+# for a profile, lab.bench-backends=a,b (ours,linux,stock) and
+# lab.bench-cases=c,d (all) narrow the matrix, and lab.trace=PATTERN traces
+# our QEMU (its trace lines go to the serial log after each round).
+bench_arg() { sed -n "s/.*lab\.$1=\([0-9a-z,-]*\).*/\1/p" /proc/cmdline; }
 
 # A guest measuring on backend $1 (ours: our qdisk and NIC; linux: blkback
 # and netback; stock: upstream's qdisk, a netback vif for dom0's counters
@@ -125,11 +128,13 @@ bench_round() {   # backend rep
     local n="bench-$1" domid deadline t0 ours="$LAB/ours/bin/qemu-system-x86_64"
     local qdisk="\"format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=$BENCH_IMG\""
     local netback="'bridge=xenbr0,mac=00:16:3e:77:00:03'"
+    local trace_args=""
+    [ -n "$TRACE" ] && trace_args=', "-trace", "enable='"$TRACE"'", "-msg", "timestamp=on"'
     case "$1" in
     ours)
         write_peer_cfg "$n" "$ours" benchdisk,benchnet "$qdisk" "" \
             "device_model_args_pv = [ \"-netdev\", \"tap,id=lab0,ifname=benchtap0,script=no,downscript=no\",
-                         \"-device\", \"xen-net-device,netdev=lab0,mac=00:16:3e:77:00:02,mtu=9000\" ]" ;;
+                         \"-device\", \"xen-net-device,netdev=lab0,mac=00:16:3e:77:00:02,mtu=9000\"$trace_args ]" ;;
     linux)
         write_peer_cfg "$n" "$ours" benchdisk,benchnet \
             "\"format=raw,vdev=xvda,access=rw,backendtype=phy,target=$BENCH_LOOP\"" "$netback" ;;
@@ -137,7 +142,18 @@ bench_round() {   # backend rep
         write_peer_cfg "$n" "$LAB/stock/bin/qemu-system-x86_64" benchdisk "$qdisk" "$netback" ;;
     esac
     t0=$(cut -d. -f1 /proc/uptime)
-    start_domain "$n" || return 1
+    # libxl gives a device model 10 s to answer its first QMP commands; on
+    # a loaded host (dom0's vCPUs starved) ours has missed that ("Post DM
+    # startup configs failed, rc=-9"): the whole create log, then up to two
+    # more tries after a pause.
+    local try=1
+    while ! start_domain "$n"; do
+        sed 's/^/XEN-LAB: INFO create-log /' "$IMG/$n.create.log"
+        xl destroy "$n" 2>/dev/null
+        [ $try -lt 3 ] || return 1
+        try=$((try + 1))
+        sleep 10
+    done
     domid=$(xl domid "$n")
     case "$1" in
     ours) ip link set benchtap0 mtu 9000 master xenbr0 up ;;
@@ -158,6 +174,9 @@ bench_round() {   # backend rep
                 s#^LAB-GUEST: FAIL \(.*\)#XEN-LAB: FAIL bench/$1/$2/\1#p"
     lab INFO "bench/$1/$2/round-seconds" "$(( $(cut -d. -f1 /proc/uptime) - t0 ))"
     dump_guest "$n"
+    if [ -n "$TRACE" ] && [ "$1" = ours ]; then
+        grep -a '^[0-9]*@' "/var/log/xen/qemu-dm-$n.log" | sed "s/^/[dm-$n] /"
+    fi
     grep -q '^LAB-GUEST: DONE' "$CONSOLE_LOGS/guest-$n.log"
 }
 
@@ -167,9 +186,10 @@ scenario_bench() {
     local reps secs rep b order ok=0 all=0
     reps=$(bench_arg bench-reps); reps=${reps:-3}
     secs=$(bench_arg bench-secs); secs=${secs:-5}
+    backends=$(bench_arg bench-backends | tr ',' ' '); backends=${backends:-ours linux stock}
     # 12 cases of secs + ~15 s of start-up each, plus the guest's boot.
     BENCH_ROUND_TIMEOUT=$((12 * (secs + 20) + 180))
-    BENCH_GUEST_ARGS="lab.bench-secs=$secs"
+    BENCH_GUEST_ARGS="lab.bench-secs=$secs lab.bench-cases=$(bench_arg bench-cases)"
     peers_setup bench || return
     # The guests' disk: 256 MiB on dom0's tmpfs, every page allocated.
     dd if=/dev/zero of="$BENCH_IMG" bs=1M count=256 2>/dev/null
@@ -179,7 +199,8 @@ scenario_bench() {
     lab INFO bench/dom0 "vcpus=$(grep -c '^processor' /proc/cpuinfo) blkback max_queues=$(cat /sys/module/xen_blkback/parameters/max_queues 2>/dev/null) netback max_queues=$(cat /sys/module/xen_netback/parameters/max_queues 2>/dev/null)"
     rep=1
     while [ $rep -le "$reps" ]; do
-        if [ $((rep % 2)) = 1 ]; then order="ours linux stock"; else order="stock linux ours"; fi
+        order=$backends
+        [ $((rep % 2)) = 1 ] || order=$(echo "$backends" | awk '{for (i = NF; i > 0; i--) printf "%s ", $i}')
         for b in $order; do
             all=$((all + 1))
             bench_round "$b" "$rep" && ok=$((ok + 1))
