@@ -118,13 +118,14 @@ def summarise(runs, extra):
             if not vals:
                 continue
             cpu = {c: [r["figures"][c] for r in rs if c in r["figures"]]
-                   for c in ("gcpu", "dcpu")}
+                   for c in ("gcpu", "dcpu", "retr")}
             entry["backends"][label] = dict(
                 median=statistics.median(vals), min=min(vals), max=max(vals),
                 n=len(vals), values=vals,
                 gcpu=statistics.median(cpu["gcpu"]) if cpu["gcpu"] else None,
                 dcpu=statistics.median(cpu["dcpu"]) if cpu["dcpu"] else None,
                 gcpu_runs=cpu["gcpu"], dcpu_runs=cpu["dcpu"],
+                retr=statistics.median(cpu["retr"]) if cpu["retr"] else None,
                 lat_us=statistics.median(
                     [r["figures"][k] for r in rs
                      for k in ("read_lat_us", "write_lat_us")
@@ -180,7 +181,8 @@ def render_markdown(results):
         lines.append("## " + title)
         lines.append("")
         head = ["case", "unit"] + labels + ["ours/" + b for b in labels[1:]] + \
-               ["CPU g/d " + b for b in labels]
+               ["CPU g/d " + b for b in labels] + \
+               (["TCP retr " + "/".join(labels)] if kind == "net" else [])
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "---|" * len(head))
         for case, e in results["cases"].items():
@@ -197,6 +199,9 @@ def render_markdown(results):
             for b in labels:
                 s = e["backends"].get(b)
                 row.append("%s/%s" % (fmt(s["gcpu"]), fmt(s["dcpu"])) if s else "-")
+            if kind == "net":
+                row.append("/".join(fmt(e["backends"][b].get("retr"))
+                                    if b in e["backends"] else "-" for b in labels))
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
     lines.append("## Queues negotiated")
