@@ -174,8 +174,16 @@ bench_round() {   # backend rep
                 s#^LAB-GUEST: FAIL \(.*\)#XEN-LAB: FAIL bench/$1/$2/\1#p"
     lab INFO "bench/$1/$2/round-seconds" "$(( $(cut -d. -f1 /proc/uptime) - t0 ))"
     dump_guest "$n"
+    # The trace, summarised (the serial line is slow): events counted by
+    # name, and the lines of the rarer ones (fewer than 200) in full.
     if [ -n "$TRACE" ] && [ "$1" = ours ]; then
-        grep -a '^[0-9]*@' "/var/log/xen/qemu-dm-$n.log" | sed "s/^/[dm-$n] /"
+        grep -a '^[0-9]*@' "/var/log/xen/qemu-dm-$n.log" |
+            sed 's/^[0-9]*@[0-9.]*:\([a-z_0-9]*\).*/\1/' | sort | uniq -c |
+            while read -r count event; do
+                lab INFO "bench/$1/$2/trace" "$event $count"
+                [ "$count" -ge 200 ] ||
+                    grep -a "^[0-9]*@[0-9.]*:$event " "/var/log/xen/qemu-dm-$n.log" | sed "s/^/[dm-$n] /"
+            done
     fi
     grep -q '^LAB-GUEST: DONE' "$CONSOLE_LOGS/guest-$n.log"
 }
