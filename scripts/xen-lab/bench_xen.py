@@ -98,6 +98,11 @@ def parse_serial(path):
             backend, rep, key, rest = m.groups()
             rest = rest.strip()
             if key in CASES:
+                # A later line of the same round replaces an earlier one
+                # (a lab before peers.sh cleared the console log between
+                # rounds repeated the earlier rounds' lines first).
+                runs = [r for r in runs if (r["backend"], r["rep"], r["case"])
+                        != (backend, int(rep), key)]
                 runs.append(dict(backend=backend, rep=int(rep), case=key,
                                  figures=parse_figures(rest), raw=rest))
             else:

@@ -142,6 +142,8 @@ bench_round() {   # backend rep
         write_peer_cfg "$n" "$LAB/stock/bin/qemu-system-x86_64" benchdisk "$qdisk" "$netback" ;;
     esac
     t0=$(cut -d. -f1 /proc/uptime)
+    # xenconsoled appends to a name's log: each round reads its own.
+    rm -f "$CONSOLE_LOGS/guest-$n.log"
     # libxl gives a device model 10 s to answer its first QMP commands; on
     # a loaded host (dom0's vCPUs starved) ours has missed that ("Post DM
     # startup configs failed, rc=-9"): the whole create log, then up to two
