@@ -13,6 +13,9 @@
 #   domU.cpio    the base of the domUs' initramfs: busybox, xen-blkfront,
 #                xen-netfront and their dependencies (lab.py adds the
 #                guest's init, tests/xen-lab/guest/init, at each run)
+#   domU-tools.cpio  fio and iperf3 with their shared libraries, taken from
+#                dom0's root: appended to domU.cpio for the guests that
+#                measure (the peers scenario, bench-xen)
 #
 # The images are rebuilt only when their inputs change: this script, the
 # package lists (which include the libraries of the QEMU binaries given as
@@ -29,10 +32,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 SUITE=bookworm
 XEN_SERIES=4.17
-# dom0: the Xen tools, what the lab's scripts use, what QEMU's tap needs.
-DOM0_PKGS=(xen-utils-$XEN_SERIES xenstore-utils iproute2 kmod busybox)
-# Kernel modules (paths under kernel/) copied into the images.
-DOM0_MODULES=(drivers/xen drivers/net/tun.ko net/bridge net/802 net/llc)
+# dom0: the Xen tools, what the lab's scripts use, what QEMU's tap needs;
+# iperf3 (dom0 is the guests' network peer) and fio (its binary and
+# libraries go to the guests, see GUEST_TOOLS).
+DOM0_PKGS=(xen-utils-$XEN_SERIES xenstore-utils iproute2 kmod busybox iperf3 fio)
+# Kernel modules (paths under kernel/) copied into the images.  Linux's own
+# backends (xen-blkback on a loop device, xen-netback) are the peers the
+# lab measures ours against.
+DOM0_MODULES=(drivers/xen drivers/net/tun.ko net/bridge net/802 net/llc
+              drivers/block/xen-blkback drivers/net/xen-netback drivers/block/loop.ko)
+# Programs of dom0's root the measuring guests get, with their libraries.
+GUEST_TOOLS=(/usr/bin/fio /usr/bin/iperf3)
 DOMU_MODULES=(drivers/block/xen-blkfront.ko drivers/net/xen-netfront.ko
               drivers/cdrom)
 
@@ -134,6 +144,27 @@ mkdir -p "$groot"/{bin,dev,proc,sys,tmp,run}
 cp /bin/busybox "$groot/bin/busybox"
 install_modules "$groot" "${DOMU_MODULES[@]}"
 pack_cpio "$groot" > "$work/out/domU.cpio"
+
+# 4. The guests' tools: the programs and the libraries the dynamic linker of
+# dom0's root resolves for them (ldd run in that root).
+troot="$work/domU-tools"
+for bin in "${GUEST_TOOLS[@]}"; do
+    [ -x "$root$bin" ] || die "dom0's root has no $bin"
+    for f in "$bin" $(chroot "$root" ldd "$bin" |
+                      awk '$3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+        mkdir -p "$troot$(dirname "$f")"
+        cp -L "$root$f" "$troot$f"
+    done
+done
+# The guests' tools and their libraries must all have come (ldd says
+# "not found" for a missing one).
+if chroot "$root" ldd "${GUEST_TOOLS[@]}" | grep -q 'not found'; then
+    die "a library of ${GUEST_TOOLS[*]} is missing in dom0's root"
+fi
+# The linker's cache: some libraries live in directories of ld.so.conf.d.
+mkdir -p "$troot/etc"
+cp "$root/etc/ld.so.cache" "$troot/etc/"
+pack_cpio "$troot" > "$work/out/domU-tools.cpio"
 
 printf 'kernel %s\nxen %s\npackages %s\n' "$kernel_pkg" \
     "$(dpkg-deb -f "$work"/debs/"$xen_pkg"_*.deb Version)" "$pkgs" > "$work/out/manifest"

@@ -48,8 +48,22 @@ EXPECTED = {
                  "lab-badgrant/no-library-log", "lab-badgrant/dm-running",
                  "lab-badgrant/dm-exited",
                  "lab-badgrant/backend-removed"],
+    # Linux's xen-blkback and xen-netback serving a guest, fio and iperf3
+    # in it (tests/xen-lab/dom0/peers.sh).
+    "peers": ["lab-peers/blkback", "lab-peers/netback", "lab-peers/disk",
+              "lab-peers/disk-guest-read", "lab-peers/disk-dom0-read",
+              "lab-peers/ping-guest-to-dom0", "lab-peers/ping-dom0-to-guest",
+              "lab-peers/bulk1500-guest-to-dom0", "lab-peers/bulk1500-dom0-to-guest",
+              "lab-peers/bulk9000-guest-to-dom0", "lab-peers/bulk9000-dom0-to-guest",
+              "lab-peers/ping-8000", "lab-peers/net", "lab-peers/fio",
+              "lab-peers/iperf3-guest-to-dom0", "lab-peers/iperf3-dom0-to-guest",
+              "lab-peers/backends-removed"],
+    # bench-xen's matrix (scripts/xen-lab/bench_xen.py runs it).
+    "bench": ["bench/setup", "bench/rounds"],
 }
-DEFAULT_SCENARIOS = "ours,destroy,stock,badgrant"
+DEFAULT_SCENARIOS = "ours,destroy,stock,badgrant,peers"
+# Scenarios that run the stock build.
+NEEDS_STOCK = ("stock", "bench")
 
 
 def log(msg):
@@ -85,13 +99,18 @@ def build_payload(outdir, images, ours, stock):
     shutil.rmtree(guest, ignore_errors=True)
     os.makedirs(lab)
     os.makedirs(guest)
-    for name in ("init", "scenarios.sh"):
+    for name in ("init", "scenarios.sh", "peers.sh"):
         shutil.copy(os.path.join(ROOT, "tests/xen-lab/dom0", name), lab)
     os.chmod(os.path.join(lab, "init"), 0o755)
     shutil.copy(os.path.join(ROOT, "tests/xen-lab/guest/init"), guest)
     os.chmod(os.path.join(guest, "init"), 0o755)
     concat_cpio(os.path.join(lab, "domU.cpio"), os.path.join(images, "domU.cpio"),
                 pack_cpio(guest))
+    # The measuring guests: the same, with fio and iperf3 (images.sh).
+    tools = os.path.join(images, "domU-tools.cpio")
+    with open(tools, "rb") as f:
+        concat_cpio(os.path.join(lab, "domU-tools.cpio"), os.path.join(lab, "domU.cpio"),
+                    f.read())
     # Each QEMU as "make install" lays it out: its data directory (libxl's
     # "-vnc none" needs a keymap) is found relative to the binary.
     for name, binary in (("ours", ours), ("stock", stock)):
@@ -124,6 +143,11 @@ def main():
                          "they go to its log, printed when a guest fails")
     ap.add_argument("--guest-timeout", type=int, default=0,
                     help="seconds a guest may take (dom0's default: 400)")
+    ap.add_argument("--smp", type=int, default=1,
+                    help="CPUs of the machine and vCPUs of dom0 (bench-xen: 2, so "
+                         "that backends and frontends negotiate several queues)")
+    ap.add_argument("--dom0-args", default="",
+                    help="more of dom0's kernel command line (lab.bench-reps=N ...)")
     ap.add_argument("--tap", action="store_true", help="print TAP")
     args = ap.parse_args()
 
@@ -131,7 +155,7 @@ def main():
     for s in scenarios:
         if s not in EXPECTED:
             ap.error("unknown scenario %r (known: %s)" % (s, ", ".join(EXPECTED)))
-    stock = args.stock if "stock" in scenarios else None
+    stock = args.stock if any(s in NEEDS_STOCK for s in scenarios) else None
     for b in [args.ours] + ([stock] if stock else []):
         if not os.access(b, os.X_OK):
             ap.error("%s is not built (make, make bench-build)" % b)
@@ -156,16 +180,18 @@ def main():
                  "lab.scenarios=%s" % ",".join(scenarios))
     if args.trace:
         dom0_args += " lab.trace=%s" % args.trace
+    if args.dom0_args:
+        dom0_args += " " + args.dom0_args
     if args.guest_timeout:
         dom0_args += " lab.guest-timeout=%d" % args.guest_timeout
     modules = "%s %s,%s" % (os.path.join(images, "vmlinuz"),
                             dom0_args.replace(",", ",,"), initrd)
-    cmd = [args.qemu, "-accel", "tcg", "-cpu", "qemu64", "-smp", "1", "-m", "2G",
+    cmd = [args.qemu, "-accel", "tcg", "-cpu", "qemu64", "-smp", str(args.smp), "-m", "2G",
            "-display", "none", "-monitor", "none", "-serial", "stdio",
            "-no-reboot", "-nodefaults",
            "-kernel", os.path.join(images, "xen"),
            "-append", "console=com1 com1=115200,8n1 dom0_mem=1280M,max:1280M "
-                      "dom0_max_vcpus=1 noreboot",
+                      "dom0_max_vcpus=%d noreboot" % args.smp,
            "-initrd", modules]
     log("images %s (%.0f s); booting Xen, scenarios %s" % (images, t_images, ",".join(scenarios)))
 

@@ -339,3 +339,6 @@ scenario_badgrant() {
     xl destroy $n
     check_cleanup $n "$domid"
 }
+
+# Linux's backends and bench-xen's matrix (scenario_peers, scenario_bench).
+. "$LAB/peers.sh"
