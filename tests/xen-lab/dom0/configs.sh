@@ -179,7 +179,14 @@ on_wait_busy_detach() {
         check "$1/busy-detach" $? "refused (status $rc) $msg" ;;
     esac
     dm_running "$domid"
-    check "$1/busy-detach-dm-alive" $? "device model of domain $domid after the detach"
+    rc=$?
+    check "$1/busy-detach-dm-alive" $rc "device model of domain $domid after the detach"
+    if [ $rc != 0 ]; then
+        for be in /proc/[0-9]*; do
+            tr '\0' ' ' < "$be/cmdline" 2>/dev/null | grep -q qemu &&
+                echo "XEN-LAB: INFO dm-cmdline $be $(tr '\0' ' ' < "$be/cmdline")"
+        done
+    fi
 }
 
 # One guest, one disk, booted six times: the first boot is saved and
@@ -233,14 +240,23 @@ scenario_cycle() {
 # Wait until domain NAME exists with an id other than OLD (60 s at most);
 # print it.
 wait_new_domid() {   # name old
-    local i=0 id
-    while [ $i -lt 300 ]; do
+    local id deadline
+    deadline=$(( $(cut -d. -f1 /proc/uptime) + 60 ))
+    while [ "$(cut -d. -f1 /proc/uptime)" -lt "$deadline" ]; do
         id=$(xl domid "$1" 2>/dev/null)
         [ -n "$id" ] && [ "$id" != "$2" ] && { echo "$id"; return 0; }
         sleep 0.2
-        i=$((i + 1))
     done
     return 1
+}
+
+# What xl and the guest were doing, after a failure of the cycle.
+cycle_debug() {   # name
+    xenstore-ls "/local/domain/$CYCLE_DOMID/control" 2>&1 | sed 's/^/XEN-LAB: INFO control /'
+    xenstore-ls "/local/domain/0/backend/qdisk/$CYCLE_DOMID" 2>&1 | grep state | sed 's/^/XEN-LAB: INFO backend /'
+    xl list 2>&1 | sed 's/^/XEN-LAB: INFO xl-list /'
+    tail -n 15 "/var/log/xen/xl-$1.log" 2>/dev/null | sed 's/^/XEN-LAB: INFO xl-log /'
+    tail -n 20 "$CONSOLE_LOGS/guest-$1.log" 2>/dev/null | tr -d '\r' | sed 's/^/XEN-LAB: INFO guest-log /'
 }
 
 on_wait_save_restore() {
@@ -261,11 +277,13 @@ on_wait_save_restore() {
 }
 
 on_wait_reboot() {
-    local new=""
+    local new="" rc
     CYCLE_REBOOTS=$((CYCLE_REBOOTS + 1))
     xl reboot "$1" > "$IMG/cycle-reboot.log" 2>&1 &&
         new=$(wait_new_domid "$1" "$CYCLE_DOMID")
-    check "$1/reboot-$CYCLE_REBOOTS" $? "domain $CYCLE_DOMID became ${new:-nothing} $(tr '\n' ' ' < "$IMG/cycle-reboot.log")"
+    rc=$?
+    check "$1/reboot-$CYCLE_REBOOTS" $rc "domain $CYCLE_DOMID became ${new:-nothing} $(tr '\n' ' ' < "$IMG/cycle-reboot.log")"
+    [ $rc = 0 ] || cycle_debug "$1"
     CYCLE_OLD="$CYCLE_OLD $CYCLE_DOMID"
     CYCLE_DOMID=${new:-$CYCLE_DOMID}
 }
