@@ -44,7 +44,9 @@ DOM0_MODULES=(drivers/xen drivers/net/tun.ko net/bridge net/802 net/llc
 # Programs of dom0's root the measuring guests get, with their libraries.
 GUEST_TOOLS=(/usr/bin/fio /usr/bin/iperf3)
 DOMU_MODULES=(drivers/block/xen-blkfront.ko drivers/net/xen-netfront.ko
-              drivers/cdrom)
+              drivers/cdrom
+              # ext4 (which mounts ext2) for the file system on a 4096-byte disk
+              fs/ext4 fs/jbd2 fs/mbcache.ko lib/crc16.ko crypto/crc32c_generic.ko)
 
 for t in debootstrap dpkg-deb cpio depmod busybox; do
     command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] ||

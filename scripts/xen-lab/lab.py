@@ -60,8 +60,32 @@ EXPECTED = {
               "lab-peers/backends-removed"],
     # bench-xen's matrix (scripts/xen-lab/bench_xen.py runs it).
     "bench": ["bench/setup", "bench/rounds"],
+    # Configurations operators use (tests/xen-lab/dom0/configs.sh).
+    "configs": ["lab-cfg/qcow2-create", "lab-cfg/qcow2", "lab-cfg/sect4k",
+                "lab-cfg/discard", "lab-cfg/resize", "lab-cfg/cdchange",
+                "lab-cfg/busydetach", "lab-cfg/resize-qmp", "lab-cfg/cdrom-eject-qmp",
+                "lab-cfg/cdrom-change-qmp", "lab-cfg/busy-detach",
+                "lab-cfg/busy-detach-dm-alive", "lab-cfg/qcow2-guest-read",
+                "lab-cfg/qcow2-image-check", "lab-cfg/qcow2-dom0-read",
+                "lab-cfg/after-detach-dom0-read", "lab-cfg/sect4k-sectors",
+                "lab-cfg/sect4k-guest-read", "lab-cfg/sect4k-fsck",
+                "lab-cfg/sect4k-dom0-read", "lab-cfg/discard-blocks",
+                "lab-cfg/discard-zeroes", "lab-cfg/discard-guest-read",
+                "lab-cfg/discard-dom0-read", "lab-cfg/resize-size",
+                "lab-cfg/resize-guest-read", "lab-cfg/resize-tail-guest-read",
+                "lab-cfg/resize-tail-dom0-read", "lab-cfg/cdrom-guest-read",
+                "lab-cfg/cdrom-new-guest-read", "lab-cfg/busy-detach-data",
+                "lab-cfg/dm-exited", "lab-cfg/backend-removed"],
+    "cycle": ["lab-cycle/boot-1", "lab-cycle/save", "lab-cycle/save-before-dom0-read",
+              "lab-cycle/restore", "lab-cycle/saverestore"]
+             + ["lab-cycle/reboot-%d" % i for i in range(1, 6)]
+             + ["lab-cycle/boot-%d" % i for i in range(2, 7)]
+             + ["lab-cycle/save-after-dom0-read", "lab-cycle/boots",
+                "lab-cycle/boots-guest-read", "lab-cycle/boots-dom0-read",
+                "lab-cycle/old-dm-exited", "lab-cycle/dm-exited",
+                "lab-cycle/backend-removed"],
 }
-DEFAULT_SCENARIOS = "ours,destroy,stock,badgrant,peers"
+DEFAULT_SCENARIOS = "ours,destroy,stock,badgrant,peers,configs,cycle"
 # Scenarios that run the stock build.
 NEEDS_STOCK = ("stock", "bench")
 
@@ -89,6 +113,11 @@ def concat_cpio(path, base, extra):
         out.write(extra)
 
 
+def qemu_img(qemu):
+    """The qemu-img of the build that made @qemu (beside it)."""
+    return os.path.join(os.path.dirname(qemu), "qemu-img")
+
+
 def build_payload(outdir, images, ours, stock):
     """dom0's initrd: the cached image, then a cpio with /lab: the scenario
     scripts, the QEMU binaries, the guests' initramfs (base + guest init)."""
@@ -99,9 +128,10 @@ def build_payload(outdir, images, ours, stock):
     shutil.rmtree(guest, ignore_errors=True)
     os.makedirs(lab)
     os.makedirs(guest)
-    for name in ("init", "scenarios.sh", "peers.sh"):
+    for name in ("init", "scenarios.sh", "peers.sh", "configs.sh", "qmp"):
         shutil.copy(os.path.join(ROOT, "tests/xen-lab/dom0", name), lab)
     os.chmod(os.path.join(lab, "init"), 0o755)
+    os.chmod(os.path.join(lab, "qmp"), 0o755)
     shutil.copy(os.path.join(ROOT, "tests/xen-lab/guest/init"), guest)
     os.chmod(os.path.join(guest, "init"), 0o755)
     concat_cpio(os.path.join(lab, "domU.cpio"), os.path.join(images, "domU.cpio"),
@@ -120,6 +150,10 @@ def build_payload(outdir, images, ours, stock):
         os.makedirs(os.path.join(prefix, "bin"))
         subprocess.run(["strip", "-o", os.path.join(prefix, "bin/qemu-system-x86_64"),
                         binary], check=True)
+        # Our qemu-img beside it: dom0 makes and checks qcow2 images with it.
+        if name == "ours":
+            subprocess.run(["strip", "-o", os.path.join(prefix, "bin/qemu-img"),
+                            qemu_img(binary)], check=True)
         keymap = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(binary))),
                               "src/pc-bios/keymaps/en-us")
         os.makedirs(os.path.join(prefix, "share/qemu/keymaps"))
@@ -156,7 +190,7 @@ def main():
         if s not in EXPECTED:
             ap.error("unknown scenario %r (known: %s)" % (s, ", ".join(EXPECTED)))
     stock = args.stock if any(s in NEEDS_STOCK for s in scenarios) else None
-    for b in [args.ours] + ([stock] if stock else []):
+    for b in [args.ours, qemu_img(args.ours)] + ([stock] if stock else []):
         if not os.access(b, os.X_OK):
             ap.error("%s is not built (make, make bench-build)" % b)
     if not os.access(args.qemu, os.X_OK):
@@ -164,7 +198,8 @@ def main():
 
     os.makedirs(args.outdir, exist_ok=True)
     t0 = time.monotonic()
-    made = subprocess.run([os.path.join(ROOT, "scripts/xen-lab/images.sh"), args.ours]
+    made = subprocess.run([os.path.join(ROOT, "scripts/xen-lab/images.sh"), args.ours,
+                           qemu_img(args.ours)]
                           + ([stock] if stock else []), stdout=subprocess.PIPE, text=True)
     if made.returncode:
         log("no lab images (scripts/xen-lab/images.sh failed)")

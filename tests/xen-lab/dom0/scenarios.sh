@@ -116,7 +116,8 @@ follow_guest() {   # name
             w=$(grep '^LAB-GUEST: WAIT ' "$log" | sed -n "${handled}p" | tr -d '\r' | cut -d' ' -f3)
             # The guest's console is its words, not dom0's: only known waits.
             case "$w" in
-            block-attach|block-detach|ping-dom0-to-guest|bulk1500-fetch|bulk9000-fetch)
+            block-attach|block-detach|ping-dom0-to-guest|bulk1500-fetch|bulk9000-fetch|\
+            resize|cdrom-eject|cdrom-change|busy-detach|save-restore|reboot)
                 "on_wait_$(echo "$w" | tr '-' '_')" "$1" ;;
             *)
                 lab FAIL "$1/guest" "unknown wait '$w'" ;;
@@ -342,3 +343,7 @@ scenario_badgrant() {
 
 # Linux's backends and bench-xen's matrix (scenario_peers, scenario_bench).
 . "$LAB/peers.sh"
+
+# Configurations operators use (qcow2, 4096-byte sectors, discard, resize,
+# media change, detach under I/O, save/restore, reboots).
+. "$LAB/configs.sh"
