@@ -148,10 +148,16 @@ class BuildDirAction(argparse.Action):
         namespace.builddir = dirs
 
 
+# Seconds a --program may run unless it says otherwise (NAME@SECONDS=...)
+PROGRAM_TIMEOUT = 600
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--program", action="append", default=[],
-                    help="NAME=COMMAND: a TAP program to run (from the project root)")
+                    help="NAME=COMMAND or NAME@SECONDS=COMMAND: a TAP program "
+                    "to run (from the project root), killed after SECONDS "
+                    "(default %d)" % PROGRAM_TIMEOUT)
     ap.add_argument("--builddir", action=BuildDirAction, default=[],
                     metavar="DIR",
                     help="meson build directory whose xen-pv suite to run")
@@ -168,9 +174,13 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for spec in args.program:
         name, _, cmd = spec.partition("=")
+        name, _, secs = name.partition("@")
+        if secs and not secs.isdigit():
+            ap.error("--program %s: %r is not a number of seconds" % (name, secs))
         if args.filter and args.filter not in name:
             continue
-        run_tap(name, shlex.split(cmd), {}, root, 600, totals, args.verbose)
+        run_tap(name, shlex.split(cmd), {}, root,
+                int(secs) if secs else PROGRAM_TIMEOUT, totals, args.verbose)
     for bdir, label in args.builddir:
         for t in meson_tests(bdir, args.suite):
             name = "%s/%s" % (label, t["name"]) if label else t["name"]

@@ -32,6 +32,33 @@ def tap_script(results):
     return "import sys\nprint(%r)\nsys.exit(%d)\n" % (body, 0 if all(results) else 1)
 
 
+class RunTestsProgramTimeout(unittest.TestCase):
+    """--program NAME@SECONDS=COMMAND: the program's own time limit."""
+
+    def run_runner(self, *args):
+        return subprocess.run([sys.executable, RUNNER] + list(args),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, timeout=120, cwd=ROOT)
+
+    def test_program_timeout(self):
+        slow = "%s -c 'import time; time.sleep(5); print(\"1..1\\nok 1\")'" % (
+            sys.executable)
+        p = self.run_runner("--program", "slow@1=" + slow)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("timeout after 1s", p.stdout)
+        self.assertTrue(p.stdout.strip().endswith("0 passed, 1 failed"),
+                        p.stdout)
+        p = self.run_runner("--program", "slow@30=" + slow)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertTrue(p.stdout.strip().endswith("1 passed, 0 failed"),
+                        p.stdout)
+
+    def test_bad_seconds_refused(self):
+        p = self.run_runner("--program", "x@soon=true")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("not a number of seconds", p.stderr)
+
+
 class RunTestsLabel(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
