@@ -109,6 +109,7 @@ static char **sim_xs_directory(struct qemu_xs_handle *h, xs_transaction_t t,
     char **ret, *p;
     int err;
 
+    qatomic_inc(&xen_sim->counters.xs_directories);
     err = xs_impl_directory(xen_sim->xs, BE_DOMID, t, path, NULL, &items);
     if (err) {
         errno = err;

@@ -193,6 +193,8 @@ static const struct {
       "event channel notifications from backends to the guest" },
     { "notify-to-backend", offsetof(XenSimCounters, notify_to_backend),
       "event channel notifications from the guest to backends" },
+    { "xs-directories", offsetof(XenSimCounters, xs_directories),
+      "XenStore directory listings by backends (XenBus enumerates with them)" },
 };
 
 static void xen_sim_instance_init(Object *obj)

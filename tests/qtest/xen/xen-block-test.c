@@ -1785,6 +1785,48 @@ static void test_xenstore_disk(void)
     finish(s, fe);
 }
 
+/*
+ * XenBus looks at the backend areas again after every watch event, and a
+ * disk coming up writes dozens of nodes there.  One enumeration per batch
+ * of events (each a listing of "backend" and of each type): three disks
+ * created and connected cost a handful of listings, not one or more per
+ * node written (195 listings for these three without coalescing).
+ */
+static void test_xenstore_enumeration(void)
+{
+    static const unsigned int devids[] = { VBD_XVDA, VBD_XVDB, VBD_XVDC };
+    static const char *const devs[] = { "xvda", "xvdb", "xvdc" };
+    Sim *s = sim_new(DISK_SIZE);
+    XenBlkfront *bf[ARRAY_SIZE(devids)];
+    uint64_t before, listings;
+    XenFe *fe;
+    unsigned int i;
+
+    sim_launch(s, "%s", "");
+    before = sim_counter(s, "xs-directories");
+    for (i = 0; i < ARRAY_SIZE(devids); i++) {
+        g_autofree char *img = g_strdup_printf("enum%u.img", i);
+        g_autofree char *path = sim_make_image(s, img, MiB);
+        g_autofree char *params = g_strdup_printf("raw:%s", path);
+
+        libxl_add_vbd(s, devids[i], devs[i], "disk", params);
+        g_assert(wait_be_state(s, devids[i], XenbusStateInitWait, 10000));
+    }
+    fe = sim_fe_connect(s);
+    for (i = 0; i < ARRAY_SIZE(devids); i++) {
+        bf[i] = blk_open(fe, devids[i]);
+        g_assert_cmpuint(bf[i]->sectors, ==, MiB / 512);
+    }
+    listings = sim_counter(s, "xs-directories") - before;
+    g_test_message("%" PRIu64 " XenStore listings for 3 disks created "
+                   "and connected", listings);
+    g_assert_cmpuint(listings, <=, 40);
+    for (i = 0; i < ARRAY_SIZE(devids); i++) {
+        blk_done(s, bf[i]);
+    }
+    finish(s, fe);
+}
+
 static void test_xenstore_empty_cdrom(void)
 {
     Sim *s = sim_new(0);
@@ -3824,6 +3866,7 @@ static const TestCase cases[] = {
     { "blockstats-merge", test_blockstats_merge },
     { "error-actions", test_error_actions },
     { "xenstore/disk", test_xenstore_disk },
+    { "xenstore/enumeration", test_xenstore_enumeration },
     { "xenstore/empty-cdrom", test_xenstore_empty_cdrom },
     { "hotplug", test_hotplug },
     { "attack/req-prod", test_attack_req_prod },

@@ -26,6 +26,7 @@ typedef struct XenSimCounters {
     uint64_t grant_copy_bytes;  /* bytes moved by grant copy */
     uint64_t notify_to_guest;   /* backend -> guest notifications */
     uint64_t notify_to_backend; /* guest -> backend notifications */
+    uint64_t xs_directories;    /* XenStore listings by the backends */
 } XenSimCounters;
 
 /* Largest grant table a guest may set up, in 4 KiB frames. */
