@@ -35,7 +35,10 @@ XEN_SERIES=4.17
 # dom0: the Xen tools, what the lab's scripts use, what QEMU's tap needs;
 # iperf3 (dom0 is the guests' network peer) and fio (its binary and
 # libraries go to the guests, see GUEST_TOOLS).
-DOM0_PKGS=(xen-utils-$XEN_SERIES xenstore-utils iproute2 kmod busybox iperf3 fio)
+# linux-perf profiles dom0 while a guest measures (bench-xen's
+# lab.bench-perf=1).
+DOM0_PKGS=(xen-utils-$XEN_SERIES xenstore-utils iproute2 kmod busybox iperf3 fio
+           linux-perf)
 # Kernel modules (paths under kernel/) copied into the images.  Linux's own
 # backends (xen-blkback on a loop device, xen-netback) are the peers the
 # lab measures ours against.

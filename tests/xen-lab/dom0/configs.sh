@@ -287,7 +287,7 @@ on_wait_save_restore() {
 on_wait_reboot() {
     local new="" rc
     CYCLE_REBOOTS=$((CYCLE_REBOOTS + 1))
-    xl sysrq "$1" h > "$IMG/cycle-reboot.log" 2>&1 &&
+    xl reboot "$1" > "$IMG/cycle-reboot.log" 2>&1 &&
         new=$(wait_new_domid "$1" "$CYCLE_DOMID")
     rc=$?
     check "$1/reboot-$CYCLE_REBOOTS" $rc "domain $CYCLE_DOMID became ${new:-nothing} $(tr '\n' ' ' < "$IMG/cycle-reboot.log")"

@@ -43,6 +43,20 @@ peers_setup() {   # scenario
     printf '#!/bin/sh\nsync\necho 3 > /proc/sys/vm/drop_caches\nprintf "Content-Type: text/plain\\r\\n\\r\\ndropped\\n"\n' \
         > "$IMG/www/cgi-bin/drop"
     chmod 755 "$IMG/www/cgi-bin/stat" "$IMG/www/cgi-bin/drop"
+    # lab.bench-perf=1: the guest's reads of dom0's counters, which bracket
+    # each case, also start and stop a system-wide profile of dom0
+    # (perf-<case number>.data, reported after the round).
+    if [ "$(bench_arg bench-perf)" = 1 ]; then
+        cat >> "$IMG/www/cgi-bin/stat" <<EOF
+if [ -e $IMG/perf.pid ]; then
+    kill -INT \$(cat $IMG/perf.pid); rm -f $IMG/perf.pid
+else
+    n=\$(ls $IMG/perf-*.data 2>/dev/null | wc -l)
+    setsid perf record -a -g -F 499 -o $IMG/perf-\$((n + 1)).data </dev/null >/dev/null 2>&1 &
+    echo \$! > $IMG/perf.pid
+fi
+EOF
+    fi
     # scenario_ours may serve the same directory already.
     timeout 10 busybox wget -q -O /dev/null http://192.168.77.1:8080/cgi-bin/stat 2>/dev/null ||
         busybox httpd -p 192.168.77.1:8080 -h "$IMG/www" ||
@@ -116,8 +130,9 @@ scenario_peers() {
 
 # lab.bench-reps=N (3), lab.bench-secs=S (5): rounds, seconds per case;
 # for a profile, lab.bench-backends=a,b (ours,linux,stock) and
-# lab.bench-cases=c,d (all) narrow the matrix, and lab.trace=PATTERN traces
-# our QEMU (its trace lines go to the serial log after each round).
+# lab.bench-cases=c,d (all) narrow the matrix, lab.trace=PATTERN traces
+# our QEMU (its trace lines go to the serial log after each round), and
+# lab.bench-perf=1 profiles dom0 during each case (perf record -a -g).
 bench_arg() { sed -n "s/.*lab\.$1=\([0-9a-z,-]*\).*/\1/p" /proc/cmdline; }
 
 # A guest measuring on backend $1 (ours: our qdisk and NIC; linux: blkback
@@ -176,6 +191,22 @@ bench_round() {   # backend rep
                 s#^LAB-GUEST: FAIL \(.*\)#XEN-LAB: FAIL bench/$1/$2/\1#p"
     lab INFO "bench/$1/$2/round-seconds" "$(( $(cut -d. -f1 /proc/uptime) - t0 ))"
     dump_guest "$n"
+    # The profiles of dom0 (lab.bench-perf=1), one per case: the top of
+    # each by command, object and symbol, then the call chains into the
+    # objects above 5 %.
+    local f
+    for f in "$IMG"/perf-*.data; do
+        [ -e "$f" ] || continue
+        sleep 2
+        lab INFO "bench/$1/$2/perf" "$(basename "$f"): $(perf report -i "$f" --stdio 2>/dev/null | grep -m 1 'of event')"
+        perf report -i "$f" --stdio --no-children -g none --percent-limit 0.7 \
+                --sort comm,dso,sym 2>/dev/null | grep -v '^#' | grep -v '^$' |
+            head -n 60 | sed "s#^#XEN-LAB: INFO bench/$1/$2/perf #"
+        perf report -i "$f" --stdio --no-children --sort dso -g caller,0.5,callee,function,percent \
+                --percent-limit 5 2>/dev/null | grep -v '^#' | grep -v '^$' |
+            head -n 120 | sed "s#^#XEN-LAB: INFO bench/$1/$2/perf-graph #"
+        rm -f "$f"
+    done
     # The trace, summarised (the serial line is slow): events counted by
     # name, and the lines of the rarer ones (fewer than 200) in full.
     if [ -n "$TRACE" ] && [ "$1" = ours ]; then
