@@ -68,6 +68,8 @@ BLOCK_CASES = [
                                          poll_max_ns=0)),
     ("randread-4k-qd32-null-nopoll", dict(rw="randread", bs=4096, qd=32, queues=1, drive="null",
                                           poll_max_ns=0)),
+    ("randread-4k-qd32-2q-null-nopoll", dict(rw="randread", bs=4096, qd=32, queues=2,
+                                             drive="null", poll_max_ns=0)),
     ("randread-4k-qd32-file", dict(rw="randread", bs=4096, qd=32, queues=1, drive="file")),
 ]
 NET_CASES = [
@@ -91,6 +93,9 @@ NOTES = {
         "ours polls its ring, which stock cannot): as libxl's disks run, "
         "without an IOThread",
     "randread-4k-qd32-null-nopoll": "as randread-4k-qd1-null-nopoll",
+    "randread-4k-qd32-2q-null-nopoll": "as randread-4k-qd32-2q-null, the "
+        "IOThreads not polling: two polling IOThreads and the two rings' "
+        "frontend threads are four busy threads on a 2-core host",
     "seqread-1m-qd8-null-mapped": "ours with map-overflow=on: the segments "
         "beyond the 1056 persistent grants mapped per request instead of "
         "copied; stock as in seqread-1m-qd8-null",

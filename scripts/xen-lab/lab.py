@@ -221,11 +221,11 @@ def main():
         dom0_args += " lab.guest-timeout=%d" % args.guest_timeout
     modules = "%s %s,%s" % (os.path.join(images, "vmlinuz"),
                             dom0_args.replace(",", ",,"), initrd)
-    cmd = [args.qemu, "-accel", "tcg", "-cpu", "qemu64", "-smp", str(args.smp), "-m", "2G",
+    cmd = [args.qemu, "-accel", "tcg", "-cpu", "qemu64", "-smp", str(args.smp), "-m", "3G",
            "-display", "none", "-monitor", "none", "-serial", "stdio",
            "-no-reboot", "-nodefaults",
            "-kernel", os.path.join(images, "xen"),
-           "-append", "console=com1 com1=115200,8n1 dom0_mem=1280M,max:1280M "
+           "-append", "console=com1 com1=115200,8n1 dom0_mem=1792M,max:1792M "
                       "dom0_max_vcpus=%d noreboot" % args.smp,
            "-initrd", modules]
     log("images %s (%.0f s); booting Xen, scenarios %s" % (images, t_images, ",".join(scenarios)))
