@@ -133,7 +133,8 @@ scenario_peers() {
 # for a profile, lab.bench-backends=a,b (ours,linux,stock) and
 # lab.bench-cases=c,d (all) narrow the matrix, lab.trace=PATTERN traces
 # our QEMU (its trace lines go to the serial log after each round), and
-# lab.bench-perf=1 profiles dom0 during each case (perf record -a -g).
+# lab.bench-perf=1 profiles dom0 during each case (perf record -a -g);
+# lab.bench-net-iothread=1 puts our NIC's queues on an IOThread.
 bench_arg() { sed -n "s/.*lab\.$1=\([0-9a-z,-]*\).*/\1/p" /proc/cmdline; }
 
 # A guest measuring on backend $1 (ours: our qdisk and NIC; linux: blkback
@@ -148,9 +149,15 @@ bench_round() {   # backend rep
     [ -n "$TRACE" ] && trace_args=', "-trace", "enable='"$TRACE"'", "-msg", "timestamp=on"'
     case "$1" in
     ours)
+        # lab.bench-net-iothread=1: our NIC's queues on an IOThread.
+        local nic_io="" nic_obj=""
+        if [ "$(bench_arg bench-net-iothread)" = 1 ]; then
+            nic_io=",iothread=nicio"
+            nic_obj='"-object", "iothread,id=nicio", '
+        fi
         write_peer_cfg "$n" "$ours" benchdisk,benchnet "$qdisk" "" \
-            "device_model_args_pv = [ \"-netdev\", \"tap,id=lab0,ifname=benchtap0,script=no,downscript=no\",
-                         \"-device\", \"xen-net-device,netdev=lab0,mac=00:16:3e:77:00:02,mtu=9000\"$trace_args ]" ;;
+            "device_model_args_pv = [ $nic_obj\"-netdev\", \"tap,id=lab0,ifname=benchtap0,script=no,downscript=no\",
+                         \"-device\", \"xen-net-device,netdev=lab0,mac=00:16:3e:77:00:02,mtu=9000$nic_io\"$trace_args ]" ;;
     linux)
         write_peer_cfg "$n" "$ours" benchdisk,benchnet \
             "\"format=raw,vdev=xvda,access=rw,backendtype=phy,target=$BENCH_LOOP\"" "$netback" ;;
