@@ -3,7 +3,7 @@
 #
 # Build one variant of QEMU from the pristine source plus this project.
 #
-#   scripts/build.sh [ours|stock|asan]
+#   scripts/build.sh [ours|stock|asan|install]
 #
 #   ours   our devices + xen-sim: tree build/src, build dir build/qemu,
 #          stable paths build/qemu-system-x86_64 and build/qemu-img
@@ -11,6 +11,11 @@
 #   asan   ours built with AddressSanitizer + UndefinedBehaviorSanitizer:
 #          build/asan/{src,qemu}, stable paths build/asan/qemu-system-x86_64
 #          and build/asan/qemu-img (docs/devel/xen-pv-build.rst)
+#   install  ours configured for installation under PREFIX (environment,
+#          default /usr/local; QEMU fixes its prefix at configure time), every
+#          target "meson install" installs: build/install/<prefix>/{src,qemu}
+#          (e.g. build/install/usr-local), one build dir per prefix
+#          (scripts/install.sh, make install, make deb)
 #
 # Environment: QEMU_SRC (use your own QEMU 10.0 tree), XEN_PV_CACHE (cache
 # directory, default ~/.cache/xen-pv-qemu), JOBS (parallel jobs, default nproc),
@@ -26,11 +31,14 @@ case "$variant" in
 ours)  top="$PROJECT_ROOT/build" ;;
 stock) top="$PROJECT_ROOT/build/stock" ;;
 asan)  top="$PROJECT_ROOT/build/asan" ;;
-*) die "unknown variant '$variant' (ours, stock or asan)" ;;
+install)
+    prefix=$(install_prefix "${PREFIX:-/usr/local}")
+    top=$(install_top "$prefix") ;;
+*) die "unknown variant '$variant' (ours, stock, asan or install)" ;;
 esac
-# The asan variant is "ours" with sanitizers: same overlay, same devices.
+# The asan and install variants are "ours": same overlay, same devices.
 overlay_variant=$variant
-[ "$variant" = asan ] && overlay_variant=ours
+case "$variant" in asan|install) overlay_variant=ours ;; esac
 tree="$top/src"
 mkdir -p "$top"
 # Build output is never tracked (QEMU owns the name .gitignore at the top).
@@ -78,6 +86,16 @@ if [ "$variant" = asan ]; then
         "--extra-cflags=-O1 -fno-omit-frame-pointer"
     )
 fi
+if [ "$variant" = install ]; then
+    # Under /usr (a package's prefix, e.g. /usr/lib/xen-pv-qemu) the
+    # configuration and state live where Debian's QEMU has them; elsewhere
+    # (/usr/local, /opt/...) under the prefix, as QEMU's defaults put them.
+    CONFIGURE_ARGS+=("--prefix=$prefix")
+    case "$prefix" in
+    /usr/local|/usr/local/*) ;;
+    /usr|/usr/*) CONFIGURE_ARGS+=(--sysconfdir=/etc --localstatedir=/var) ;;
+    esac
+fi
 # shellcheck disable=SC2206
 CONFIGURE_ARGS+=(${XEN_PV_EXTRA_CONFIGURE:-})
 
@@ -115,8 +133,13 @@ for t in targets:
 PY
 )
 log "building $variant"
-# shellcheck disable=SC2086
-ninja -C "$bdir" -j "${JOBS:-$(nproc)}" qemu-system-x86_64 qemu-img qemu-io qemu-nbd $targets
+if [ "$variant" = install ]; then
+    # Everything "meson install" installs (the default targets).
+    ninja -C "$bdir" -j "${JOBS:-$(nproc)}"
+else
+    # shellcheck disable=SC2086
+    ninja -C "$bdir" -j "${JOBS:-$(nproc)}" qemu-system-x86_64 qemu-img qemu-io qemu-nbd $targets
+fi
 
 ln -sfn qemu/qemu-system-x86_64 "$top/qemu-system-x86_64"
 ln -sfn qemu/qemu-img "$top/qemu-img"

@@ -29,6 +29,8 @@ PKGS=(
     debootstrap qemu-system-x86 busybox-static cpio kmod binutils
     # the fuzzers (tests/fuzz/xen): libFuzzer
     clang-14 libclang-rt-14-dev
+    # make deb (scripts/deb): Debian's package checker
+    lintian
 )
 BACKPORTS_PKGS=(meson python3-pycotap)
 

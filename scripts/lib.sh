@@ -14,6 +14,27 @@ XEN_PV_CACHE=${XEN_PV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xen-pv-qemu}
 # The QEMU upstream series we build against.
 QEMU_SERIES=10.0
 
+# The installation prefix PREFIX, checked and normalised (absolute, no
+# trailing slash, not /).
+install_prefix() {
+    local p
+    case "$1" in
+    /*) ;;
+    *) die "PREFIX must be an absolute path, not '$1'" ;;
+    esac
+    p=$(realpath -m "$1")
+    [ "$p" != / ] || die "PREFIX=/ is not supported (use /usr)"
+    printf '%s\n' "$p"
+}
+
+# The top directory of the install variant's build for prefix $1
+# (scripts/build.sh install): build/install/usr-lib-xen-pv-qemu for
+# /usr/lib/xen-pv-qemu.
+install_top() {
+    local name=${1#/}
+    printf '%s/build/install/%s\n' "$PROJECT_ROOT" "${name//\//-}"
+}
+
 # Use ccache with a cache shared by every clone on this machine.  The base
 # directory makes paths inside the clone relative, so a fresh clone at another
 # path still hits the cache.
