@@ -76,6 +76,22 @@ EXPECTED = {
                 "lab-cfg/resize-tail-dom0-read", "lab-cfg/cdrom-guest-read",
                 "lab-cfg/cdrom-new-guest-read", "lab-cfg/busy-detach-data",
                 "lab-cfg/dm-exited", "lab-cfg/backend-removed"],
+    # The package of "make deb" installed in dom0, guests from plain xl
+    # configs, dpkg -r (tests/xen-lab/dom0/install.sh).
+    "install": ["lab-inst/stand-in", "lab-inst/dpkg-install", "lab-inst/diverted",
+                "lab-inst/probe", "lab-inst/dom0-backend", "lab-inst/dom0-attach",
+                "lab-inst/dom0-detach", "lab-inst/dom0-backend-stopped",
+                "lab-inst/tap-on-bridge", "lab-inst/block-attach", "lab-inst/dm-path",
+                "lab-inst/dm-state", "lab-inst/xvda-ours", "lab-inst/xvdb-ours",
+                "lab-inst/xvdc-ours", "lab-inst/vif-ours", "lab-inst/block-detach",
+                "lab-inst/qcow2", "lab-inst/cdrom", "lab-inst/netping", "lab-inst/hotplug",
+                "lab-inst/qcow2-guest-read", "lab-inst/qcow2-dom0-read",
+                "lab-inst/cdrom-guest-read", "lab-inst/hotplug-guest-read",
+                "lab-inst/hotplug-dom0-read", "lab-inst/dm-exited",
+                "lab-inst/backend-removed", "lab-inst/upstream-xen-install",
+                "lab-inst/upstream-xen-remove", "lab-inst/dpkg-remove", "lab-inst/dpkg-purge",
+                "lab-prev/served-by-previous", "lab-prev/disk", "lab-prev/disk-guest-read",
+                "lab-prev/disk-dom0-read", "lab-prev/dm-exited", "lab-prev/backend-removed"],
     "cycle": ["lab-cycle/boot-1", "lab-cycle/save", "lab-cycle/save-before-dom0-read",
               "lab-cycle/restore", "lab-cycle/saverestore"]
              + ["lab-cycle/reboot-%d" % i for i in range(1, 6)]
@@ -85,9 +101,13 @@ EXPECTED = {
                 "lab-cycle/old-dm-exited", "lab-cycle/dm-exited",
                 "lab-cycle/backend-removed"],
 }
-DEFAULT_SCENARIOS = "ours,destroy,stock,badgrant,peers,configs,cycle"
-# Scenarios that run the stock build.
-NEEDS_STOCK = ("stock", "bench")
+DEFAULT_SCENARIOS = "ours,destroy,stock,badgrant,peers,configs,cycle,install"
+# Scenarios that run the stock build (install: as the binary the package
+# takes libxl's path from).
+NEEDS_STOCK = ("stock", "bench", "install")
+# Scenarios that install the packages of "make deb".
+NEEDS_DEBS = ("install",)
+DEBS = ("xen-pv-qemu", "xen-pv-qemu-upstream-xen")
 
 
 def log(msg):
@@ -118,9 +138,23 @@ def qemu_img(qemu):
     return os.path.join(os.path.dirname(qemu), "qemu-img")
 
 
-def build_payload(outdir, images, ours, stock):
+def find_debs(debdir):
+    """The newest package of each name in DEBS under @debdir, or None."""
+    found = []
+    for name in DEBS:
+        cands = [os.path.join(debdir, f) for f in os.listdir(debdir)
+                 if f.startswith(name + "_") and f.endswith(".deb")] \
+            if os.path.isdir(debdir) else []
+        if not cands:
+            return None
+        found.append(max(cands, key=os.path.getmtime))
+    return found
+
+
+def build_payload(outdir, images, ours, stock, debs):
     """dom0's initrd: the cached image, then a cpio with /lab: the scenario
-    scripts, the QEMU binaries, the guests' initramfs (base + guest init)."""
+    scripts, the QEMU binaries, the packages of "make deb" (/lab/deb), the
+    guests' initramfs (base + guest init)."""
     pay = os.path.join(outdir, "payload")
     shutil.rmtree(pay, ignore_errors=True)
     lab = os.path.join(pay, "lab")
@@ -128,7 +162,7 @@ def build_payload(outdir, images, ours, stock):
     shutil.rmtree(guest, ignore_errors=True)
     os.makedirs(lab)
     os.makedirs(guest)
-    for name in ("init", "scenarios.sh", "peers.sh", "configs.sh", "qmp"):
+    for name in ("init", "scenarios.sh", "peers.sh", "configs.sh", "install.sh", "qmp"):
         shutil.copy(os.path.join(ROOT, "tests/xen-lab/dom0", name), lab)
     os.chmod(os.path.join(lab, "init"), 0o755)
     os.chmod(os.path.join(lab, "qmp"), 0o755)
@@ -158,6 +192,10 @@ def build_payload(outdir, images, ours, stock):
                               "src/pc-bios/keymaps/en-us")
         os.makedirs(os.path.join(prefix, "share/qemu/keymaps"))
         shutil.copy(keymap, os.path.join(prefix, "share/qemu/keymaps"))
+    if debs:
+        os.makedirs(os.path.join(lab, "deb"))
+        for deb in debs:
+            shutil.copy(deb, os.path.join(lab, "deb"))
     initrd = os.path.join(outdir, "initrd")
     concat_cpio(initrd, os.path.join(images, "dom0.cpio"), pack_cpio(pay))
     return initrd
@@ -167,6 +205,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ours", default=os.path.join(ROOT, "build/qemu-system-x86_64"))
     ap.add_argument("--stock", default=os.path.join(ROOT, "build/stock/qemu-system-x86_64"))
+    ap.add_argument("--debs", default=os.path.join(ROOT, "build/deb"),
+                    help="where the packages of make deb are (scenario install)")
     ap.add_argument("--scenarios", default=os.environ.get("XEN_LAB_SCENARIOS", DEFAULT_SCENARIOS))
     ap.add_argument("--timeout", type=int, default=int(os.environ.get("XEN_LAB_TIMEOUT", 1200)))
     ap.add_argument("--outdir", default=os.path.join(ROOT, "build/xen-lab"))
@@ -193,6 +233,11 @@ def main():
     for b in [args.ours, qemu_img(args.ours)] + ([stock] if stock else []):
         if not os.access(b, os.X_OK):
             ap.error("%s is not built (make, make bench-build)" % b)
+    debs = None
+    if any(s in NEEDS_DEBS for s in scenarios):
+        debs = find_debs(args.debs)
+        if not debs:
+            ap.error("no %s packages in %s (make deb)" % (" and ".join(DEBS), args.debs))
     if not os.access(args.qemu, os.X_OK):
         ap.error("%s is missing (scripts/install-deps.sh installs qemu-system-x86)" % args.qemu)
 
@@ -208,7 +253,7 @@ def main():
         return 1
     images = made.stdout.strip()
     t_images = time.monotonic() - t0
-    initrd = build_payload(args.outdir, images, args.ours, stock)
+    initrd = build_payload(args.outdir, images, args.ours, stock, debs)
 
     # Multiboot modules are comma-separated; a comma inside is doubled.
     dom0_args = ("console=hvc0 earlyprintk=xen rdinit=/lab/init loglevel=4 "

@@ -167,9 +167,12 @@ check_cleanup() {   # name domid
     check "$1/backend-removed" $? "/local/domain/0/backend/qdisk/$2"
 }
 
+# ATTACH_SPEC: another disk to attach; ON_ATTACHED: a function to call
+# once it is (scenario_install's).
 on_wait_block_attach() {
-    xl block-attach "$1" "format=raw,vdev=xvdc,access=rw,backendtype=qdisk,target=$IMG/disk2.img"
+    xl block-attach "$1" "${ATTACH_SPEC:-format=raw,vdev=xvdc,access=rw,backendtype=qdisk,target=$IMG/disk2.img}"
     check "$1/block-attach" $? "xvdc"
+    [ -z "${ON_ATTACHED:-}" ] || "$ON_ATTACHED" "$1"
 }
 on_wait_block_detach() {
     xl block-detach "$1" xvdc
@@ -347,3 +350,7 @@ scenario_badgrant() {
 # Configurations operators use (qcow2, 4096-byte sectors, discard, resize,
 # media change, detach under I/O, save/restore, reboots).
 . "$LAB/configs.sh"
+
+# The package of "make deb" installed with dpkg, guests from plain xl
+# configs, dpkg -r (scenario_install).
+. "$LAB/install.sh"
