@@ -119,10 +119,11 @@ case "$version" in
 esac
 (
     cd "$work"
+    # dpkg-shlibdeps finds the package's root by its DEBIAN directory.
+    mkdir -p "debian/$PKG/DEBIAN" "debian/$PKG_XEN/DEBIAN"
     dpkg-shlibdeps -T"debian/$PKG.substvars" "${elves[@]#"$work/"}"
     echo "qemu:Built-Using=$built_using" >> "debian/$PKG.substvars"
     for p in "$PKG" "$PKG_XEN"; do
-        mkdir -p "debian/$p/DEBIAN"
         install -m 0755 "$meta/$p.preinst" "debian/$p/DEBIAN/preinst"
         install -m 0755 "$meta/$p.postrm" "debian/$p/DEBIAN/postrm"
         touch "debian/$p.substvars"
