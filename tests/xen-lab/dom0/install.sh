@@ -228,7 +228,8 @@ inst_on_attached() {   # name
     inst_ours_disk "$n/xvdb-ours" "$domid" $INST_XVDB
     inst_wait_node "/local/domain/0/backend/qdisk/$domid/$INST_XVDC/state" 4 60
     inst_ours_disk "$n/xvdc-ours" "$domid" $INST_XVDC
-    be=/local/domain/0/backend/qnic/$domid/0
+    # Its number: the first free one, from 1 on real Xen (xen-net.rst).
+    be=/local/domain/0/backend/qnic/$domid/$(xenstore-list "/local/domain/0/backend/qnic/$domid" 2>/dev/null | head -n 1)
     [ "$(xenstore-read "$be/state" 2>/dev/null)" = 4 ] &&
         xenstore-exists "$be/multi-queue-max-queues"
     check "$n/vif-ours" $? "$be: $(inst_features "$be")"
