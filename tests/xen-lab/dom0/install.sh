@@ -110,9 +110,11 @@ scenario_install() {
     args=$(sed -n 's/^QEMU_ARGS="\(.*\)"$/\1/p' /etc/init.d/xen 2>/dev/null)
     args=${args:-"-xen-domid 0 -xen-attach -name dom0 -nographic -M xenpv -daemonize -monitor none -serial none -parallel none"}
     pidf=/run/qemu-dom0.pid
+    # (To a file: a pipe held by the daemon would keep $(...) waiting.)
     # shellcheck disable=SC2086
-    out=$(start-stop-daemon --start --quiet --pidfile "$pidf" --exec "$INST_DM" -- \
-              $args -pidfile "$pidf" 2>&1)
+    start-stop-daemon --start --quiet --pidfile "$pidf" --exec "$INST_DM" -- \
+        $args -pidfile "$pidf" > "$IMG/inst-dom0.log" 2>&1
+    out=$(tr '\n' ' ' < "$IMG/inst-dom0.log")
     pid=$(cat "$pidf" 2>/dev/null)
     [ -n "$pid" ] && [ "$(readlink -f "/proc/$pid/exe")" = "$INST_PREFIX/bin/qemu-system-x86_64" ]
     check "$n/dom0-backend" $? "$INST_DM $args -pidfile $pidf: pid ${pid:-none} $out"
@@ -129,7 +131,7 @@ scenario_install() {
     start-stop-daemon --stop --quiet --retry=TERM/30/KILL/5 --pidfile "$pidf" --exec "$INST_DM"
     ! { [ -n "$pid" ] && [ -d "/proc/$pid" ]; }
     check "$n/dom0-backend-stopped" $? "start-stop-daemon --stop, pid ${pid:-none}"
-    rm -f "$pidf" "$IMG/inst-dom0.img"
+    rm -f "$pidf" "$IMG/inst-dom0.img" "$IMG/inst-dom0.log"
 
     # A guest from a plain config: a qcow2 disk (libxl picks qdisk for
     # it), a CD-ROM and, hot-plugged, a raw disk on qdisk; a NIC through
