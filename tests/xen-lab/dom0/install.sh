@@ -100,7 +100,9 @@ scenario_install() {
 
     # libxl's capability probe (Xen 4.20 on; 4.17 has none): QMP on an
     # inherited listening socket, query-command-line-options.
-    out=$(perl "$LAB/qmp" --probe "$INST_DM" 2>&1)
+    timeout 60 perl "$LAB/qmp" --probe "$INST_DM" > "$IMG/inst-probe.log" 2>&1
+    out=$(cat "$IMG/inst-probe.log")
+    rm -f "$IMG/inst-probe.log"
     case "$out" in *"run-with:"*" chroot"*) case "$out" in *" user"*) true ;; *) false ;; esac ;;
                    *) false ;; esac
     check "$n/probe" $? "-machine none,accel=xen, QMP on fd: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
