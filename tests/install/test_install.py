@@ -135,7 +135,7 @@ class InstallTest(unittest.TestCase):
         helptext = run([qemu, "-help"]).stdout
         for opt in ("-xen-domid", "-xen-attach", "-daemonize", "-pidfile",
                     "-run-with", "-no-user-config", "-nodefaults"):
-            self.assertIn(opt + " ", helptext)
+            self.assertRegex(helptext, r"(?m)^%s(\s|$)" % opt)
         devices = run([qemu, "-device", "help"]).stdout
         for d in ("xen-disk", "xen-cdrom", "xen-net-device"):
             self.assertIn('"%s"' % d, devices)
