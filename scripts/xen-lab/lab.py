@@ -208,7 +208,7 @@ def main():
     ap.add_argument("--debs", default=os.path.join(ROOT, "build/deb"),
                     help="where the packages of make deb are (scenario install)")
     ap.add_argument("--scenarios", default=os.environ.get("XEN_LAB_SCENARIOS", DEFAULT_SCENARIOS))
-    ap.add_argument("--timeout", type=int, default=int(os.environ.get("XEN_LAB_TIMEOUT", 1200)))
+    ap.add_argument("--timeout", type=int, default=int(os.environ.get("XEN_LAB_TIMEOUT", 1380)))
     ap.add_argument("--outdir", default=os.path.join(ROOT, "build/xen-lab"))
     ap.add_argument("--qemu", default="/usr/bin/qemu-system-x86_64",
                     help="the host QEMU that runs Xen (Debian's)")
