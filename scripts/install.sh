@@ -54,6 +54,7 @@ done
 [ ${#missing[@]} = 0 ] || die "not installed under $root: ${missing[*]}"
 while IFS= read -r -d '' link; do
     case "$(readlink -f "$link")" in
+    "$root"/*) ;;
     "$PROJECT_ROOT"/*) die "$link points into the build tree" ;;
     esac
 done < <(find "$root" -type l -print0)
