@@ -172,6 +172,7 @@ scenario_install() {
 device_model_args_pv = [ "-netdev", "tap,id=lab1,ifname=labtap1,script=no,downscript=no",
                          "-device", "xen-net-device,netdev=lab1,mac=00:16:3e:77:00:02" ]
 EOF
+    # shellcheck disable=SC2034  # read by on_wait_block_attach
     ATTACH_SPEC="format=raw,vdev=xvdc,access=rw,backendtype=qdisk,target=$IMG/inst-hot.img"
     ON_ATTACHED=inst_on_attached
     start_domain $n || { ATTACH_SPEC=""; ON_ATTACHED=""; return; }
