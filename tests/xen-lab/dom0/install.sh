@@ -82,7 +82,7 @@ inst_state() {
 }
 
 scenario_install() {
-    local n=lab-inst domid pid out rc debs deb_xen args pidf be want
+    local n=lab-inst domid pid out rc debs deb_xen args pidf be want i
     # What qemu-system-xen would be: a device model at libxl's path.
     mkdir -p "$(dirname "$INST_DM")"
     ln -sfn "$INST_PREVIOUS" "$INST_DM"
@@ -149,9 +149,16 @@ scenario_install() {
     start-stop-daemon --stop --quiet --retry=TERM/30/KILL/5 --pidfile "$pidf" --exec "$INST_DM"
     rc=$?
     # Gone, or a zombie: the daemon's parent is PID 1, this dom0's init
-    # script, which reaps nobody while it runs the scenarios.
+    # script, which reaps nobody while it runs the scenarios.  The stop
+    # returns as soon as the process is dying: its exit may take a moment
+    # more (5 s at most).
+    i=0
+    while [ -n "$pid" ] && [ -d "/proc/$pid" ] &&
+          ! grep -q '^State:.*[ZX]' "/proc/$pid/status" 2>/dev/null && [ $i -lt 25 ]; do
+        sleep 0.2; i=$((i + 1))
+    done
     [ $rc = 0 ] && ! { [ -n "$pid" ] && [ -d "/proc/$pid" ] &&
-                       ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; }
+                       ! grep -q '^State:.*[ZX]' "/proc/$pid/status" 2>/dev/null; }
     check "$n/dom0-backend-stopped" $? "start-stop-daemon --stop: status $rc, pid ${pid:-none} $(grep '^State:' "/proc/$pid/status" 2>/dev/null)"
     xenstore-rm /local/domain/0/image/device-model-pid 2>/dev/null
     rm -f "$pidf" "$IMG/inst-dom0.img" "$IMG/inst-dom0.log"
