@@ -204,8 +204,8 @@ bench_round() {   # backend rep
     dump_guest "$n"
     # The profiles of dom0 (lab.bench-perf=1), one per case: the top of
     # each by command, object and symbol, the share of each command
-    # ("swapper" is idle), and the call chains of our QEMU's hottest
-    # symbols.
+    # ("swapper" is idle), and our QEMU's symbols with the call chains
+    # perf can unwind.
     local f
     # A case cut short leaves its profile running.
     if [ -e "$IMG/perf.pid" ]; then
