@@ -36,7 +36,8 @@ install)
     top=$(install_top "$prefix") ;;
 *) die "unknown variant '$variant' (ours, stock, asan or install)" ;;
 esac
-# The asan and install variants are "ours": same overlay, same devices.
+# The asan and install variants are "ours": same overlay (install adds the
+# emulated devices of HVM guests, see below).
 overlay_variant=$variant
 case "$variant" in asan|install) overlay_variant=ours ;; esac
 tree="$top/src"
@@ -51,6 +52,11 @@ pristine=$("$here/fetch-qemu.sh")
 /usr/bin/python3 "$here/overlay.py" --source "$pristine" --dest "$tree" \
     --variant "$overlay_variant"
 
+# The device set (configs/devices/x86_64-softmmu): the installed device
+# model also has the emulated devices of HVM guests (see below).
+devices=xen-pv
+[ "$variant" = install ] && devices=xen-dm
+
 # VNC: libxl starts every device model with "-vnc none" (or a VNC display),
 # so a QEMU without the option cannot serve guests under xl.
 CONFIGURE_ARGS=(
@@ -58,7 +64,7 @@ CONFIGURE_ARGS=(
     --target-list=x86_64-softmmu
     --without-default-features
     --without-default-devices
-    --with-devices-x86_64=xen-pv
+    "--with-devices-x86_64=$devices"
     --disable-install-blobs
     --disable-docs
     --disable-download
@@ -90,7 +96,14 @@ if [ "$variant" = install ]; then
     # Under /usr (a package's prefix, e.g. /usr/lib/xen-pv-qemu) the
     # configuration and state live where Debian's QEMU has them; elsewhere
     # (/usr/local, /opt/...) under the prefix, as QEMU's defaults put them.
-    CONFIGURE_ARGS+=("--prefix=$prefix")
+    # The device model libxl runs for every guest: the HVM guests' emulated
+    # devices too (configs/devices/x86_64-softmmu/xen-dm.mak), and their
+    # option ROMs found where Debian's seabios and ipxe-qemu put them, as
+    # Debian's own QEMU finds them.
+    CONFIGURE_ARGS+=(
+        "--prefix=$prefix"
+        --firmwarepath=/usr/share/seabios:/usr/lib/ipxe/qemu
+    )
     case "$prefix" in
     /usr/local|/usr/local/*) ;;
     /usr|/usr/*) CONFIGURE_ARGS+=(--sysconfdir=/etc --localstatedir=/var) ;;

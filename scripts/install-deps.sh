@@ -31,6 +31,8 @@ PKGS=(
     clang-14 libclang-rt-14-dev
     # make deb (scripts/deb): Debian's package checker
     lintian
+    # the HVM devices' option ROMs for tests/install (make deb's Recommends)
+    seabios ipxe-qemu
 )
 BACKPORTS_PKGS=(meson python3-pycotap)
 
