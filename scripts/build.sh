@@ -99,9 +99,11 @@ if [ "$variant" = install ]; then
     # The device model libxl runs for every guest: the HVM guests' emulated
     # devices too (configs/devices/x86_64-softmmu/xen-dm.mak), and their
     # option ROMs found where Debian's seabios and ipxe-qemu put them, as
-    # Debian's own QEMU finds them.
+    # Debian's own QEMU finds them; and PCI pass-through, which libxl
+    # hot-plugs (xen-pci-passthrough) for an HVM guest's pci=[...].
     CONFIGURE_ARGS+=(
         "--prefix=$prefix"
+        --enable-xen-pci-passthrough
         --firmwarepath=/usr/share/seabios:/usr/lib/ipxe/qemu
     )
     case "$prefix" in

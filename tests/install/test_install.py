@@ -156,9 +156,10 @@ class InstallTest(unittest.TestCase):
     # command line for its emulated devices: with xl.cfg's defaults (a cirrus
     # card, an rtl8139 beside the vif, IDE disks and cdrom, boot order cda)
     # and with the other settings operators use (vga="stdvga", model=e1000,
-    # hdtype="ahci", an "sd" disk, usb/usbdevice, usbversion=2 and 3).  The
-    # machine is pc under TCG, as xenfv needs a Xen host: xenfv is pc plus the
-    # Xen platform device.  The NIC's netdev is "user", as libxl's tap
+    # hdtype="ahci", an "sd" disk, usb/usbdevice, usbversion=2 and 3, serial,
+    # vendor_device="xenserver").  The machine is pc-i440fx-3.1 under TCG:
+    # xenfv (xenfv-3.1) is that machine on Xen, which needs a Xen host, plus
+    # the Xen platform device.  The NIC's netdev is "user", as libxl's tap
     # (ifname=vif<domid>.<devid>-emu) exists only on a Xen host.
     HVM_GUESTS = {
         "defaults": [
@@ -176,8 +177,10 @@ class InstallTest(unittest.TestCase):
             "-device", "ahci,id=ahci0",
             "-drive", "file=%(disk)s,if=none,id=ahcidisk-0,format=raw,cache=writeback",
             "-device", "ide-hd,bus=ahci0.0,unit=0,drive=ahcidisk-0",
-            "-drive", "file=%(disk2)s,if=none,id=scsidisk-1,format=raw,cache=writeback",
-            "-device", "scsi-hd,drive=scsidisk-1,scsi-id=1",
+            "-drive", "file=%(disk2)s,id=scsi0-hd1,format=raw,if=none,readonly=off,"
+            "cache=writeback",
+            "-device", "scsi-hd,drive=scsi0-hd1,scsi-id=1",
+            "-serial", "pty", "-device", "xen-pvdevice,device-id=0xc000",
         ],
         "usbversion2": [
             "-device", "ich9-usb-ehci1,id=usb,addr=0x1d.0x7,multifunction=on",
@@ -193,7 +196,7 @@ class InstallTest(unittest.TestCase):
         "defaults": {(0x1013, 0x00b8), (0x10ec, 0x8139), (0x8086, 0x7010)},
         "stdvga-e1000-ahci-scsi-usb": {(0x1234, 0x1111), (0x8086, 0x100e),
                                        (0x8086, 0x2922), (0x1000, 0x0012),
-                                       (0x8086, 0x7020)},
+                                       (0x8086, 0x7020), (0x5853, 0xc000)},
         "usbversion2": {(0x8086, 0x293a), (0x8086, 0x2934)},
         "usbversion3": {(0x1033, 0x0194)},
     }
@@ -213,7 +216,7 @@ class InstallTest(unittest.TestCase):
             # No subTest: pycotap reports a test with subtests as nothing.
             for guest, args in sorted(self.HVM_GUESTS.items()):
                 p, replies = self.qmp(qemu, ["query-pci"],
-                                      ["-machine", "pc,accel=tcg", "-m", "128",
+                                      ["-machine", "pc-i440fx-3.1,accel=tcg", "-m", "128",
                                        "-no-user-config"]
                                       + [a % paths for a in args],
                                       machine=None)
@@ -225,6 +228,8 @@ class InstallTest(unittest.TestCase):
                 self.assertFalse(missing, "%s: %s not in %s" % (guest, missing, found))
         finally:
             shutil.rmtree(images)
+        # pci=[...]: libxl hot-plugs it over QMP, on Xen only
+        self.assertIn('"xen-pci-passthrough"', run([qemu, "-device", "help"]).stdout)
 
 
 class PackageTest(unittest.TestCase):
