@@ -238,8 +238,44 @@ bench_round() {   # backend rep
                 [ "$count" -ge 200 ] ||
                     grep -a "^[0-9]*@[0-9.]*:$event " "/var/log/xen/qemu-dm-$n.log" | sed "s/^/[dm-$n] /"
             done
+        bench_block_latency "/var/log/xen/qemu-dm-$n.log" "$1/$2"
     fi
     grep -q '^LAB-GUEST: DONE' "$CONSOLE_LOGS/guest-$n.log"
+}
+
+# Where a request's time goes, from the trace of xen_pv_block_request and
+# xen_pv_block_respond (lab.trace=xen_pv_block_re*, "-msg timestamp=on"):
+# "inside", from reading a request off the ring to writing its response
+# (our submission, the block layer, the file, our completion); "outside",
+# from a response to the next request read (our notification, the guest's
+# completion and next submission, its kick, our wake-up): per-I/O time at
+# QD1, where the next request waits for the last response.  Medians and
+# 90th percentiles in microseconds.
+bench_block_latency() {   # log label
+    local f
+    f=$(mktemp)
+    grep -a -E '^[0-9]+@[0-9.]+:xen_pv_block_(request|respond) ' "$1" |
+        awk '{
+            split($1, a, "@"); split(a[2], b, ":"); t = b[1] * 1000000
+            key = $3 " " $5
+            if (b[2] == "xen_pv_block_request") {
+                if (last != "") print "outside", t - last
+                start[key] = t
+            } else if (key in start) {
+                print "inside", t - start[key]
+                delete start[key]
+                last = t
+            }
+        }' > "$f"
+    for kind in inside outside; do
+        grep "^$kind " "$f" | cut -d" " -f2 | sort -n | awk -v kind="$kind" -v label="$2" '
+            { v[NR] = $1 }
+            END {
+                if (NR) printf "XEN-LAB: INFO bench/%s/latency %s: %d requests, median %.0f us, p90 %.0f us\n",
+                    label, kind, NR, v[int((NR + 1) / 2)], v[int(NR * 0.9) > 0 ? int(NR * 0.9) : 1]
+            }'
+    done
+    rm -f "$f"
 }
 
 # Every backend BENCH_REPS times, rounds interleaved (ours linux stock, then
