@@ -63,6 +63,10 @@ BLOCK_CASES = [
     ("seqwrite-1m-qd8-null", dict(rw="write", bs=1 << 20, qd=8, queues=1, drive="null")),
     ("seqread-1m-qd8-null-mapped", dict(rw="read", bs=1 << 20, qd=8, queues=1, drive="null",
                                         map_overflow=True)),
+    ("seqread-1m-qd8-null-cache4096", dict(rw="read", bs=1 << 20, qd=8, queues=1,
+                                           drive="null", max_persistent=4096)),
+    ("seqwrite-1m-qd8-null-cache4096", dict(rw="write", bs=1 << 20, qd=8, queues=1,
+                                            drive="null", max_persistent=4096)),
     ("randread-4k-qd32-2q-null", dict(rw="randread", bs=4096, qd=32, queues=2, drive="null")),
     ("randread-4k-qd1-null-nopoll", dict(rw="randread", bs=4096, qd=1, queues=1, drive="null",
                                          poll_max_ns=0)),
@@ -70,6 +74,8 @@ BLOCK_CASES = [
                                           poll_max_ns=0)),
     ("randread-4k-qd32-2q-null-nopoll", dict(rw="randread", bs=4096, qd=32, queues=2,
                                              drive="null", poll_max_ns=0)),
+    ("randread-4k-qd32-2q-1t-null", dict(rw="randread", bs=4096, qd=32, queues=2,
+                                         drive="null", iothreads=1)),
     ("randread-4k-qd32-file", dict(rw="randread", bs=4096, qd=32, queues=1, drive="file")),
 ]
 NET_CASES = [
@@ -93,12 +99,20 @@ NOTES = {
         "ours polls its ring, which stock cannot): as libxl's disks run, "
         "without an IOThread",
     "randread-4k-qd32-null-nopoll": "as randread-4k-qd1-null-nopoll",
+    "randread-4k-qd32-2q-1t-null": "as randread-4k-qd32-2q-null, both of "
+        "ours' rings on one IOThread: the guest's two threads and one "
+        "IOThread on a 2-core host",
     "randread-4k-qd32-2q-null-nopoll": "as randread-4k-qd32-2q-null, the "
         "IOThreads not polling: two polling IOThreads and the two rings' "
         "frontend threads are four busy threads on a 2-core host",
     "seqread-1m-qd8-null-mapped": "ours with map-overflow=on: the segments "
         "beyond the 1056 persistent grants mapped per request instead of "
         "copied; stock as in seqread-1m-qd8-null",
+    "seqread-1m-qd8-null-cache4096": "ours with max-persistent-grants=4096 "
+        "(the most a ring's quarter of the default io-budget holds): the "
+        "2304 grants of 8 requests in flight all persistent; stock as in "
+        "seqread-1m-qd8-null",
+    "seqwrite-1m-qd8-null-cache4096": "as seqread-1m-qd8-null-cache4096",
     "bulk-64k": "TCP payload MB/s; ours: 65214-byte TCPv4 packets with a GSO "
         "extra (MSS 1448); stock offers neither GSO nor SG: 1514-byte frames",
     "rx-64b": "frames injected into the peer at most 1024 ahead of the guest",
@@ -224,15 +238,19 @@ def iothread_arg(i, case):
 
 def block_device_args(variant, case):
     if case["queues"] > 1 and variant == "ours":
+        # One IOThread per ring, or the case's number, rings spread over them
+        threads = case.get("iothreads", case["queues"])
         dev = {"driver": "xen-disk", "vdev": "xvda", "drive": "d0",
                "max-queues": case["queues"],
                "iothread-vq-mapping": [{"iothread": "io%d" % i}
-                                       for i in range(case["queues"])]}
-        return (sum((iothread_arg(i, case) for i in range(case["queues"])),
+                                       for i in range(threads)]}
+        return (sum((iothread_arg(i, case) for i in range(threads)),
                     []) + ["-device", json.dumps(dev)])
     dev = "xen-disk,vdev=xvda,drive=d0,iothread=io0"
     if case.get("map_overflow") and variant == "ours":
         dev += ",map-overflow=on"
+    if case.get("max_persistent") and variant == "ours":
+        dev += ",max-persistent-grants=%d" % case["max_persistent"]
     return iothread_arg(0, case) + ["-device", dev]
 
 
