@@ -271,8 +271,11 @@ bench_block_latency() {   # log label
         grep "^$kind " "$f" | cut -d" " -f2 | sort -n | awk -v kind="$kind" -v label="$2" '
             { v[NR] = $1 }
             END {
-                if (NR) printf "XEN-LAB: INFO bench/%s/latency %s: %d requests, median %.0f us, p90 %.0f us\n",
-                    label, kind, NR, v[int((NR + 1) / 2)], v[int(NR * 0.9) > 0 ? int(NR * 0.9) : 1]
+                if (!NR) exit
+                p90 = int(NR * 0.9)
+                if (p90 < 1) p90 = 1
+                printf "XEN-LAB: INFO bench/%s/latency %s: %d requests, median %.0f us, p90 %.0f us\n",
+                    label, kind, NR, v[int((NR + 1) / 2)], v[p90]
             }'
     done
     rm -f "$f"
