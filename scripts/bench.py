@@ -110,7 +110,7 @@ NOTES = {
         "copied; stock as in seqread-1m-qd8-null",
     "seqread-1m-qd8-null-cache4096": "ours with max-persistent-grants=4096 "
         "(the most a ring's quarter of the default io-budget holds): the "
-        "2304 grants of 8 requests in flight all persistent; stock as in "
+        "2304 grants the guest uses at QD8 all persistent; stock as in "
         "seqread-1m-qd8-null",
     "seqwrite-1m-qd8-null-cache4096": "as seqread-1m-qd8-null-cache4096",
     "bulk-64k": "TCP payload MB/s; ours: 65214-byte TCPv4 packets with a GSO "

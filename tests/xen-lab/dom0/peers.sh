@@ -252,7 +252,7 @@ bench_round() {   # backend rep
 # QD1, where the next request waits for the last response.  Medians and
 # 90th percentiles in microseconds.
 bench_block_latency() {   # log label
-    local f
+    local f kind
     f=$(mktemp)
     grep -a -E '^[0-9]+@[0-9.]+:xen_pv_block_(request|respond) ' "$1" |
         awk '{
