@@ -259,10 +259,10 @@ bench_block_latency() {   # log label
             split($1, a, "@"); split(a[2], b, ":"); t = b[1] * 1000000
             key = $3 " " $5
             if (b[2] == "xen_pv_block_request") {
-                if (last != "") print "outside", t - last
+                if (last != "") printf "outside %d\n", t - last
                 start[key] = t
             } else if (key in start) {
-                print "inside", t - start[key]
+                printf "inside %d\n", t - start[key]
                 delete start[key]
                 last = t
             }
