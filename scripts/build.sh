@@ -79,6 +79,10 @@ CONFIGURE_ARGS=(
     --enable-tools
     --enable-fdt=system
     --enable-trace-backends=log
+    # shared storage behind xen-disk (docs/system/devices/xen-block.rst);
+    # NBD is built in
+    --enable-rbd
+    --enable-libiscsi
 )
 if [ "$variant" = asan ]; then
     # UBSan recovers by default and the tests run it with halt_on_error=1

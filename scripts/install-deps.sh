@@ -24,6 +24,10 @@ PKGS=(
     libglib2.0-dev libxen-dev libpixman-1-dev libslirp-dev libfdt-dev
     zlib1g-dev liburing-dev libaio-dev libcap-ng-dev libattr1-dev
     libzstd-dev flex bison
+    # shared storage: Ceph RBD and iSCSI in every build, and the servers
+    # tests/storage/servers.py starts (a one-node Ceph cluster, tgt, nbdkit)
+    librbd-dev libiscsi-dev
+    ceph-mon ceph-mgr ceph-osd ceph-common tgt nbdkit libiscsi-bin
     xenstore-utils iproute2 gnupg gnuplot-nox
     # the Xen lab (scripts/xen-lab): images from Debian packages, Xen under TCG
     debootstrap qemu-system-x86 busybox-static cpio kmod binutils

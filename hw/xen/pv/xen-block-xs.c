@@ -5,7 +5,8 @@
  *
  * XenBus calls create() when it finds backend/qdisk/<domid>/<devid> with
  * online = 1 and state = 1, passing the keys libxl wrote: `params`
- * ("<format>:<path>"; "aio:" alone is an empty CD-ROM), `mode` ("r"/"w"),
+ * ("<format>:<path>", the path a file, a block device or a network store's
+ * URL; "aio:" alone is an empty CD-ROM), `mode` ("r"/"w"),
  * `device-type` ("disk"/"cdrom"), `dev` (the vdev name), `discard-enable`
  * and `direct-io-safe`.  Each device gets a block node and an iothread of
  * its own, removed again by destroy().
@@ -20,6 +21,8 @@
 #include "qapi/qapi-commands-qom.h"
 #include "qapi/qapi-visit-block-core.h"
 #include "qapi/qobject-input-visitor.h"
+#include "block/block-global-state.h"
+#include "block/block_int-global-state.h"
 #include "qobject/qdict.h"
 #include "qom/object_interfaces.h"
 #include "hw/qdev-core.h"
@@ -71,6 +74,45 @@ static bool opt_true(QDict *opts, const char *key)
     return v && !qemu_strtoul(v, NULL, 10, &n) && n;
 }
 
+/*
+ * A network store named the way libxl passes it for backendtype=qdisk, the
+ * protocol in the target: "rbd:pool/image:id=...:conf=...", "nbd://host:port/
+ * export", "nbd:host:port", "iscsi://host/iqn/lun".  The protocol's driver
+ * parses the legacy filename, as for -drive file=...; the node is then
+ * monitor-owned as blockdev-add's are, so blockdev-del removes it.
+ */
+static bool xen_block_xs_add_remote_node(const char *node_name,
+                                         const char *driver,
+                                         const char *filename,
+                                         bool read_only, QDict *opts,
+                                         Error **errp)
+{
+    QDict *top;
+    BlockDriverState *bs;
+
+    if (!bdrv_find_protocol(filename, true, errp)) {
+        return false;
+    }
+    top = qdict_new();
+    qdict_put_str(top, "driver", driver);
+    qdict_put_str(top, "node-name", node_name);
+    qdict_put_str(top, "read-only", read_only ? "on" : "off");
+    qdict_put_str(top, "file.filename", filename);
+    if (opt_true(opts, "direct-io-safe")) {
+        qdict_put_str(top, "file.cache.direct", "on");
+    }
+    if (opt_true(opts, "discard-enable")) {
+        qdict_put_str(top, "discard", "unmap");
+        qdict_put_str(top, "file.discard", "unmap");
+    }
+    bs = bds_tree_init(top, errp);
+    if (!bs) {
+        return false;
+    }
+    bdrv_set_monitor_owned(bs);
+    return true;
+}
+
 /* blockdev-add of @filename as node @node_name. */
 static bool xen_block_xs_add_node(const char *node_name, const char *driver,
                                   const char *filename, QDict *opts,
@@ -78,12 +120,18 @@ static bool xen_block_xs_add_node(const char *node_name, const char *driver,
 {
     const char *mode = qdict_get_try_str(opts, "mode");
     bool read_only = mode && mode[0] != 'w';
-    QDict *file = qdict_new(), *top = qdict_new();
+    QDict *file, *top;
     BlockdevOptions *options = NULL;
     struct stat st;
     Visitor *v;
     bool ok;
 
+    if (path_has_protocol(filename)) {
+        return xen_block_xs_add_remote_node(node_name, driver, filename,
+                                            read_only, opts, errp);
+    }
+    file = qdict_new();
+    top = qdict_new();
     if (stat(filename, &st)) {
         error_setg_errno(errp, errno, "cannot open '%s'", filename);
         qobject_unref(file);

@@ -15,6 +15,7 @@
 #include "qemu/osdep.h"
 #include "qemu/cutils.h"
 #include "qemu/main-loop.h"
+#include "qemu/timer.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
 #include "qapi/visitor.h"
@@ -167,6 +168,8 @@ void xen_block_ring_broken(XenBlockDevice *blockdev, unsigned int index)
 
 /* ---- connect / disconnect ---- */
 
+static const XenPvFrontendOps xen_block_frontend_ops;
+
 static bool xen_block_rings_busy(XenBlockRing **rings, unsigned int nr)
 {
     unsigned int i;
@@ -180,21 +183,17 @@ static bool xen_block_rings_busy(XenBlockRing **rings, unsigned int nr)
 }
 
 /*
- * Stop @nr rings, wait for every request they submitted (in any context),
- * then unmap and free them and the array.  The caller has taken them from
- * the device first: whatever runs inside the wait (a XenStore watch, a
- * bottom half) finds the device disconnected and cannot free them again.
+ * @nr stopped rings have no request in flight any more: unmap and free them
+ * and the array.  The caller has taken them from the device first:
+ * whatever ran while they were waited for (a XenStore watch, a bottom half)
+ * found the device disconnected and could not free them again.
  */
-static void xen_block_free_rings(XenBlockDevice *blockdev,
-                                 XenBlockRing **rings, unsigned int nr)
+static void xen_block_release_rings(XenBlockDevice *blockdev,
+                                    XenBlockRing **rings, unsigned int nr)
 {
     BlockBackend *blk = blockdev->props.conf.blk;
     unsigned int i;
 
-    for (i = 0; i < nr; i++) {
-        xen_block_ring_stop(rings[i]);
-    }
-    AIO_WAIT_WHILE_UNLOCKED(NULL, xen_block_rings_busy(rings, nr));
     /* A ring that broke reported on this connection, not the next one */
     qemu_bh_cancel(blockdev->ring_error_bh);
     qatomic_set(&blockdev->broken_ring, 0);
@@ -211,18 +210,97 @@ static void xen_block_free_rings(XenBlockDevice *blockdev,
     }
 }
 
-static void xen_block_disconnect(XenBlockDevice *blockdev)
+static void xen_block_stop_rings(XenBlockRing **rings, unsigned int nr)
+{
+    unsigned int i;
+
+    for (i = 0; i < nr; i++) {
+        xen_block_ring_stop(rings[i]);
+    }
+}
+
+/* Stop @nr rings, wait for every request they submitted, free them. */
+static void xen_block_free_rings(XenBlockDevice *blockdev,
+                                 XenBlockRing **rings, unsigned int nr)
+{
+    xen_block_stop_rings(rings, nr);
+    AIO_WAIT_WHILE_UNLOCKED(NULL, xen_block_rings_busy(rings, nr));
+    xen_block_release_rings(blockdev, rings, nr);
+}
+
+/*
+ * A disconnect waits for the requests of the stopped rings without holding
+ * up the main loop: a remote store (NBD, RBD, iSCSI) that stopped answering
+ * would otherwise freeze QEMU, QMP included, until it came back.  Their
+ * grants stay mapped until then.  A poll, not a notification from the
+ * completion: a ring can be freed the moment its last request is done, so
+ * that request's callback cannot touch it afterwards.
+ */
+#define XEN_BLOCK_CLOSING_POLL_MS 1
+
+static void xen_block_closing_poll(void *opaque)
+{
+    XenBlockDevice *blockdev = opaque;
+    XenBlockRing **rings = blockdev->closing;
+    unsigned int nr = blockdev->nr_closing;
+
+    if (xen_block_rings_busy(rings, nr)) {
+        timer_mod(blockdev->closing_timer,
+                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                  XEN_BLOCK_CLOSING_POLL_MS);
+        return;
+    }
+    trace_xen_pv_block_disconnect_done(xen_block_name(blockdev),
+                                       qemu_clock_get_ms(QEMU_CLOCK_REALTIME) -
+                                       blockdev->closing_since);
+    blockdev->closing = NULL;
+    blockdev->nr_closing = 0;
+    xen_block_release_rings(blockdev, rings, nr);
+    xen_pv_frontend_disconnected(XEN_DEVICE(blockdev), &blockdev->fe_state,
+                                 &xen_block_frontend_ops);
+}
+
+/* Unrealize: what a disconnect left waiting has to finish now. */
+static void xen_block_finish_closing(XenBlockDevice *blockdev)
+{
+    XenBlockRing **rings = blockdev->closing;
+    unsigned int nr = blockdev->nr_closing;
+
+    timer_del(blockdev->closing_timer);
+    if (!rings) {
+        return;
+    }
+    blockdev->closing = NULL;
+    blockdev->nr_closing = 0;
+    AIO_WAIT_WHILE_UNLOCKED(NULL, xen_block_rings_busy(rings, nr));
+    xen_block_release_rings(blockdev, rings, nr);
+}
+
+/* Returns false if requests are still in flight (xen-pv-frontend.h). */
+static bool xen_block_disconnect(XenBlockDevice *blockdev)
 {
     XenBlockRing **rings = blockdev->rings;
     unsigned int nr = blockdev->nr_rings;
 
     if (!rings) {
-        return;
+        return true;
     }
     trace_xen_pv_block_disconnect(xen_block_name(blockdev), nr);
     blockdev->rings = NULL;
     blockdev->nr_rings = 0;
-    xen_block_free_rings(blockdev, rings, nr);
+    xen_block_stop_rings(rings, nr);
+    if (!xen_block_rings_busy(rings, nr)) {
+        xen_block_release_rings(blockdev, rings, nr);
+        return true;
+    }
+    trace_xen_pv_block_disconnect_wait(xen_block_name(blockdev), nr);
+    assert(!blockdev->closing);
+    blockdev->closing = rings;
+    blockdev->nr_closing = nr;
+    blockdev->closing_since = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    timer_mod(blockdev->closing_timer,
+              blockdev->closing_since + XEN_BLOCK_CLOSING_POLL_MS);
+    return false;
 }
 
 static XenBlockGrantMode xen_block_grant_mode(XenBlockDevice *blockdev,
@@ -345,9 +423,9 @@ static bool xen_block_connect_cb(XenDevice *xendev, Error **errp)
     return xen_block_connect(XEN_BLOCK_DEVICE(xendev), errp);
 }
 
-static void xen_block_disconnect_cb(XenDevice *xendev)
+static bool xen_block_disconnect_cb(XenDevice *xendev)
 {
-    xen_block_disconnect(XEN_BLOCK_DEVICE(xendev));
+    return xen_block_disconnect(XEN_BLOCK_DEVICE(xendev));
 }
 
 static const XenPvFrontendOps xen_block_frontend_ops = {
@@ -612,6 +690,8 @@ static void xen_block_realize(XenDevice *xendev, Error **errp)
         &DEVICE(blockdev)->mem_reentrancy_guard);
     blockdev->vmstate = qemu_add_vm_change_state_handler(
         xen_block_vm_state_change, blockdev);
+    blockdev->closing_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                           xen_block_closing_poll, blockdev);
     xen_block_publish(blockdev);
 }
 
@@ -625,6 +705,12 @@ static void xen_block_unrealize(XenDevice *xendev)
     trace_xen_pv_block_unrealize(xen_block_name(blockdev));
     xen_pv_frontend_teardown(xendev, &blockdev->fe_state,
                              &xen_block_frontend_ops);
+    /* Requests in flight use the grants and the BlockBackend: wait */
+    xen_block_finish_closing(blockdev);
+    if (blockdev->closing_timer) {
+        timer_free(blockdev->closing_timer);
+        blockdev->closing_timer = NULL;
+    }
     if (blockdev->vmstate) {
         qemu_del_vm_change_state_handler(blockdev->vmstate);
         blockdev->vmstate = NULL;

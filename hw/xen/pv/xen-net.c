@@ -574,9 +574,10 @@ static bool xen_net_connect_cb(XenDevice *xendev, Error **errp)
     return xen_net_connect(XEN_NET_DEVICE(xendev), errp);
 }
 
-static void xen_net_disconnect_cb(XenDevice *xendev)
+static bool xen_net_disconnect_cb(XenDevice *xendev)
 {
     xen_net_disconnect(XEN_NET_DEVICE(xendev));
+    return true;
 }
 
 /* Packets the net layer held while we were away */

@@ -31,7 +31,8 @@ void xen_pv_backend_clear_error(XenDevice *xendev)
     qemu_xen_xs_destroy(xendev->xsh, XBT_NULL, path);
 }
 
-static void handle_state(XenDevice *xendev, const XenPvFrontendOps *ops,
+/* Returns false if a disconnect is left pending. */
+static bool handle_state(XenDevice *xendev, const XenPvFrontendOps *ops,
                          enum xenbus_state state)
 {
     enum xenbus_state backend_state = xen_device_backend_get_state(xendev);
@@ -73,13 +74,40 @@ static void handle_state(XenDevice *xendev, const XenPvFrontendOps *ops,
 
     case XenbusStateClosed:
     case XenbusStateUnknown:
-        ops->disconnect(xendev);
+        if (!ops->disconnect(xendev)) {
+            /* Finished by xen_pv_frontend_disconnected() */
+            trace_xen_pv_frontend_disconnect_pending(xendev->backend_path);
+            return false;
+        }
         xen_device_backend_set_state(xendev, XenbusStateClosed);
         break;
 
     default:
         break;
     }
+    return true;
+}
+
+/* Handle @state, then whatever changed meanwhile, until nothing did. */
+static void handle_changes(XenDevice *xendev, XenPvFrontendState *st,
+                           const XenPvFrontendOps *ops,
+                           enum xenbus_state state)
+{
+    st->in_transition = true;
+    for (;;) {
+        st->change_pending = false;
+        if (!handle_state(xendev, ops, state)) {
+            st->disconnecting = true;
+            break;
+        }
+        if (!st->change_pending) {
+            break;
+        }
+        if (xen_device_frontend_scanf(xendev, "state", "%u", &state) != 1) {
+            state = XenbusStateUnknown;
+        }
+    }
+    st->in_transition = false;
 }
 
 void xen_pv_frontend_changed(XenDevice *xendev, XenPvFrontendState *st,
@@ -90,23 +118,34 @@ void xen_pv_frontend_changed(XenDevice *xendev, XenPvFrontendState *st,
         trace_xen_pv_frontend_ignored(xendev->backend_path ?: "?", state);
         return;
     }
-    if (st->in_transition) {
-        /* Nested in a wait of ours: handled when it is over */
+    if (st->in_transition || st->disconnecting) {
+        /* Nested in a wait of ours, or behind a disconnect: handled later */
         st->change_pending = true;
         return;
     }
-    st->in_transition = true;
-    for (;;) {
-        st->change_pending = false;
-        handle_state(xendev, ops, state);
-        if (!st->change_pending) {
-            break;
-        }
-        if (xen_device_frontend_scanf(xendev, "state", "%u", &state) != 1) {
-            state = XenbusStateUnknown;
-        }
+    handle_changes(xendev, st, ops, state);
+}
+
+void xen_pv_frontend_disconnected(XenDevice *xendev, XenPvFrontendState *st,
+                                  const XenPvFrontendOps *ops)
+{
+    enum xenbus_state state;
+
+    assert(st->disconnecting);
+    st->disconnecting = false;
+    if (st->torn_down) {
+        return;
     }
-    st->in_transition = false;
+    trace_xen_pv_frontend_disconnected(xendev->backend_path,
+                                       st->change_pending);
+    xen_device_backend_set_state(xendev, XenbusStateClosed);
+    if (!st->change_pending) {
+        return;
+    }
+    if (xen_device_frontend_scanf(xendev, "state", "%u", &state) != 1) {
+        state = XenbusStateUnknown;
+    }
+    handle_changes(xendev, st, ops, state);
 }
 
 void xen_pv_frontend_teardown(XenDevice *xendev, XenPvFrontendState *st,

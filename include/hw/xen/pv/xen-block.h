@@ -76,6 +76,11 @@ struct XenBlockDevice {
     /* While connected (BQL) */
     XenBlockRing **rings;
     unsigned int nr_rings;
+    /* Stopped by a disconnect, waiting for their requests (BQL) */
+    XenBlockRing **closing;
+    unsigned int nr_closing;
+    int64_t closing_since;              /* QEMU_CLOCK_REALTIME, ms */
+    QEMUTimer *closing_timer;
     /* Frontend changes nested in our waits (xen-pv-frontend.h) */
     XenPvFrontendState fe_state;
 

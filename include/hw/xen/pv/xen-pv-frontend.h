@@ -9,7 +9,9 @@
  * a frontend that initialises again after Closed with InitWait.
  * Connecting and disconnecting wait (for I/O, for another AioContext) and
  * XenStore watches are bottom halves on some platforms, so a change that
- * arrives inside one of those waits is handled once it is over.
+ * arrives inside one of those waits is handled once it is over.  A device
+ * may also finish a disconnect later, without blocking the main loop
+ * (XenPvFrontendOps.disconnect); changes wait for that too.
  */
 
 #ifndef HW_XEN_PV_XEN_PV_FRONTEND_H
@@ -22,8 +24,14 @@ typedef struct XenPvFrontendOps {
     bool (*is_connected)(XenDevice *xendev);
     /* Read the frontend's keys and start serving it. */
     bool (*connect)(XenDevice *xendev, Error **errp);
-    /* Stop serving it and release everything (nothing if not connected). */
-    void (*disconnect)(XenDevice *xendev);
+    /*
+     * Stop serving it and release everything (nothing if not connected).
+     * Returns false if requests are still in flight (a remote store that
+     * does not answer): the main loop goes on, the backend state stays as
+     * it is, and the device calls xen_pv_frontend_disconnected() once they
+     * have finished and everything is released.
+     */
+    bool (*disconnect)(XenDevice *xendev);
     /* Optional: after the backend state says Connected. */
     void (*connected)(XenDevice *xendev);
 } XenPvFrontendOps;
@@ -31,6 +39,7 @@ typedef struct XenPvFrontendOps {
 /* Per device: whether a change is being handled, and one came meanwhile. */
 typedef struct XenPvFrontendState {
     bool in_transition;
+    bool disconnecting;         /* waits for xen_pv_frontend_disconnected() */
     bool change_pending;
     bool torn_down;             /* xen_pv_frontend_teardown() ran */
 } XenPvFrontendState;
@@ -41,10 +50,20 @@ void xen_pv_frontend_changed(XenDevice *xendev, XenPvFrontendState *st,
                              enum xenbus_state state);
 
 /*
+ * BQL.  A disconnect that returned false has finished: the backend goes
+ * Closed, and a frontend change that came meanwhile is handled now.
+ */
+void xen_pv_frontend_disconnected(XenDevice *xendev, XenPvFrontendState *st,
+                                  const XenPvFrontendOps *ops);
+
+/*
  * BQL.  The device goes away (unrealize, exit): disconnect, and ignore
  * every frontend change from now on, including one that a XenStore watch
  * delivers inside the disconnect's wait, which would otherwise disconnect
- * the same device again and free what the outer call still uses.
+ * the same device again and free what the outer call still uses.  A
+ * disconnect still waiting for requests is the device's to finish (it
+ * must wait for them before it is freed); xen_pv_frontend_disconnected()
+ * does nothing after this.
  */
 void xen_pv_frontend_teardown(XenDevice *xendev, XenPvFrontendState *st,
                               const XenPvFrontendOps *ops);

@@ -1,0 +1,852 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * QTest: xen-disk on shared storage.  Real servers, started once for the
+ * whole program by tests/storage/servers.py on loopback: a one-node Ceph
+ * cluster (RBD), tgt (iSCSI), qemu-nbd and nbdkit (NBD).  For each store:
+ * the disk created with -blockdev and -device xen-disk, and from XenStore
+ * as libxl writes it (params "aio:<the store's URL>"); data verified both
+ * ways, the guest's against what the store holds (read by the store's own
+ * tools, or from the file behind it) and the store's through the guest;
+ * discard reaching the store; flush reaching it.  Then the store's
+ * faults: the server killed with requests in flight, paused (SIGSTOP) for
+ * longer than the guest waits, restarted; werror/rerror report and stop,
+ * NBD's reconnect-delay; QMP answering within a second throughout, and a
+ * frontend disconnect or device_del during the outage neither blocking
+ * QEMU nor unmapping grants that requests still use.
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/cutils.h"
+#include "qemu/units.h"
+#include <signal.h>
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "hw/xen/interface/io/xenbus.h"
+#include "xen-block-harness.h"
+
+/* Where each store's test data goes: one MiB-aligned slot per use */
+#define SLOT (4 * MiB)
+
+/* ---- the servers ---- */
+
+static GHashTable *store_env;       /* servers.env: KEY -> VALUE */
+static char *store_dir;             /* the servers' directory */
+static char *store_error;           /* why they did not start */
+
+static const char *servers_script(void)
+{
+    const char *p = g_getenv("XEN_STORAGE_SERVERS");
+
+    g_assert(p);
+    return p;
+}
+
+/* Run servers.py with @args; its output in *@out; true if it exited 0. */
+static bool servers_run(const char *const *args, char **out)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_autofree char *sout = NULL, *serr = NULL;
+    g_autoptr(GError) gerr = NULL;
+    int status;
+
+    g_ptr_array_add(argv, (char *)"/usr/bin/python3");
+    g_ptr_array_add(argv, (char *)servers_script());
+    for (; *args; args++) {
+        g_ptr_array_add(argv, (char *)*args);
+    }
+    g_ptr_array_add(argv, NULL);
+    if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, 0, NULL, NULL,
+                      &sout, &serr, &status, &gerr)) {
+        *out = g_strdup(gerr->message);
+        return false;
+    }
+    *out = g_strdup_printf("%s%s", sout, serr);
+    return (WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void load_env(const char *path)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    g_assert(g_file_get_contents(path, &text, NULL, NULL));
+    store_env = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                      g_free);
+    lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        char *eq = strchr(*l, '=');
+
+        if (eq) {
+            g_hash_table_insert(store_env, g_strndup(*l, eq - *l),
+                                g_strdup(eq + 1));
+        }
+    }
+}
+
+/* Parent: start every server once; children find them in the environment */
+static void servers_start(void)
+{
+    g_autofree char *owner = g_strdup_printf("%d", (int)getpid());
+    g_autofree char *env_path = NULL, *out = NULL;
+    const char *base = g_getenv("XEN_SIM_TEST_TMPDIR");
+    g_autofree char *tmpl = g_build_filename(base ?: g_get_tmp_dir(),
+                                             "xen-storage-XXXXXX", NULL);
+
+    store_dir = g_mkdtemp(g_strdup(tmpl));
+    g_assert(store_dir);
+    {
+        const char *args[] = {
+            "start", "--dir", store_dir, "--owner", owner,
+            "--qemu-nbd", "./qemu-nbd", NULL
+        };
+
+        if (!servers_run(args, &out)) {
+            store_error = g_steal_pointer(&out);
+            return;
+        }
+    }
+    env_path = g_build_filename(store_dir, "servers.env", NULL);
+    g_setenv("XEN_STORAGE_ENV", env_path, true);
+}
+
+static void servers_stop(void)
+{
+    g_autofree char *out = NULL;
+    const char *args[] = { "stop", "--dir", store_dir, NULL };
+
+    if (!servers_run(args, &out)) {
+        g_printerr("servers.py stop: %s\n", out);
+    }
+    sim_rm_tree(store_dir);
+}
+
+/* A key of servers.env. */
+static const char *senv(const char *key)
+{
+    const char *v;
+
+    if (!store_env) {
+        const char *path = g_getenv("XEN_STORAGE_ENV");
+
+        if (!path) {
+            sim_fail("the storage servers did not start: %s",
+                     store_error ?: "(no reason given)");
+        }
+        load_env(path);
+    }
+    v = g_hash_table_lookup(store_env, key);
+    if (!v) {
+        sim_fail("servers.env has no %s", key);
+    }
+    return v;
+}
+
+/* servers.py kill|pause|resume|restart @name */
+static void store_ctl(const char *verb, const char *name)
+{
+    g_autofree char *out = NULL;
+    const char *args[] = { verb, name, "--dir", senv("SERVERS_DIR"), NULL };
+
+    if (!servers_run(args, &out)) {
+        sim_fail("servers.py %s %s: %s", verb, name, out);
+    }
+}
+
+/* Run a command line; fail the test unless it exits 0.  Its stdout. */
+static char *run_cmd(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static char *run_cmd(const char *fmt, ...)
+{
+    g_autofree char *cmd = NULL, *err = NULL;
+    g_autoptr(GError) gerr = NULL;
+    char *out = NULL;
+    va_list ap;
+    int status;
+
+    va_start(ap, fmt);
+    cmd = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (!g_spawn_command_line_sync(cmd, &out, &err, &status, &gerr) ||
+        !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        sim_fail("'%s' failed: %s%s", cmd, gerr ? gerr->message : "",
+                 err ?: "");
+    }
+    return out;
+}
+
+/* ---- the stores ---- */
+
+typedef struct Store {
+    const char *name;           /* nbd, nbdkit, iscsi, rbd */
+    bool discard;               /* the store frees what is discarded */
+} Store;
+
+static const Store stores[] = {
+    { "nbd", true },
+    { "nbdkit", false },
+    { "iscsi", true },
+    { "rbd", true },
+};
+
+/* -blockdev options of node @node on @st (a protocol node: raw data) */
+static char *store_blockdev(const Store *st, const char *node,
+                            const char *extra)
+{
+    if (!strcmp(st->name, "rbd")) {
+        return g_strdup_printf("driver=rbd,node-name=%s,pool=%s,image=%s,"
+                               "user=%s,conf=%s%s", node, senv("CEPH_POOL"),
+                               senv("CEPH_IMAGE"), senv("CEPH_ID"),
+                               senv("CEPH_CONF"), extra);
+    }
+    if (!strcmp(st->name, "iscsi")) {
+        /* iscsi://127.0.0.1:PORT/IQN/LUN */
+        g_auto(GStrv) p = g_strsplit(senv("ISCSI_URL") + strlen("iscsi://"),
+                                     "/", 3);
+
+        return g_strdup_printf("driver=iscsi,node-name=%s,transport=tcp,"
+                               "portal=%s,target=%s,lun=%s%s", node, p[0],
+                               p[1], p[2], extra);
+    }
+    /* nbd://127.0.0.1:PORT[/export] */
+    {
+        const char *url = senv(!strcmp(st->name, "nbd") ? "NBD_URL" :
+                               "NBDKIT_URL");
+        g_auto(GStrv) p = g_strsplit(url + strlen("nbd://"), "/", 2);
+        const char *colon = strrchr(p[0], ':');
+        g_autofree char *host = g_strndup(p[0], colon - p[0]);
+
+        return g_strdup_printf("driver=nbd,node-name=%s,server.type=inet,"
+                               "server.host=%s,server.port=%s%s%s%s", node,
+                               host, colon + 1, p[1] ? ",export=" : "",
+                               p[1] ?: "", extra);
+    }
+}
+
+/* What libxl writes after "aio:" for a disk with target= this store */
+static const char *store_target(const Store *st)
+{
+    if (!strcmp(st->name, "rbd")) {
+        return senv("RBD_FILENAME");
+    }
+    if (!strcmp(st->name, "iscsi")) {
+        return senv("ISCSI_URL");
+    }
+    return senv(!strcmp(st->name, "nbd") ? "NBD_URL" : "NBDKIT_URL");
+}
+
+/* The file behind a store, or NULL (RBD: read with the rbd tool). */
+static const char *store_file(const Store *st)
+{
+    if (!strcmp(st->name, "rbd")) {
+        return NULL;
+    }
+    return senv(!strcmp(st->name, "iscsi") ? "ISCSI_IMG" :
+                !strcmp(st->name, "nbd") ? "NBD_IMG" : "NBDKIT_IMG");
+}
+
+static char *rbd_cmd(const char *sub)
+{
+    return g_strdup_printf("rbd -c %s --id %s %s", senv("CEPH_CONF"),
+                           senv("CEPH_ID"), sub);
+}
+
+/* What the store holds at @off, read past QEMU. */
+static uint8_t *store_read(Sim *s, const Store *st, uint64_t off, size_t len)
+{
+    const char *file = store_file(st);
+    g_autofree char *path = NULL, *cmd = NULL, *sub = NULL, *out = NULL;
+    uint8_t *buf = g_malloc(len);
+    int fd;
+
+    if (file) {
+        path = g_strdup(file);
+    } else {
+        path = g_build_filename(s->dir, "rbd-export.img", NULL);
+        unlink(path);
+        sub = g_strdup_printf("export --no-progress %s/%s %s",
+                              senv("CEPH_POOL"), senv("CEPH_IMAGE"), path);
+        cmd = rbd_cmd(sub);
+        out = run_cmd("%s", cmd);
+    }
+    fd = open(path, O_RDONLY);
+    g_assert(fd >= 0);
+    g_assert(pread(fd, buf, len, off) == len);
+    close(fd);
+    return buf;
+}
+
+/* Put pattern @gen at @off into the store, past QEMU. */
+static void store_write_pattern(Sim *s, const Store *st, uint64_t off,
+                                size_t len, uint32_t gen)
+{
+    const char *file = store_file(st);
+    g_autofree char *src = NULL, *out = NULL;
+    g_autofree uint8_t *buf = g_malloc(len);
+
+    if (file) {
+        file_write_pattern(file, off, len, gen);
+        return;
+    }
+    /* RBD: librbd through qemu-io, from a file holding the pattern */
+    fill(buf, len, off, gen);
+    src = g_build_filename(s->dir, "pattern.bin", NULL);
+    g_assert(g_file_set_contents(src, (char *)buf, len, NULL));
+    out = run_cmd("./qemu-io -f raw -c 'write -s %s %" PRIu64 " %zu' %s",
+                  src, off, len, senv("RBD_FILENAME"));
+}
+
+static void assert_store_pattern(Sim *s, const Store *st, uint64_t off,
+                                 size_t len, uint32_t gen)
+{
+    g_autofree uint8_t *buf = store_read(s, st, off, len);
+
+    if (!is_pattern(buf, len, off, gen)) {
+        sim_fail("%s: the store does not hold pattern %u at %" PRIu64,
+                 st->name, gen, off);
+    }
+}
+
+/* ---- data both ways ---- */
+
+/*
+ * Pattern @gen + 1 written by the store's side at @off shows through the
+ * disk; pattern @gen + 2 written by the guest at @off + 1 MiB, flushed,
+ * is in the store.
+ */
+static void data_both_ways(Sim *s, const Store *st, XenBlkfront *bf,
+                           uint64_t off, uint32_t gen)
+{
+    check_pattern(bf, 0, off, MiB, gen + 1);
+    write_pattern(bf, 0, off + MiB, MiB, gen + 2);
+    g_assert(xen_blkfront_flush(bf));
+    check_pattern(bf, 0, off + MiB, MiB, gen + 2);
+    assert_store_pattern(s, st, off + MiB, MiB, gen + 2);
+}
+
+static void test_blockdev(const Store *st)
+{
+    g_autofree char *bd = store_blockdev(st, "d0", "");
+    Sim *s = sim_new(0);
+    uint64_t off = 0 * SLOT;
+    XenFe *fe;
+    XenBlkfront *bf;
+
+    store_write_pattern(s, st, off, MiB, 11);
+    sim_launch(s, "-blockdev %s -device xen-disk,vdev=xvda,drive=d0", bd);
+    fe = sim_fe_connect(s);
+    bf = blk_open(fe, VBD_XVDA);
+    g_assert_cmpuint(bf->sectors, ==, DISK_SIZE / 512);
+    data_both_ways(s, st, bf, off, 10);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/*
+ * As libxl creates it for a disk with backendtype=qdisk and the store in
+ * target=: "params" is "aio:" and the target (libxl does not look at it).
+ */
+static void test_xenstore(const Store *st)
+{
+    g_autofree char *params = g_strdup_printf("aio:%s", store_target(st));
+    g_autofree char *node = NULL;
+    Sim *s = sim_new(0);
+    uint64_t off = 1 * SLOT;
+    XenFe *fe;
+    XenBlkfront *bf;
+
+    store_write_pattern(s, st, off, MiB, 21);
+    sim_launch(s, "%s", "");
+    libxl_add_vbd(s, VBD_XVDB, "xvdb", "disk", params);
+    if (!wait_be_state(s, VBD_XVDB, XenbusStateInitWait, 20000)) {
+        g_autofree char *err = be_read(s, VBD_XVDB, "hotplug-error");
+
+        sim_fail("%s: the disk did not come up: %s", st->name,
+                 err ?: "(no hotplug-error)");
+    }
+    fe = sim_fe_connect(s);
+    bf = blk_open(fe, VBD_XVDB);
+    g_assert_cmpuint(bf->sectors, ==, DISK_SIZE / 512);
+    data_both_ways(s, st, bf, off, 20);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* The store no longer holds data at [@off, @off + @len). */
+static void assert_store_freed(Sim *s, const Store *st, uint64_t off,
+                               uint64_t len)
+{
+    const char *file = store_file(st);
+
+    if (file) {
+        int fd = open(file, O_RDONLY);
+        off_t data;
+
+        g_assert(fd >= 0);
+        data = lseek(fd, off, SEEK_DATA);
+        close(fd);
+        if (data >= 0 && data < off + len) {
+            sim_fail("%s: %s still has data at %lld after a discard of "
+                     "%" PRIu64 " (+%" PRIu64 ")", st->name, file,
+                     (long long)data, off, len);
+        }
+    } else {
+        g_autofree char *sub = g_strdup_printf("diff --whole-object "
+                                               "--format json %s/%s",
+                                               senv("CEPH_POOL"),
+                                               senv("CEPH_IMAGE"));
+        g_autofree char *cmd = rbd_cmd(sub), *out = run_cmd("%s", cmd);
+        g_autofree char *want = g_strdup_printf("\"offset\":%" PRIu64,
+                                                off);
+
+        if (strstr(out, want)) {
+            sim_fail("rbd: the object at %" PRIu64 " is still there after "
+                     "a discard: %s", off, out);
+        }
+    }
+}
+
+/* Discard goes through to the store: it frees the space, reads are 0 */
+static void test_discard(const Store *st)
+{
+    g_autofree char *params = g_strdup_printf("aio:%s", store_target(st));
+    Sim *s = sim_new(0);
+    uint64_t off = 2 * SLOT;
+    XenFe *fe;
+    XenBlkfront *bf;
+
+    sim_launch(s, "%s", "");
+    /* libxl_add_vbd() writes discard-enable = 1 */
+    libxl_add_vbd(s, VBD_XVDB, "xvdb", "disk", params);
+    g_assert(wait_be_state(s, VBD_XVDB, XenbusStateInitWait, 20000));
+    assert_be_key(s, VBD_XVDB, "feature-discard", "1");
+    fe = sim_fe_connect(s);
+    bf = blk_open(fe, VBD_XVDB);
+    write_pattern(bf, 0, off, SLOT, 31);
+    g_assert(xen_blkfront_flush(bf));
+    assert_store_pattern(s, st, off, SLOT, 31);
+    g_assert_cmpint(xen_blkfront_discard(bf, off, SLOT, false), ==,
+                    BLKIF_RSP_OKAY);
+    g_assert(xen_blkfront_flush(bf));
+    check_zero(bf, off, SLOT);
+    assert_store_freed(s, st, off, SLOT);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* ---- flush ---- */
+
+/* How many times nbdkit's log filter logged @what so far. */
+static unsigned int nbdkit_log_count(const char *what)
+{
+    g_autofree char *text = NULL;
+    unsigned int n = 0;
+
+    if (!g_file_get_contents(senv("NBDKIT_LOG"), &text, NULL, NULL)) {
+        return 0;
+    }
+    for (const char *p = text; (p = strstr(p, what)); p++) {
+        n++;
+    }
+    return n;
+}
+
+/*
+ * A guest's FLUSH reaches the store as a flush of its own (NBD_CMD_FLUSH,
+ * logged by nbdkit), and only after the writes before it.
+ */
+static void test_flush(const Store *st)
+{
+    g_autofree char *bd = store_blockdev(st, "d0", "");
+    Sim *s = sim_new(0);
+    unsigned int flushes;
+    XenFe *fe;
+    XenBlkfront *bf;
+
+    sim_launch(s, "-blockdev %s -device xen-disk,vdev=xvda,drive=d0", bd);
+    fe = sim_fe_connect(s);
+    bf = blk_open(fe, VBD_XVDA);
+    assert_be_key(s, VBD_XVDA, "feature-flush-cache", "1");
+    write_pattern(bf, 0, 3 * SLOT, MiB, 41);
+    flushes = nbdkit_log_count("Flush");
+    g_assert(xen_blkfront_flush(bf));
+    g_assert_cmpuint(nbdkit_log_count("Flush"), ==, flushes + 1);
+    assert_store_pattern(s, st, 3 * SLOT, MiB, 41);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* ---- faults of the store (qemu-nbd: the most common remote disk) ---- */
+
+/*
+ * QMP answers: query-status within a second.  Returns the status
+ * ("running", "io-error", ...).
+ */
+static char *qmp_status(Sim *s)
+{
+    gint64 t0 = g_get_monotonic_time();
+    QDict *rsp = qtest_qmp(s->qts, "{'execute': 'query-status'}");
+    gint64 us = g_get_monotonic_time() - t0;
+    char *status;
+
+    g_assert(qdict_haskey(rsp, "return"));
+    status = g_strdup(qdict_get_str(qdict_get_qdict(rsp, "return"),
+                                    "status"));
+    qobject_unref(rsp);
+    if (us > G_USEC_PER_SEC) {
+        sim_fail("QMP took %" PRId64 " ms to answer", us / 1000);
+    }
+    return status;
+}
+
+/*
+ * For @ms: QMP answers within a second every 50 ms; and the slowest
+ * answer, in microseconds.
+ */
+static gint64 qmp_watch(Sim *s, int ms)
+{
+    gint64 end = g_get_monotonic_time() + ms * 1000LL, worst = 0;
+
+    do {
+        gint64 t0 = g_get_monotonic_time();
+        g_autofree char *status = qmp_status(s);
+
+        worst = MAX(worst, g_get_monotonic_time() - t0);
+        g_usleep(50000);
+    } while (g_get_monotonic_time() < end);
+    return worst;
+}
+
+/* Queue @n 64 KiB writes of pattern @gen at @off on queue 0, kick. */
+static void submit_writes(XenBlkfront *bf, uint64_t off, unsigned int n,
+                          uint32_t gen, uint8_t *bufs)
+{
+    for (unsigned int i = 0; i < n; i++) {
+        uint64_t o = off + i * 64 * KiB;
+        XenBlkReq w = {
+            .op = BLKIF_OP_WRITE, .sector = o / 512,
+            .buf = bufs + i * 64 * KiB, .len = 64 * KiB,
+        };
+
+        fill(w.buf, w.len, o, gen);
+        g_assert(xen_blkfront_submit(bf, 0, &w));
+    }
+    xen_blkfront_kick(bf, 0);
+}
+
+/* Responses reaped within @ms, and how many were errors. */
+static unsigned int reap_for(XenBlkfront *bf, int ms, unsigned int *errors)
+{
+    gint64 end = g_get_monotonic_time() + ms * 1000LL;
+    uint64_t errs = bf->q[0].errors;
+    unsigned int n = 0;
+
+    while (bf->q[0].inflight && g_get_monotonic_time() < end) {
+        n += xen_blkfront_reap(bf, 0);
+        g_usleep(1000);
+    }
+    *errors = bf->q[0].errors - errs;
+    return n;
+}
+
+/* QEMU with xen-disk "xd" (xvda) on store @st */
+static Sim *start_disk(const Store *st, const char *blockdev_extra,
+                       const char *device_extra)
+{
+    g_autofree char *bd = store_blockdev(st, "d0", blockdev_extra);
+    Sim *s = sim_new(0);
+
+    sim_launch(s, "-blockdev %s -device xen-disk,id=xd,vdev=xvda,drive=d0%s",
+               bd, device_extra);
+    return s;
+}
+
+/*
+ * The server dies with requests in flight; werror/rerror=report: they are
+ * answered with errors, the VM runs on, QMP answers throughout.  Once the
+ * server is back, the disk works again.
+ */
+static void test_fault_kill_report(const Store *st)
+{
+    Sim *s = start_disk(st, "", ",werror=report,rerror=report");
+    g_autofree uint8_t *bufs = g_malloc(8 * 64 * KiB);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    unsigned int errors;
+    g_autofree char *status = NULL;
+    gint64 worst;
+
+    store_ctl("pause", st->name);
+    submit_writes(bf, 5 * SLOT, 8, 51, bufs);
+    worst = qmp_watch(s, 300);
+    store_ctl("kill", st->name);
+    g_assert_cmpuint(reap_for(bf, 10000, &errors), ==, 8);
+    g_assert_cmpuint(errors, ==, 8);
+    worst = MAX(worst, qmp_watch(s, 300));
+    status = qmp_status(s);
+    g_assert_cmpstr(status, ==, "running");
+    g_test_message("QMP's slowest answer during the outage: %" PRId64 " us",
+                   worst);
+
+    store_ctl("restart", st->name);
+    /* The NBD client connects again on the next request */
+    {
+        gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+        g_autofree uint8_t *buf = g_malloc(64 * KiB);
+        bool ok = false;
+
+        fill(buf, 64 * KiB, 5 * SLOT, 52);
+        while (!ok && g_get_monotonic_time() < end) {
+            ok = xen_blkfront_rw(bf, true, 5 * SLOT, buf, 64 * KiB);
+            if (!ok) {
+                g_usleep(200000);
+            }
+        }
+        g_assert(ok);
+    }
+    g_assert(xen_blkfront_flush(bf));
+    assert_store_pattern(s, st, 5 * SLOT, 64 * KiB, 52);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/*
+ * reconnect-delay: the server dies with requests in flight and comes back
+ * within the delay; the requests wait and then succeed, no error is seen.
+ */
+static void test_fault_kill_reconnect(const Store *st)
+{
+    Sim *s = start_disk(st, ",reconnect-delay=30", ",werror=report,rerror=report");
+    g_autofree uint8_t *bufs = g_malloc(8 * 64 * KiB);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    unsigned int errors;
+
+    store_ctl("pause", st->name);
+    submit_writes(bf, 6 * SLOT, 8, 61, bufs);
+    store_ctl("kill", st->name);
+    /* Within reconnect-delay the requests wait; QMP answers meanwhile */
+    qmp_watch(s, 1000);
+    g_assert_cmpuint(reap_for(bf, 10, &errors), ==, 0);
+    store_ctl("restart", st->name);
+    g_assert_cmpuint(reap_for(bf, 20000, &errors), ==, 8);
+    g_assert_cmpuint(errors, ==, 0);
+    g_assert(xen_blkfront_flush(bf));
+    assert_store_pattern(s, st, 6 * SLOT, 8 * 64 * KiB, 61);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/*
+ * werror=stop: the server dies, the write fails, the VM stops (io-error)
+ * with the request held, not answered; QMP answers.  The server comes
+ * back, `cont` resubmits the request (again, until the client has
+ * reconnected), it succeeds and its data is in the store.
+ */
+static void test_fault_kill_stop(const Store *st)
+{
+    Sim *s = start_disk(st, "", ",werror=stop,rerror=stop");
+    g_autofree uint8_t *bufs = g_malloc(64 * KiB);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    unsigned int errors;
+    gint64 end;
+    char *status = NULL;
+
+    store_ctl("kill", st->name);
+    submit_writes(bf, 7 * SLOT, 1, 62, bufs);
+    end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    do {
+        g_free(status);
+        g_usleep(20000);
+        status = qmp_status(s);
+    } while (strcmp(status, "io-error") && g_get_monotonic_time() < end);
+    g_assert_cmpstr(status, ==, "io-error");
+    g_free(status);
+    g_assert_cmpuint(reap_for(bf, 500, &errors), ==, 0);
+    qmp_watch(s, 500);
+
+    store_ctl("restart", st->name);
+    end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    while (bf->q[0].inflight && g_get_monotonic_time() < end) {
+        sim_qmp_ok(s, "{'execute': 'cont'}");
+        reap_for(bf, 500, &errors);
+        g_assert_cmpuint(errors, ==, 0);
+    }
+    g_assert_cmpuint(bf->q[0].inflight, ==, 0);
+    g_assert(xen_blkfront_flush(bf));
+    assert_store_pattern(s, st, 7 * SLOT, 64 * KiB, 62);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/* Grants the backend holds mapped now. */
+static int64_t grants_mapped(Sim *s)
+{
+    return sim_counter(s, "grant-maps") - sim_counter(s, "grant-unmaps");
+}
+
+/*
+ * The server stops answering (SIGSTOP) with writes in flight, and the
+ * guest gives up on the disk: it closes while the requests still wait.
+ * QEMU's main loop goes on (QMP answers within a second), the backend
+ * stays Closing and keeps the grants mapped until the requests finish;
+ * the server resumes, the requests complete into the store, the backend
+ * goes Closed, lets go of every grant, and the disk reconnects.
+ */
+static void test_fault_pause_disconnect(const Store *st)
+{
+    Sim *s = start_disk(st, "", ",werror=report,rerror=report");
+    g_autofree uint8_t *bufs = g_malloc(8 * 64 * KiB);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    g_autofree char *err = NULL;
+    gint64 worst;
+
+    store_ctl("pause", st->name);
+    submit_writes(bf, 8 * SLOT, 8, 71, bufs);
+    g_usleep(200000);
+    g_assert(xen_fe_set_state(fe, bf->fe_path, XenbusStateClosing));
+    g_assert(wait_be_state(s, VBD_XVDA, XenbusStateClosing, 5000));
+    g_assert(xen_fe_set_state(fe, bf->fe_path, XenbusStateClosed));
+    worst = qmp_watch(s, 2000);
+    g_test_message("QMP's slowest answer while closing: %" PRId64 " us",
+                   worst);
+    g_assert_cmpint(be_int(s, VBD_XVDA, "state", -1), ==,
+                    XenbusStateClosing);
+    g_assert_cmpint(grants_mapped(s), >, 0);
+
+    store_ctl("resume", st->name);
+    g_assert(wait_be_state(s, VBD_XVDA, XenbusStateClosed, 20000));
+    if (!xen_blkfront_teardown(bf, &err)) {
+        sim_fail("after the close: %s", err);
+    }
+    g_assert_cmpint(grants_mapped(s), ==, 0);
+    assert_store_pattern(s, st, 8 * SLOT, 8 * 64 * KiB, 71);
+    /* And it serves a new connection */
+    g_assert(xen_fe_set_state(fe, bf->fe_path, XenbusStateInitialising));
+    blk_connect(bf);
+    check_pattern(bf, 0, 8 * SLOT, 8 * 64 * KiB, 71);
+    blk_done(s, bf);
+    finish(s, fe);
+}
+
+/*
+ * device_del during the outage: QMP answers at once and throughout; the
+ * device goes once the requests it submitted have finished, not before.
+ */
+static void test_fault_pause_device_del(const Store *st)
+{
+    Sim *s = start_disk(st, "", ",werror=report,rerror=report");
+    g_autofree uint8_t *bufs = g_malloc(8 * 64 * KiB);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    g_autofree char *err = NULL;
+    QDict *ev;
+
+    store_ctl("pause", st->name);
+    submit_writes(bf, 9 * SLOT, 8, 81, bufs);
+    g_usleep(200000);
+    sim_qmp_ok(s, "{'execute': 'device_del', 'arguments': {'id': 'xd'}}");
+    g_assert(wait_be_state(s, VBD_XVDA, XenbusStateClosing, 5000));
+    g_assert(xen_fe_set_state(fe, bf->fe_path, XenbusStateClosing));
+    g_assert(xen_fe_set_state(fe, bf->fe_path, XenbusStateClosed));
+    qmp_watch(s, 2000);
+    g_assert(sim_qom_exists(s, "/machine/peripheral/xd"));
+    g_assert_cmpint(grants_mapped(s), >, 0);
+
+    store_ctl("resume", st->name);
+    ev = qtest_qmp_eventwait_ref(s->qts, "DEVICE_DELETED");
+    qobject_unref(ev);
+    g_assert(!sim_qom_exists(s, "/machine/peripheral/xd"));
+    if (!xen_blkfront_teardown(bf, &err)) {
+        sim_fail("after device_del: %s", err);
+    }
+    g_assert_cmpint(grants_mapped(s), ==, 0);
+    xen_blkfront_free(bf);
+    finish(s, fe);
+}
+
+/* ---- main ---- */
+
+typedef struct Case {
+    char *path;
+    void (*fn)(const Store *st);
+    const Store *st;
+} Case;
+
+static void run_isolated(gconstpointer opaque)
+{
+    const Case *c = opaque;
+
+    if (g_test_subprocess()) {
+        c->fn(c->st);
+        return;
+    }
+    sim_run_case_in_child("xen-storage-test", 180);
+}
+
+static const Store *store(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(stores); i++) {
+        if (!strcmp(stores[i].name, name)) {
+            return &stores[i];
+        }
+    }
+    g_assert_not_reached();
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *path;
+        void (*fn)(const Store *st);
+        const char *store;
+    } once[] = {
+        { "nbdkit/flush", test_flush, "nbdkit" },
+        { "fault/kill-report", test_fault_kill_report, "nbd" },
+        { "fault/kill-reconnect", test_fault_kill_reconnect, "nbd" },
+        { "fault/kill-stop", test_fault_kill_stop, "nbd" },
+        { "fault/pause-disconnect", test_fault_pause_disconnect, "nbd" },
+        { "fault/pause-device-del", test_fault_pause_device_del, "nbd" },
+    };
+    static Case cases[3 * ARRAY_SIZE(stores) + ARRAY_SIZE(once)];
+    unsigned int n = 0;
+    int ret;
+
+    sim_test_init(&argc, &argv);
+    for (size_t i = 0; i < ARRAY_SIZE(stores); i++) {
+        const Store *st = &stores[i];
+
+        cases[n++] = (Case) {
+            g_strdup_printf("xen-storage/%s/blockdev", st->name),
+            test_blockdev, st,
+        };
+        cases[n++] = (Case) {
+            g_strdup_printf("xen-storage/%s/xenstore", st->name),
+            test_xenstore, st,
+        };
+        if (st->discard) {
+            cases[n++] = (Case) {
+                g_strdup_printf("xen-storage/%s/discard", st->name),
+                test_discard, st,
+            };
+        }
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(once); i++) {
+        cases[n++] = (Case) {
+            g_strdup_printf("xen-storage/%s", once[i].path), once[i].fn,
+            store(once[i].store),
+        };
+    }
+    for (unsigned int i = 0; i < n; i++) {
+        qtest_add_data_func(cases[i].path, &cases[i], run_isolated);
+    }
+    if (!g_test_subprocess()) {
+        servers_start();
+    }
+    ret = g_test_run();
+    if (!g_test_subprocess() && store_dir) {
+        servers_stop();
+    }
+    return ret;
+}
