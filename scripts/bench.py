@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -77,6 +78,11 @@ BLOCK_CASES = [
     ("randread-4k-qd32-2q-1t-null", dict(rw="randread", bs=4096, qd=32, queues=2,
                                          drive="null", iothreads=1)),
     ("randread-4k-qd32-file", dict(rw="randread", bs=4096, qd=32, queues=1, drive="file")),
+    # Shared storage on this host's loopback (tests/storage/servers.py)
+    ("randread-4k-qd32-nbd", dict(rw="randread", bs=4096, qd=32, queues=1, drive="nbd")),
+    ("seqread-1m-qd8-nbd", dict(rw="read", bs=1 << 20, qd=8, queues=1, drive="nbd")),
+    ("randread-4k-qd32-rbd", dict(rw="randread", bs=4096, qd=32, queues=1, drive="rbd")),
+    ("seqread-1m-qd8-rbd", dict(rw="read", bs=1 << 20, qd=8, queues=1, drive="rbd")),
 ]
 NET_CASES = [
     ("tx-64b", dict(traffic="tx", size=64)),
@@ -113,6 +119,15 @@ NOTES = {
         "2304 grants the guest uses at QD8 all persistent; stock as in "
         "seqread-1m-qd8-null",
     "seqwrite-1m-qd8-null-cache4096": "as seqread-1m-qd8-null-cache4096",
+    "randread-4k-qd32-nbd": "qemu-nbd on loopback, a raw file with data "
+        "in the page cache; limit: qemu-img bench on the same export reads "
+        "sequentially",
+    "seqread-1m-qd8-nbd": "qemu-nbd on loopback, a raw file with data in "
+        "the page cache",
+    "randread-4k-qd32-rbd": "a one-node Ceph cluster on loopback (one "
+        "bluestore OSD on a file, cephx); limit: qemu-img bench on the same "
+        "image through librbd reads sequentially",
+    "seqread-1m-qd8-rbd": "as randread-4k-qd32-rbd",
     "bulk-64k": "TCP payload MB/s; ours: 65214-byte TCPv4 packets with a GSO "
         "extra (MSS 1448); stock offers neither GSO nor SG: 1514-byte frames",
     "rx-64b": "frames injected into the peer at most 1024 ahead of the guest",
@@ -217,9 +232,62 @@ def file_image(cache):
     return path
 
 
+# ---- shared storage ----
+
+SERVERS = os.path.join(ROOT, "tests", "storage", "servers.py")
+STORE_SIZE_MIB = 256
+STORE_SERVER = {"nbd": "nbd", "rbd": "ceph"}
+STORES = {}                     # servers.env of the running servers
+
+
+def start_stores(names, workdir):
+    """Start the servers of the stores @names (tests/storage/servers.py),
+    once; fill their images with data so that reads hit real data."""
+    want = sorted(STORE_SERVER[n] for n in names
+                  if STORE_SERVER[n] not in STORES.get("_started", ()))
+    if not want:
+        return
+    d = os.path.join(workdir, "servers")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    p = subprocess.run([sys.executable, SERVERS, "start", "--dir", d,
+                        "--only", ",".join(want), "--size-mib",
+                        str(STORE_SIZE_MIB), "--owner", str(os.getpid()),
+                        "--qemu-nbd", os.path.join(BUILD, "qemu", "qemu-nbd")],
+                       capture_output=True, text=True)
+    if p.returncode:
+        die("the storage servers did not start: " + p.stderr.strip()[-2000:])
+    atexit.register(subprocess.run, [sys.executable, SERVERS, "stop", "--dir",
+                                     d], capture_output=True)
+    for line in p.stdout.splitlines():
+        key, _, val = line.partition("=")
+        STORES[key] = shlex.split(val)[0] if val else ""
+    STORES["_started"] = want
+    src = file_image(os.environ.get("XEN_PV_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "xen-pv-qemu"))
+    for name in names:
+        run([QEMU_IMG, "convert", "-n", "--image-opts",
+             "driver=raw,size=%d,file.driver=file,file.filename=%s"
+             % (STORE_SIZE_MIB << 20, src), "--target-image-opts",
+             store_opts(name)], stdout=subprocess.DEVNULL)
+
+
+def store_opts(name):
+    """-blockdev / --image-opts keys of store @name (a protocol node)."""
+    if name == "nbd":
+        host, port = STORES["NBD_URL"][len("nbd://"):].split("/")[0].rsplit(":", 1)
+        return ("driver=nbd,server.type=inet,server.host=%s,server.port=%s,"
+                "export=disk" % (host, port))
+    return ("driver=rbd,pool=%s,image=%s,user=%s,conf=%s" %
+            (STORES["CEPH_POOL"], STORES["CEPH_IMAGE"], STORES["CEPH_ID"],
+             STORES["CEPH_CONF"]))
+
+
 # ---- one run ----
 
 def drive_args(case, image):
+    if case["drive"] in STORE_SERVER:
+        return ["-blockdev", "node-name=d0," + store_opts(case["drive"])]
     if case["drive"] == "null":
         return ["-blockdev", "driver=null-co,node-name=d0,size=%d,"
                 "read-zeroes=off" % NULL_SIZE]
@@ -388,6 +456,8 @@ def limit_run(case, image, secs, mem_image=None, min_secs=LIMIT_MIN_SECS):
     elif case["drive"] == "null":
         base += ["--image-opts", "driver=null-co,size=%d,read-zeroes=off"
                  % NULL_SIZE]
+    elif case["drive"] in STORE_SERVER:
+        base += ["--image-opts", store_opts(case["drive"])]
     else:
         base += ["-t", "none", "-i", "io_uring", "--image-opts",
                  "driver=raw,file.driver=file,file.filename=%s" % image]
@@ -491,6 +561,8 @@ def main():
             primary = "mbps" if name.startswith("bulk") else unit
             if kind == "block" and case["drive"] == "file" and not image:
                 image = file_image(cache)
+            if kind == "block" and case["drive"] in STORE_SERVER:
+                start_stores([case["drive"]], args.out)
             if kind == "block" and not mem:
                 mem = mem_image(args.out)
                 atexit.register(os.unlink, mem)

@@ -29,6 +29,7 @@
 #include "hw/xen/xen-backend.h"
 #include "hw/xen/pv/xen-block.h"
 #include "system/iothread.h"
+#include "system/runstate.h"
 #include "xen-block-xs.h"
 #include "trace.h"
 
@@ -77,9 +78,10 @@ static bool opt_true(QDict *opts, const char *key)
 /*
  * A network store named the way libxl passes it for backendtype=qdisk, the
  * protocol in the target: "rbd:pool/image:id=...:conf=...", "nbd://host:port/
- * export", "nbd:host:port", "iscsi://host/iqn/lun".  The protocol's driver
- * parses the legacy filename, as for -drive file=...; the node is then
- * monitor-owned as blockdev-add's are, so blockdev-del removes it.
+ * export", "nbd:host:port", "iscsi://host/iqn/lun".  No QAPI type takes
+ * such a filename: it is opened as -drive opens one, the protocol's driver
+ * parsing it, with blockdev-add's defaults (bds_tree_init()), and the node
+ * is then monitor-owned as blockdev-add's are, so blockdev-del removes it.
  */
 static bool xen_block_xs_add_remote_node(const char *node_name,
                                          const char *driver,
@@ -89,6 +91,7 @@ static bool xen_block_xs_add_remote_node(const char *node_name,
 {
     QDict *top;
     BlockDriverState *bs;
+    int flags = 0;
 
     if (!bdrv_find_protocol(filename, true, errp)) {
         return false;
@@ -96,16 +99,19 @@ static bool xen_block_xs_add_remote_node(const char *node_name,
     top = qdict_new();
     qdict_put_str(top, "driver", driver);
     qdict_put_str(top, "node-name", node_name);
-    qdict_put_str(top, "read-only", read_only ? "on" : "off");
-    qdict_put_str(top, "file.filename", filename);
-    if (opt_true(opts, "direct-io-safe")) {
-        qdict_put_str(top, "file.cache.direct", "on");
-    }
+    qdict_put_str(top, BDRV_OPT_READ_ONLY, read_only ? "on" : "off");
+    qdict_put_str(top, BDRV_OPT_CACHE_NO_FLUSH, "off");
+    qdict_put_str(top, BDRV_OPT_CACHE_DIRECT,
+                  opt_true(opts, "direct-io-safe") ? "on" : "off");
     if (opt_true(opts, "discard-enable")) {
-        qdict_put_str(top, "discard", "unmap");
-        qdict_put_str(top, "file.discard", "unmap");
+        qdict_put_str(top, BDRV_OPT_DISCARD, "unmap");
+        qdict_put_str(top, "file." BDRV_OPT_DISCARD, "unmap");
     }
-    bs = bds_tree_init(top, errp);
+    if (runstate_check(RUN_STATE_INMIGRATE)) {
+        flags |= BDRV_O_INACTIVE;
+    }
+    /* Takes @top */
+    bs = bdrv_open(filename, NULL, top, flags, errp);
     if (!bs) {
         return false;
     }
