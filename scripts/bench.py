@@ -240,36 +240,44 @@ STORE_SERVER = {"nbd": "nbd", "rbd": "ceph"}
 STORES = {}                     # servers.env of the running servers
 
 
-def start_stores(names, workdir):
-    """Start the servers of the stores @names (tests/storage/servers.py),
-    once; fill their images with data so that reads hit real data."""
-    want = sorted(STORE_SERVER[n] for n in names
-                  if STORE_SERVER[n] not in STORES.get("_started", ()))
-    if not want:
+def start_stores(workdir, size_mib=STORE_SIZE_MIB):
+    """Start the servers of every store (tests/storage/servers.py) in
+    @workdir/servers, once; fill their images with data so that reads
+    hit real data.  RuntimeError if they do not start."""
+    if STORES:
         return
     d = os.path.join(workdir, "servers")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     p = subprocess.run([sys.executable, SERVERS, "start", "--dir", d,
-                        "--only", ",".join(want), "--size-mib",
-                        str(STORE_SIZE_MIB), "--owner", str(os.getpid()),
-                        "--qemu-nbd", os.path.join(BUILD, "qemu", "qemu-nbd")],
+                        "--only", ",".join(sorted(set(STORE_SERVER.values()))),
+                        "--size-mib", str(size_mib), "--owner",
+                        str(os.getpid()), "--qemu-nbd",
+                        os.path.join(BUILD, "qemu", "qemu-nbd")],
                        capture_output=True, text=True)
     if p.returncode:
-        die("the storage servers did not start: " + p.stderr.strip()[-2000:])
-    atexit.register(subprocess.run, [sys.executable, SERVERS, "stop", "--dir",
-                                     d], capture_output=True)
+        raise RuntimeError("the storage servers did not start: " +
+                           p.stderr.strip()[-2000:])
+    atexit.register(stop_stores)
     for line in p.stdout.splitlines():
         key, _, val = line.partition("=")
         STORES[key] = shlex.split(val)[0] if val else ""
-    STORES["_started"] = want
     src = file_image(os.environ.get("XEN_PV_CACHE") or os.path.join(
         os.path.expanduser("~"), ".cache", "xen-pv-qemu"))
-    for name in names:
+    for name in STORE_SERVER:
         run([QEMU_IMG, "convert", "-n", "--image-opts",
              "driver=raw,size=%d,file.driver=file,file.filename=%s"
-             % (STORE_SIZE_MIB << 20, src), "--target-image-opts",
+             % (size_mib << 20, src), "--target-image-opts",
              store_opts(name)], stdout=subprocess.DEVNULL)
+
+
+def stop_stores():
+    """Stop what start_stores() started (once)."""
+    d = STORES.get("SERVERS_DIR")
+    if d:
+        subprocess.run([sys.executable, SERVERS, "stop", "--dir", d],
+                       capture_output=True)
+        STORES.clear()
 
 
 def store_opts(name):
@@ -562,7 +570,10 @@ def main():
             if kind == "block" and case["drive"] == "file" and not image:
                 image = file_image(cache)
             if kind == "block" and case["drive"] in STORE_SERVER:
-                start_stores([case["drive"]], args.out)
+                try:
+                    start_stores(args.out)
+                except RuntimeError as e:
+                    die(str(e))
             if kind == "block" and not mem:
                 mem = mem_image(args.out)
                 atexit.register(os.unlink, mem)

@@ -8,7 +8,9 @@ no errors, and no grant operation per 4 KiB I/O with persistent grants; a
 overflow, not a map per miss); a net TX run over a UDP socket netdev must
 report packets.  Every variant `make bench` compares keeps a smoke run: one
 block and one net case run against the stock build too (`make check` builds
-it), so a variant the benchmark can no longer measure fails here.  The
+it), so a variant the benchmark can no longer measure fails here; the
+shared-storage cases run ours, stock and qemu-img bench on NBD and RBD
+servers started for them.  The
 driver's figure and median helpers are checked on made-up runs.
 
 Output is TAP (pycotap), for scripts/run-tests.py.
@@ -196,6 +198,45 @@ class StockBench(unittest.TestCase):
         self.assertGreater(r["ops"], 100)
         self.assertEqual(r["errors"], 0)
         self.assertEqual(r["bytes"], int(r["ops"]) * 64)
+
+
+class SharedStorage(unittest.TestCase):
+    """The shared-storage cases (NBD and RBD servers on loopback): ours,
+    stock and qemu-img bench each measure them; not skipped: `make check`
+    installs the servers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.drv = load_driver()
+        cls.dir = tempfile.mkdtemp(prefix="xen-pv-bench-test.")
+        cls.drv.start_stores(cls.dir, size_mib=64)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.drv.stop_stores()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def check_store(self, store):
+        for name, case in self.drv.BLOCK_CASES:
+            if case["drive"] != store:
+                continue
+            args = (self.drv.drive_args(case, None) +
+                    ["-device", "xen-disk,vdev=xvda,drive=d0"])
+            wl = ["blk", "--rw", case["rw"], "--bs", str(case["bs"]),
+                  "--qd", str(case["qd"])]
+            for qemu in (QEMU, STOCK):
+                r = bench_run(args, wl, qemu=qemu)
+                self.assertGreater(r["ops"], 2, "%s on %s" % (name, qemu))
+                self.assertEqual(r["errors"], 0)
+                self.assertGreater(r["bytes"], 0)
+            lim = self.drv.limit_run(case, None, 0.1, min_secs=0.2)
+            self.assertGreater(lim["iops"], 0)
+
+    def test_nbd(self):
+        self.check_store("nbd")
+
+    def test_rbd(self):
+        self.check_store("rbd")
 
 
 class Limits(unittest.TestCase):
