@@ -246,6 +246,8 @@ def start_stores(workdir, size_mib=STORE_SIZE_MIB):
     hit real data.  RuntimeError if they do not start."""
     if STORES:
         return
+    if in_netns():
+        run(["ip", "link", "set", "lo", "up"])
     d = os.path.join(workdir, "servers")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)

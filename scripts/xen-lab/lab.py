@@ -92,6 +92,9 @@ EXPECTED = {
                 "lab-inst/upstream-xen-remove", "lab-inst/dpkg-remove", "lab-inst/dpkg-purge",
                 "lab-prev/served-by-previous", "lab-prev/disk", "lab-prev/disk-guest-read",
                 "lab-prev/disk-dom0-read", "lab-prev/dm-exited", "lab-prev/backend-removed"],
+    # A disk on an NBD export served from dom0.
+    "nbd": ["lab-nbd/params", "lab-nbd/disk-guest-read", "lab-nbd/disk-dom0-read",
+            "lab-nbd/dm-exited", "lab-nbd/backend-removed"],
     "cycle": ["lab-cycle/boot-1", "lab-cycle/save", "lab-cycle/save-before-dom0-read",
               "lab-cycle/restore", "lab-cycle/saverestore"]
              + ["lab-cycle/reboot-%d" % i for i in range(1, 6)]
@@ -101,7 +104,7 @@ EXPECTED = {
                 "lab-cycle/old-dm-exited", "lab-cycle/dm-exited",
                 "lab-cycle/backend-removed"],
 }
-DEFAULT_SCENARIOS = "ours,destroy,stock,badgrant,peers,configs,cycle,install"
+DEFAULT_SCENARIOS = "ours,destroy,stock,badgrant,peers,configs,cycle,install,nbd"
 # Scenarios that run the stock build (install: as the binary the package
 # takes libxl's path from).
 NEEDS_STOCK = ("stock", "bench", "install")
@@ -133,9 +136,10 @@ def concat_cpio(path, base, extra):
         out.write(extra)
 
 
-def qemu_img(qemu):
-    """The qemu-img of the build that made @qemu (beside it)."""
-    return os.path.join(os.path.dirname(qemu), "qemu-img")
+def qemu_tools(qemu):
+    """qemu-img and qemu-nbd of the build that made @qemu (beside it)."""
+    d = os.path.dirname(os.path.realpath(qemu))
+    return [os.path.join(d, t) for t in ("qemu-img", "qemu-nbd")]
 
 
 def find_debs(debdir):
@@ -184,10 +188,12 @@ def build_payload(outdir, images, ours, stock, debs):
         os.makedirs(os.path.join(prefix, "bin"))
         subprocess.run(["strip", "-o", os.path.join(prefix, "bin/qemu-system-x86_64"),
                         binary], check=True)
-        # Our qemu-img beside it: dom0 makes and checks qcow2 images with it.
+        # Our qemu-img beside it: dom0 makes and checks qcow2 images with
+        # it; and qemu-nbd, the NBD server of the nbd scenario.
         if name == "ours":
-            subprocess.run(["strip", "-o", os.path.join(prefix, "bin/qemu-img"),
-                            qemu_img(binary)], check=True)
+            for tool in qemu_tools(binary):
+                subprocess.run(["strip", "-o", os.path.join(
+                    prefix, "bin", os.path.basename(tool)), tool], check=True)
         keymap = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(binary))),
                               "src/pc-bios/keymaps/en-us")
         os.makedirs(os.path.join(prefix, "share/qemu/keymaps"))
@@ -230,7 +236,7 @@ def main():
         if s not in EXPECTED:
             ap.error("unknown scenario %r (known: %s)" % (s, ", ".join(EXPECTED)))
     stock = args.stock if any(s in NEEDS_STOCK for s in scenarios) else None
-    for b in [args.ours, qemu_img(args.ours)] + ([stock] if stock else []):
+    for b in [args.ours] + qemu_tools(args.ours) + ([stock] if stock else []):
         if not os.access(b, os.X_OK):
             ap.error("%s is not built (make, make bench-build)" % b)
     debs = None
@@ -243,8 +249,8 @@ def main():
 
     os.makedirs(args.outdir, exist_ok=True)
     t0 = time.monotonic()
-    made = subprocess.run([os.path.join(ROOT, "scripts/xen-lab/images.sh"), args.ours,
-                           qemu_img(args.ours)]
+    made = subprocess.run([os.path.join(ROOT, "scripts/xen-lab/images.sh"), args.ours]
+                          + qemu_tools(args.ours)
                           + ([stock] if stock else []), stdout=subprocess.PIPE, text=True)
     if made.returncode:
         log("no lab images (scripts/xen-lab/images.sh failed)")

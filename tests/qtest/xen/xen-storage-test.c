@@ -78,11 +78,10 @@ static void load_env(const char *path)
     lines = g_strsplit(text, "\n", -1);
     for (char **l = lines; *l; l++) {
         char *eq = strchr(*l, '=');
-
-        char *v;
-
         /* Shell-quoted where needed */
-        if (eq && (v = g_shell_unquote(eq + 1, NULL))) {
+        char *v = eq ? g_shell_unquote(eq + 1, NULL) : NULL;
+
+        if (v) {
             g_hash_table_insert(store_env, g_strndup(*l, eq - *l), v);
         }
     }
@@ -100,7 +99,7 @@ static void servers_start(void)
     store_dir = g_mkdtemp(g_strdup(tmpl));
     g_assert(store_dir);
     {
-        /* XEN_STORAGE_ONLY=nbd,nbdkit: fewer servers, for a run of some cases */
+        /* XEN_STORAGE_ONLY=nbd,...: fewer servers, to run some cases */
         const char *only = g_getenv("XEN_STORAGE_ONLY");
         const char *args[] = {
             "start", "--dir", store_dir, "--owner", owner,
@@ -633,47 +632,20 @@ static void test_fault_kill_report(const Store *st)
 }
 
 /*
- * reconnect-delay: the server dies with requests in flight and comes back
- * within the delay; the requests wait and then succeed, no error is seen.
+ * The server dies with writes in flight and comes back: the writes wait
+ * meanwhile (QMP answers), then succeed, with their data in the store.
  */
-static void test_fault_kill_reconnect(const Store *st)
+static void kill_and_restart(const Store *st, const char *blockdev_extra,
+                             uint64_t off, uint32_t gen)
 {
-    Sim *s = start_disk(st, ",reconnect-delay=30", ",werror=report,rerror=report");
+    Sim *s = start_disk(st, blockdev_extra, ",werror=report,rerror=report");
     g_autofree uint8_t *bufs = g_malloc(8 * IO_SIZE);
     XenFe *fe = sim_fe_connect(s);
     XenBlkfront *bf = blk_open(fe, VBD_XVDA);
     unsigned int errors;
 
     store_ctl("pause", st->server);
-    submit_writes(bf, 6 * SLOT, 8, 61, bufs);
-    store_ctl("kill", st->server);
-    /* Within reconnect-delay the requests wait; QMP answers meanwhile */
-    qmp_watch(s, 1000, "within reconnect-delay");
-    assert_waiting(bf, 8);
-    store_ctl("restart", st->server);
-    g_assert_cmpuint(reap_for(bf, 20000, &errors), ==, 8);
-    g_assert_cmpuint(errors, ==, 0);
-    g_assert(xen_blkfront_flush(bf));
-    assert_store_pattern(s, st, 6 * SLOT, 8 * IO_SIZE, 61);
-    blk_done(s, bf);
-    finish(s, fe);
-}
-
-/*
- * RBD and iSCSI: the server (Ceph's OSD, tgtd) dies with writes in flight
- * and comes back; librbd and libiscsi reconnect by themselves, the writes
- * wait meanwhile and then succeed, with their data in the store.
- */
-static void test_fault_restart(const Store *st)
-{
-    Sim *s = start_disk(st, "", ",werror=report,rerror=report");
-    g_autofree uint8_t *bufs = g_malloc(8 * IO_SIZE);
-    XenFe *fe = sim_fe_connect(s);
-    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
-    unsigned int errors;
-
-    store_ctl("pause", st->server);
-    submit_writes(bf, 10 * SLOT, 8, 91, bufs);
+    submit_writes(bf, off, 8, gen, bufs);
     store_ctl("kill", st->server);
     qmp_watch(s, 1000, "with the server killed");
     assert_waiting(bf, 8);
@@ -681,9 +653,21 @@ static void test_fault_restart(const Store *st)
     g_assert_cmpuint(reap_for(bf, 60000, &errors), ==, 8);
     g_assert_cmpuint(errors, ==, 0);
     g_assert(xen_blkfront_flush(bf));
-    assert_store_pattern(s, st, 10 * SLOT, 8 * IO_SIZE, 91);
+    assert_store_pattern(s, st, off, 8 * IO_SIZE, gen);
     blk_done(s, bf);
     finish(s, fe);
+}
+
+/* NBD: the requests wait because of reconnect-delay, and no longer */
+static void test_fault_kill_reconnect(const Store *st)
+{
+    kill_and_restart(st, ",reconnect-delay=30", 6 * SLOT, 61);
+}
+
+/* RBD and iSCSI: librbd and libiscsi reconnect by themselves */
+static void test_fault_restart(const Store *st)
+{
+    kill_and_restart(st, "", 10 * SLOT, 91);
 }
 
 /*

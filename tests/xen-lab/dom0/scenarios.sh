@@ -268,6 +268,32 @@ scenario_destroy() {
     check_cleanup $n "$domid"
 }
 
+# A guest whose disk is on shared storage: an NBD export (qemu-nbd in
+# dom0, on loopback), named in the xl config as operators do
+# (docs/system/devices/xen-block.rst, "Shared storage").
+scenario_nbd() {
+    local n=lab-nbd domid params url=nbd://127.0.0.1:10809/disk
+    make_image "$IMG/nbd.img" 64
+    if ! "$LAB/ours/bin/qemu-nbd" --fork --persistent --shared=4 -x disk \
+            -f raw --bind 127.0.0.1 --port 10809 --pid-file "$IMG/nbd.pid" \
+            "$IMG/nbd.img"; then
+        lab FAIL "$n/server" "qemu-nbd did not start"
+        return
+    fi
+    write_cfg $n "$LAB/ours/bin/qemu-system-x86_64" disk \
+        "\"format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=$url\""
+    if start_domain $n; then
+        domid=$(xl domid $n)
+        params=$(xenstore-read "/local/domain/0/backend/qdisk/$domid/51712/params" 2>&1)
+        same "$n/params" "aio:$url" "$params"
+        follow_guest $n
+        relay_guest $n $n
+        check_disk $n "$IMG/nbd.img"
+        check_cleanup $n "$domid"
+    fi
+    kill "$(cat "$IMG/nbd.pid")"
+}
+
 # The same disk scenario on upstream's backend (the stock build).
 scenario_stock() {
     local n=lab-stock domid
