@@ -39,6 +39,11 @@ PKGS=(
     seabios ipxe-qemu
 )
 BACKPORTS_PKGS=(meson python3-pycotap)
+# Servers the tests start themselves, on loopback (tests/storage/servers.py).
+# Their packages enable system services (tgtd on every address, Ceph's
+# targets); where we install them, those services are disabled again.
+SERVICE_PKGS=(tgt ceph-mon ceph-mgr ceph-osd)
+SERVICE_UNITS=(tgt.service ceph.target ceph-crash.service)
 
 need_root() {
     if [ "$(id -u)" != 0 ]; then
@@ -99,7 +104,14 @@ main() {
     if ! apt-cache policy meson 2>/dev/null | grep -q -- "-backports"; then
         apt-get update -q
     fi
+    local fresh_servers=0
+    all_installed "${SERVICE_PKGS[@]}" || fresh_servers=1
     apt-get install -y -q --no-install-recommends "${PKGS[@]}"
+    if [ "$fresh_servers" = 1 ] && command -v systemctl >/dev/null; then
+        log "disabling the services of ${SERVICE_PKGS[*]} (the tests start their own)"
+        systemctl disable "${SERVICE_UNITS[@]}" >/dev/null 2>&1 || true
+        systemctl stop "${SERVICE_UNITS[@]}" >/dev/null 2>&1 || true
+    fi
     apt-get install -y -q --no-install-recommends -t "$codename-backports" "${BACKPORTS_PKGS[@]}"
     meson_ok || die "meson >= 1.5 is required; got $(meson --version 2>/dev/null || echo none)"
     log "dependencies installed"

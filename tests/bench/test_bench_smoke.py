@@ -209,7 +209,11 @@ class SharedStorage(unittest.TestCase):
     def setUpClass(cls):
         cls.drv = load_driver()
         cls.dir = tempfile.mkdtemp(prefix="xen-pv-bench-test.")
-        cls.drv.start_stores(cls.dir, size_mib=64)
+        try:
+            cls.drv.start_stores(cls.dir, size_mib=64)
+        except BaseException:
+            cls.tearDownClass()
+            raise
 
     @classmethod
     def tearDownClass(cls):

@@ -281,6 +281,13 @@ static void io_done(XenBlockIO *io, int ret)
     trace_xen_pv_block_io_error(ring->index, io->req.id, ret);
     io->failed = true;
     action = blk_get_error_action(ring->blk, is_read, -ret);
+    if (action == BLOCK_ERROR_ACTION_STOP && ring->stopped) {
+        /*
+         * The frontend has gone (a disconnect waits for this request): no
+         * retry would reach it, and stopping the VM for it helps nobody.
+         */
+        action = BLOCK_ERROR_ACTION_REPORT;
+    }
     if (action == BLOCK_ERROR_ACTION_STOP) {
         /* Held until the VM runs again (xen_block_ring_retry()) */
         QSIMPLEQ_INSERT_TAIL(&ring->retry, io, next);

@@ -234,25 +234,29 @@ static void xen_block_free_rings(XenBlockDevice *blockdev,
  * would otherwise freeze QEMU, QMP included, until it came back.  Their
  * grants stay mapped until then.  A poll, not a notification from the
  * completion: a ring can be freed the moment its last request is done, so
- * that request's callback cannot touch it afterwards.
+ * that request's callback cannot touch it afterwards.  The poll starts at
+ * a millisecond (a disconnect with fast I/O in flight is not delayed) and
+ * backs off to a tenth of a second (a store that is down for minutes does
+ * not wake the main loop a thousand times a second).
  */
-#define XEN_BLOCK_CLOSING_POLL_MS 1
+#define XEN_BLOCK_CLOSING_POLL_MIN_MS 1
+#define XEN_BLOCK_CLOSING_POLL_MAX_MS 100
 
 static void xen_block_closing_poll(void *opaque)
 {
     XenBlockDevice *blockdev = opaque;
     XenBlockRing **rings = blockdev->closing;
     unsigned int nr = blockdev->nr_closing;
+    int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
 
     if (xen_block_rings_busy(rings, nr)) {
-        timer_mod(blockdev->closing_timer,
-                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-                  XEN_BLOCK_CLOSING_POLL_MS);
+        blockdev->closing_poll_ms = MIN(blockdev->closing_poll_ms * 2,
+                                        XEN_BLOCK_CLOSING_POLL_MAX_MS);
+        timer_mod(blockdev->closing_timer, now + blockdev->closing_poll_ms);
         return;
     }
     trace_xen_pv_block_disconnect_done(xen_block_name(blockdev),
-                                       qemu_clock_get_ms(QEMU_CLOCK_REALTIME) -
-                                       blockdev->closing_since);
+                                       now - blockdev->closing_since);
     blockdev->closing = NULL;
     blockdev->nr_closing = 0;
     xen_block_release_rings(blockdev, rings, nr);
@@ -298,8 +302,9 @@ static bool xen_block_disconnect(XenBlockDevice *blockdev)
     blockdev->closing = rings;
     blockdev->nr_closing = nr;
     blockdev->closing_since = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    blockdev->closing_poll_ms = XEN_BLOCK_CLOSING_POLL_MIN_MS;
     timer_mod(blockdev->closing_timer,
-              blockdev->closing_since + XEN_BLOCK_CLOSING_POLL_MS);
+              blockdev->closing_since + blockdev->closing_poll_ms);
     return false;
 }
 
@@ -457,7 +462,12 @@ static void xen_block_update_size(XenBlockDevice *blockdev, bool announce)
     qatomic_set(&blockdev->limits.nb_sectors, sectors);
     trace_xen_pv_block_size(xen_block_name(blockdev), sectors);
     xen_device_backend_printf(xendev, "sectors", "%" PRIu64, sectors);
-    if (announce) {
+    /*
+     * Not while closing: XenBus answers a rewritten Closing whose frontend
+     * is gone with Closed, before the requests in flight have finished.
+     */
+    if (announce &&
+        xen_device_backend_get_state(xendev) == XenbusStateConnected) {
         /* Like Linux blkback: the frontend re-reads on a state write */
         xen_device_backend_printf(xendev, "state", "%u",
                                   xen_device_backend_get_state(xendev));

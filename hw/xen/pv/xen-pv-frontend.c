@@ -129,6 +129,7 @@ void xen_pv_frontend_changed(XenDevice *xendev, XenPvFrontendState *st,
 void xen_pv_frontend_disconnected(XenDevice *xendev, XenPvFrontendState *st,
                                   const XenPvFrontendOps *ops)
 {
+    enum xenbus_state backend_state = xen_device_backend_get_state(xendev);
     enum xenbus_state state;
 
     assert(st->disconnecting);
@@ -138,10 +139,18 @@ void xen_pv_frontend_disconnected(XenDevice *xendev, XenPvFrontendState *st,
     }
     trace_xen_pv_frontend_disconnected(xendev->backend_path,
                                        st->change_pending);
-    xen_device_backend_set_state(xendev, XenbusStateClosed);
-    if (!st->change_pending) {
-        return;
+    /*
+     * Closed, unless XenBus moved the state on meanwhile (to Closed, or
+     * back to InitWait for a frontend that initialises again).
+     */
+    if (backend_state == XenbusStateConnected ||
+        backend_state == XenbusStateClosing) {
+        xen_device_backend_set_state(xendev, XenbusStateClosed);
     }
+    /*
+     * Where the frontend is now, whether or not its changes reached us
+     * (XenBus answers some itself): handling a state again is harmless.
+     */
     if (xen_device_frontend_scanf(xendev, "state", "%u", &state) != 1) {
         state = XenbusStateUnknown;
     }

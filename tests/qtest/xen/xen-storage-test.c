@@ -95,21 +95,24 @@ static void servers_start(void)
     const char *base = g_getenv("XEN_SIM_TEST_TMPDIR");
     g_autofree char *tmpl = g_build_filename(base ?: g_get_tmp_dir(),
                                              "xen-storage-XXXXXX", NULL);
+    /* XEN_STORAGE_ONLY=nbd,...: fewer servers, to run some cases */
+    const char *only = g_getenv("XEN_STORAGE_ONLY");
+    const char *args[] = {
+        "start", "--dir", NULL, "--owner", NULL,
+        "--qemu-nbd", "./qemu-nbd", NULL, NULL, NULL
+    };
 
     store_dir = g_mkdtemp(g_strdup(tmpl));
     g_assert(store_dir);
-    {
-        /* XEN_STORAGE_ONLY=nbd,...: fewer servers, to run some cases */
-        const char *only = g_getenv("XEN_STORAGE_ONLY");
-        const char *args[] = {
-            "start", "--dir", store_dir, "--owner", owner,
-            "--qemu-nbd", "./qemu-nbd", only ? "--only" : NULL, only, NULL
-        };
-
-        if (!servers_run(args, &out)) {
-            store_error = g_steal_pointer(&out);
-            return;
-        }
+    args[2] = store_dir;
+    args[4] = owner;
+    if (only) {
+        args[7] = "--only";
+        args[8] = only;
+    }
+    if (!servers_run(args, &out)) {
+        store_error = g_steal_pointer(&out);
+        return;
     }
     env_path = g_build_filename(store_dir, "servers.env", NULL);
     g_setenv("XEN_STORAGE_ENV", env_path, true);
@@ -377,6 +380,18 @@ static void test_xenstore(const Store *st)
     finish(s, fe);
 }
 
+/* Whether RBD's image has an object at @off (rbd diff lists it). */
+static bool rbd_has_object(uint64_t off)
+{
+    g_autofree char *sub = g_strdup_printf("diff --whole-object --format "
+                                           "json %s/%s", senv("CEPH_POOL"),
+                                           senv("CEPH_IMAGE"));
+    g_autofree char *cmd = rbd_cmd(sub), *out = run_cmd("%s", cmd);
+    g_autofree char *want = g_strdup_printf("\"offset\":%" PRIu64, off);
+
+    return strstr(out, want);
+}
+
 /* The store no longer holds data at [@off, @off + @len). */
 static void assert_store_freed(Sim *s, const Store *st, uint64_t off,
                                uint64_t len)
@@ -395,19 +410,9 @@ static void assert_store_freed(Sim *s, const Store *st, uint64_t off,
                      "%" PRIu64 " (+%" PRIu64 ")", st->name, file,
                      (long long)data, off, len);
         }
-    } else {
-        g_autofree char *sub = g_strdup_printf("diff --whole-object "
-                                               "--format json %s/%s",
-                                               senv("CEPH_POOL"),
-                                               senv("CEPH_IMAGE"));
-        g_autofree char *cmd = rbd_cmd(sub), *out = run_cmd("%s", cmd);
-        g_autofree char *want = g_strdup_printf("\"offset\":%" PRIu64,
-                                                off);
-
-        if (strstr(out, want)) {
-            sim_fail("rbd: the object at %" PRIu64 " is still there after "
-                     "a discard: %s", off, out);
-        }
+    } else if (rbd_has_object(off)) {
+        sim_fail("rbd: the object at %" PRIu64 " is still there after a "
+                 "discard", off);
     }
 }
 
@@ -430,6 +435,8 @@ static void test_discard(const Store *st)
     write_pattern(bf, 0, off, SLOT, 31);
     g_assert(xen_blkfront_flush(bf));
     assert_store_pattern(s, st, off, SLOT, 31);
+    /* What the check below would miss if it could not see objects */
+    g_assert(store_file(st) || rbd_has_object(off));
     g_assert_cmpint(xen_blkfront_discard(bf, off, SLOT, false), ==,
                     BLKIF_RSP_OKAY);
     g_assert(xen_blkfront_flush(bf));
@@ -458,7 +465,7 @@ static unsigned int nbdkit_log_count(const char *what)
 
 /*
  * A guest's FLUSH reaches the store as a flush of its own (NBD_CMD_FLUSH,
- * logged by nbdkit), and only after the writes before it.
+ * logged by nbdkit's log filter), and the data written before it is there.
  */
 static void test_flush(const Store *st)
 {
@@ -597,6 +604,8 @@ static void test_fault_kill_report(const Store *st)
     XenBlkfront *bf = blk_open(fe, VBD_XVDA);
     unsigned int errors;
     g_autofree char *status = NULL;
+    bool ok = false;
+    gint64 end;
 
     store_ctl("pause", st->server);
     submit_writes(bf, 5 * SLOT, 8, 51, bufs);
@@ -611,20 +620,15 @@ static void test_fault_kill_report(const Store *st)
 
     store_ctl("restart", st->server);
     /* The NBD client connects again on the next request */
-    {
-        gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
-        g_autofree uint8_t *buf = g_malloc(IO_SIZE);
-        bool ok = false;
-
-        fill(buf, IO_SIZE, 5 * SLOT, 52);
-        while (!ok && g_get_monotonic_time() < end) {
-            ok = xen_blkfront_rw(bf, true, 5 * SLOT, buf, IO_SIZE);
-            if (!ok) {
-                g_usleep(200000);
-            }
+    end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    fill(bufs, IO_SIZE, 5 * SLOT, 52);
+    while (!ok && g_get_monotonic_time() < end) {
+        ok = xen_blkfront_rw(bf, true, 5 * SLOT, bufs, IO_SIZE);
+        if (!ok) {
+            g_usleep(200000);
         }
-        g_assert(ok);
     }
+    g_assert(ok);
     g_assert(xen_blkfront_flush(bf));
     assert_store_pattern(s, st, 5 * SLOT, IO_SIZE, 52);
     blk_done(s, bf);
@@ -799,6 +803,38 @@ static void test_fault_pause_device_del(const Store *st)
     finish(s, fe);
 }
 
+/*
+ * werror=stop, and the frontend gave up on the disk while its writes
+ * waited: the store then fails them.  Nobody is left to retry them for, so
+ * they are reported, not held: the VM does not stop, the disconnect ends.
+ */
+static void test_fault_kill_stop_closing(const Store *st)
+{
+    Sim *s = start_disk(st, "", ",werror=stop,rerror=stop");
+    g_autofree uint8_t *bufs = g_malloc(8 * IO_SIZE);
+    XenFe *fe = sim_fe_connect(s);
+    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    g_autofree char *err = NULL, *status = NULL;
+
+    store_ctl("pause", st->server);
+    submit_writes(bf, 11 * SLOT, 8, 101, bufs);
+    g_usleep(200000);
+    assert_waiting(bf, 8);
+    g_assert(xen_fe_set_state(fe, bf->fe_path, XenbusStateClosing));
+    g_assert(wait_be_state(s, VBD_XVDA, XenbusStateClosing, 5000));
+    g_assert(xen_fe_set_state(fe, bf->fe_path, XenbusStateClosed));
+    store_ctl("kill", st->server);
+    g_assert(wait_be_state(s, VBD_XVDA, XenbusStateClosed, 10000));
+    status = qmp_status(s);
+    g_assert_cmpstr(status, ==, "running");
+    if (!xen_blkfront_teardown(bf, &err)) {
+        sim_fail("after the close: %s", err);
+    }
+    g_assert_cmpint(grants_mapped(s), ==, 0);
+    xen_blkfront_free(bf);
+    finish(s, fe);
+}
+
 /* ---- main ---- */
 
 typedef struct Case {
@@ -841,6 +877,7 @@ int main(int argc, char **argv)
         { "fault/kill-stop", test_fault_kill_stop, "nbd" },
         { "fault/pause-disconnect", test_fault_pause_disconnect, "nbd" },
         { "fault/pause-device-del", test_fault_pause_device_del, "nbd" },
+        { "fault/kill-stop-closing", test_fault_kill_stop_closing, "nbd" },
         { "rbd/fault-restart", test_fault_restart, "rbd" },
         { "iscsi/fault-restart", test_fault_restart, "iscsi" },
     };

@@ -80,6 +80,7 @@ struct XenBlockDevice {
     XenBlockRing **closing;
     unsigned int nr_closing;
     int64_t closing_since;              /* QEMU_CLOCK_REALTIME, ms */
+    int64_t closing_poll_ms;            /* the poll's interval now */
     QEMUTimer *closing_timer;
     /* Frontend changes nested in our waits (xen-pv-frontend.h) */
     XenPvFrontendState fe_state;
