@@ -724,6 +724,22 @@ static int64_t grants_mapped(Sim *s)
 }
 
 /*
+ * The server stops answering (SIGSTOP) with 8 writes of pattern @gen at
+ * @off in flight, and the frontend closes (Closing, then Closed).
+ */
+static void close_while_waiting(Sim *s, const Store *st, XenBlkfront *bf,
+                                uint64_t off, uint32_t gen, uint8_t *bufs)
+{
+    store_ctl("pause", st->server);
+    submit_writes(bf, off, 8, gen, bufs);
+    g_usleep(200000);
+    assert_waiting(bf, 8);
+    g_assert(xen_fe_set_state(bf->fe, bf->fe_path, XenbusStateClosing));
+    g_assert(wait_be_state(s, bf->devid, XenbusStateClosing, 5000));
+    g_assert(xen_fe_set_state(bf->fe, bf->fe_path, XenbusStateClosed));
+}
+
+/*
  * The server stops answering (SIGSTOP) with writes in flight, and the
  * guest gives up on the disk: it closes while the requests still wait.
  * QEMU's main loop goes on (QMP answers within a second), the backend
@@ -739,13 +755,7 @@ static void test_fault_pause_disconnect(const Store *st)
     XenBlkfront *bf = blk_open(fe, VBD_XVDA);
     g_autofree char *err = NULL;
 
-    store_ctl("pause", st->server);
-    submit_writes(bf, 8 * SLOT, 8, 71, bufs);
-    g_usleep(200000);
-    assert_waiting(bf, 8);
-    g_assert(xen_fe_set_state(fe, bf->fe_path, XenbusStateClosing));
-    g_assert(wait_be_state(s, VBD_XVDA, XenbusStateClosing, 5000));
-    g_assert(xen_fe_set_state(fe, bf->fe_path, XenbusStateClosed));
+    close_while_waiting(s, st, bf, 8 * SLOT, 71, bufs);
     qmp_watch(s, 2000, "while the disconnect waits");
     g_assert_cmpint(be_int(s, VBD_XVDA, "state", -1), ==,
                     XenbusStateClosing);
@@ -816,13 +826,7 @@ static void test_fault_kill_stop_closing(const Store *st)
     XenBlkfront *bf = blk_open(fe, VBD_XVDA);
     g_autofree char *err = NULL, *status = NULL;
 
-    store_ctl("pause", st->server);
-    submit_writes(bf, 11 * SLOT, 8, 101, bufs);
-    g_usleep(200000);
-    assert_waiting(bf, 8);
-    g_assert(xen_fe_set_state(fe, bf->fe_path, XenbusStateClosing));
-    g_assert(wait_be_state(s, VBD_XVDA, XenbusStateClosing, 5000));
-    g_assert(xen_fe_set_state(fe, bf->fe_path, XenbusStateClosed));
+    close_while_waiting(s, st, bf, 11 * SLOT, 101, bufs);
     store_ctl("kill", st->server);
     g_assert(wait_be_state(s, VBD_XVDA, XenbusStateClosed, 10000));
     status = qmp_status(s);
