@@ -35,6 +35,8 @@ PKGS=(
     clang-14 libclang-rt-14-dev
     # make deb (scripts/deb): Debian's package checker
     lintian
+    # make patches: the series as a quilt series on Debian's source package
+    quilt
     # the HVM devices' option ROMs for tests/install (make deb's Recommends)
     seabios ipxe-qemu
 )

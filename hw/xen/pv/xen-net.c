@@ -666,13 +666,6 @@ static void xen_net_publish(XenNetDevice *netdev)
                               xen_device_backend_get_state(xendev));
 }
 
-static void xen_net_exit_notify(Notifier *n, void *data)
-{
-    XenNetDevice *netdev = container_of(n, XenNetDevice, exit_notifier);
-
-    netdev->exiting = true;
-}
-
 static void xen_net_realize(XenDevice *xendev, Error **errp)
 {
     XenNetDevice *netdev = XEN_NET_DEVICE(xendev);
@@ -742,24 +735,6 @@ static void xen_net_realize(XenDevice *xendev, Error **errp)
     xen_net_publish(netdev);
 }
 
-static DeviceRealize xen_net_parent_realize;
-
-/*
- * XenBus's realize registers its exit notifier (which unrealizes us) last:
- * ours, registered after it, runs before it.
- */
-static void xen_net_device_realize(DeviceState *dev, Error **errp)
-{
-    ERRP_GUARD();
-    XenNetDevice *netdev = XEN_NET_DEVICE(dev);
-
-    xen_net_parent_realize(dev, errp);
-    if (!*errp && netdev->error_bh) {
-        netdev->exit_notifier.notify = xen_net_exit_notify;
-        qemu_add_exit_notifier(&netdev->exit_notifier);
-    }
-}
-
 static void xen_net_unrealize(XenDevice *xendev)
 {
     XenNetDevice *netdev = XEN_NET_DEVICE(xendev);
@@ -768,10 +743,6 @@ static void xen_net_unrealize(XenDevice *xendev)
         return;                 /* realize failed before anything was set */
     }
     trace_xen_pv_net_unrealize(xen_net_name(netdev));
-    if (netdev->exiting) {
-        /* net_cleanup() ran: the peer is gone, the process is too */
-        netdev->nic = NULL;
-    }
     /*
      * As a frontend change would, but under the same guard: a change that
      * comes inside the disconnect's waits, or later, is ignored.
@@ -780,10 +751,6 @@ static void xen_net_unrealize(XenDevice *xendev)
                              &xen_net_frontend_ops);
     qemu_bh_delete(netdev->error_bh);
     netdev->error_bh = NULL;
-    if (netdev->exit_notifier.notify) {
-        qemu_remove_exit_notifier(&netdev->exit_notifier);
-        netdev->exit_notifier.notify = NULL;
-    }
     if (netdev->nic) {
         qemu_del_nic(netdev->nic);
         netdev->nic = NULL;
@@ -886,8 +853,6 @@ static void xen_net_class_init(ObjectClass *class, void *data)
     dev_class->user_creatable = true;
     dev_class->desc = "Xen PV network backend (qnic)";
     device_class_set_props(dev_class, xen_net_props);
-    device_class_set_parent_realize(dev_class, xen_net_device_realize,
-                                    &xen_net_parent_realize);
     object_class_property_add(class, "queue-stats", "XenNetQueueStats",
                               xen_net_get_queue_stats, NULL, NULL, NULL);
     object_class_property_add_bool(class, "carrier", xen_net_get_carrier,

@@ -94,19 +94,11 @@ static char *sim_xs_get_domain_path(struct qemu_xs_handle *h,
     return g_strdup_printf("/local/domain/%u", domid);
 }
 
-/*
- * Like libxenstore's xs_directory(), return the array and the names in one
- * allocation: callers (xen-bus.c, xen-legacy-backend.c, ours) free only the
- * array.  Handing out separately allocated names leaked every name of every
- * listing, and XenBus lists the backend directories on every state change.
- */
+/* The array and its names in one allocation, as libxenstore returns them */
 static char **sim_xs_directory(struct qemu_xs_handle *h, xs_transaction_t t,
                                const char *path, unsigned int *num)
 {
     GList *items = NULL;
-    unsigned int n, i = 0;
-    size_t size;
-    char **ret, *p;
     int err;
 
     qatomic_inc(&xen_sim->counters.xs_directories);
@@ -115,24 +107,7 @@ static char **sim_xs_directory(struct qemu_xs_handle *h, xs_transaction_t t,
         errno = err;
         return NULL;
     }
-    n = g_list_length(items);
-    size = (n + 1) * sizeof(char *);
-    for (GList *l = items; l; l = l->next) {
-        size += strlen(l->data) + 1;
-    }
-    ret = g_malloc(size);
-    p = (char *)&ret[n + 1];
-    for (GList *l = items; l; l = l->next) {
-        size_t len = strlen(l->data) + 1;
-
-        memcpy(p, l->data, len);
-        ret[i++] = p;
-        p += len;
-    }
-    ret[n] = NULL;
-    g_list_free_full(items, g_free);
-    *num = n;
-    return ret;
+    return xs_impl_directory_array(items, num);
 }
 
 static void *sim_xs_read(struct qemu_xs_handle *h, xs_transaction_t t,

@@ -84,14 +84,6 @@ struct XenNetDevice {
 
     /* A queue reported a broken frontend; written to XenStore from here */
     QEMUBH *error_bh;
-
-    /*
-     * XenBus unrealizes its devices from an exit notifier, after
-     * net_cleanup() has already cleaned up the NIC's peer: ours, which runs
-     * first, tells unrealize to leave the net layer alone then.
-     */
-    Notifier exit_notifier;
-    bool exiting;
 };
 
 /* BQL: the NIC queue (netdev queue) queue @index sends on; NULL: none. */
