@@ -3,7 +3,7 @@
 #
 # Build one variant of QEMU from the pristine source plus this project.
 #
-#   scripts/build.sh [ours|stock|asan|install]
+#   scripts/build.sh [ours|stock|asan|install|series]
 #
 #   ours   our devices + xen-sim: tree build/src, build dir build/qemu,
 #          stable paths build/qemu-system-x86_64 and build/qemu-img
@@ -16,6 +16,9 @@
 #          target "meson install" installs: build/install/<prefix>/{src,qemu}
 #          (e.g. build/install/usr-local), one build dir per prefix
 #          (scripts/install.sh, make install, make deb)
+#   series Debian's QEMU source with `make patches`' series applied (quilt),
+#          which tests/patches makes in build/patches-test/src: build dir
+#          build/patches-test/qemu
 #
 # Environment: QEMU_SRC (use your own QEMU 10.0 tree), XEN_PV_CACHE (cache
 # directory, default ~/.cache/xen-pv-qemu), JOBS (parallel jobs, default nproc),
@@ -34,12 +37,17 @@ asan)  top="$PROJECT_ROOT/build/asan" ;;
 install)
     prefix=$(install_prefix "${PREFIX:-/usr/local}")
     top=$(install_top "$prefix") ;;
-*) die "unknown variant '$variant' (ours, stock, asan or install)" ;;
+series)
+    # QEMU with `make patches`' series applied, a tree tests/patches makes
+    # in build/patches-test/src: built as ours is, without the overlay
+    top="$PROJECT_ROOT/build/patches-test"
+    [ -f "$top/src/VERSION" ] || die "no tree in $top/src (tests/patches makes it)" ;;
+*) die "unknown variant '$variant' (ours, stock, asan, install or series)" ;;
 esac
 # The asan and install variants are "ours": same overlay (install adds the
 # emulated devices of HVM guests, see below).
 overlay_variant=$variant
-case "$variant" in asan|install) overlay_variant=ours ;; esac
+case "$variant" in asan|install|series) overlay_variant=ours ;; esac
 tree="$top/src"
 mkdir -p "$top"
 # Build output is never tracked (QEMU owns the name .gitignore at the top).
@@ -48,9 +56,13 @@ bdir="$top/qemu"
 
 setup_ccache
 
-pristine=$("$here/fetch-qemu.sh")
-/usr/bin/python3 "$here/overlay.py" --source "$pristine" --dest "$tree" \
-    --variant "$overlay_variant"
+if [ "$variant" = series ]; then
+    pristine=$tree
+else
+    pristine=$("$here/fetch-qemu.sh")
+    /usr/bin/python3 "$here/overlay.py" --source "$pristine" --dest "$tree" \
+        --variant "$overlay_variant"
+fi
 
 # The device set (configs/devices/x86_64-softmmu): the installed device
 # model also has the emulated devices of HVM guests (see below).
