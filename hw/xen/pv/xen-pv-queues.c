@@ -49,14 +49,14 @@ static bool map_queues(XenPvQueueContexts *qc,
         }
     }
     if (with_vqs && without_vqs) {
-        error_setg(errp, "iothread-vq-mapping: give 'vqs' for every IOThread "
-                   "or for none");
+        error_setg(errp, XEN_PV_QUEUE_MAPPING_PROP ": give 'vqs' for every "
+                   "IOThread or for none");
         return false;
     }
     for (i = 0; i < qc->nr; i++) {
         if (with_vqs && !seen[i]) {
-            error_setg(errp, "queue %u has no IOThread in iothread-vq-mapping",
-                       i);
+            error_setg(errp, "queue %u has no IOThread in "
+                       XEN_PV_QUEUE_MAPPING_PROP, i);
             return false;
         }
         if (!with_vqs) {
@@ -87,11 +87,17 @@ bool xen_pv_queue_contexts_init(XenPvQueueContexts *qc, unsigned int nr,
         return true;
     }
     if (iothread) {
-        error_setg(errp, "iothread and iothread-vq-mapping cannot be used "
-                   "together");
+        error_setg(errp, "iothread and " XEN_PV_QUEUE_MAPPING_PROP
+                   " cannot be used together");
         return false;
     }
     return map_queues(qc, mapping, errp);
+}
+
+void xen_pv_queue_mapping_add_alias(Object *obj)
+{
+    object_property_add_alias(obj, XEN_PV_QUEUE_MAPPING_ALIAS, obj,
+                              XEN_PV_QUEUE_MAPPING_PROP);
 }
 
 void xen_pv_queue_contexts_cleanup(XenPvQueueContexts *qc)

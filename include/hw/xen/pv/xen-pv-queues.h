@@ -4,8 +4,9 @@
  * Xen PV backends: which AioContext serves each queue (ring) of a device.
  *
  * Both backends take the same two properties as virtio-blk: `iothread` (every
- * queue in one IOThread) or `iothread-vq-mapping` (a list of IOThreads, with
- * or without explicit queue numbers; without them queues go round robin).
+ * queue in one IOThread) or `iothread-queue-mapping` (a list of IOThreads,
+ * with or without explicit queue numbers; without them queues go round
+ * robin), also known by virtio-blk's name `iothread-vq-mapping`, an alias.
  * Neither means the main loop.  QEMU's own helper for this lives in
  * hw/virtio/iothread-vq-mapping.c, which is only built with virtio; the
  * QAPI type and the qdev property are reused.
@@ -17,6 +18,10 @@
 #include "block/aio.h"
 #include "qapi/qapi-types-virtio.h"
 #include "system/iothread.h"
+
+/* The queue mapping property, and its alias of virtio-blk's name */
+#define XEN_PV_QUEUE_MAPPING_PROP "iothread-queue-mapping"
+#define XEN_PV_QUEUE_MAPPING_ALIAS "iothread-vq-mapping"
 
 typedef struct XenPvQueueContexts {
     unsigned int nr;            /* queues */
@@ -35,6 +40,13 @@ bool xen_pv_queue_contexts_init(XenPvQueueContexts *qc, unsigned int nr,
                                 IOThread *iothread,
                                 IOThreadVirtQueueMappingList *mapping,
                                 Error **errp);
+
+/*
+ * xen_pv_queue_mapping_add_alias: from the device's instance_init, once its
+ * class has the XEN_PV_QUEUE_MAPPING_PROP property: XEN_PV_QUEUE_MAPPING_ALIAS
+ * reads and writes the same list.
+ */
+void xen_pv_queue_mapping_add_alias(Object *obj);
 
 /* BQL.  Drop the IOThread references; @qc may be zeroed or half set up. */
 void xen_pv_queue_contexts_cleanup(XenPvQueueContexts *qc);
