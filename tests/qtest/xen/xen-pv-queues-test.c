@@ -7,7 +7,8 @@
  * virtio-blk's name, its alias `iothread-vq-mapping`.  For each device and
  * each name: a device created with the mapping under that name shows the
  * same list under both names, and realize sees it (a mapping together with
- * `iothread`, or naming an IOThread that does not exist, is refused).
+ * `iothread`, naming an IOThread that does not exist, or mapping queues
+ * wrongly, is refused).
  */
 
 #include "qemu/osdep.h"
@@ -37,6 +38,20 @@ static const QueueCase cases[] = {
 
 #define MAPPING "[{\"iothread\": \"io0\", \"vqs\": [0]}, " \
                 "{\"iothread\": \"io1\", \"vqs\": [1]}]"
+
+/* Mappings of two queues that realize refuses */
+static const char *const bad_mappings[] = {
+    /* a queue out of range */
+    "[{\"iothread\": \"io0\", \"vqs\": [0, 2]}, "
+    "{\"iothread\": \"io1\", \"vqs\": [1]}]",
+    /* a queue given twice */
+    "[{\"iothread\": \"io0\", \"vqs\": [0, 1]}, "
+    "{\"iothread\": \"io1\", \"vqs\": [1]}]",
+    /* a queue missing */
+    "[{\"iothread\": \"io0\", \"vqs\": [0]}]",
+    /* 'vqs' on some entries only */
+    "[{\"iothread\": \"io0\", \"vqs\": [0, 1]}, {\"iothread\": \"io1\"}]",
+};
 
 /*
  * device_add of a @c->driver with id @id, its backend number @n (drive or
@@ -138,6 +153,15 @@ static void test_mapping(const void *opaque)
                    "cannot be used together");
     assert_refused(add_device(s, c, "dev2", 2,
                               "[{\"iothread\": \"io9\"}]", ""), "io9");
+    for (size_t i = 0; i < ARRAY_SIZE(bad_mappings); i++) {
+        assert_refused(add_device(s, c, "dev2", 2, bad_mappings[i], ""), "");
+    }
+    /* Without 'vqs': round robin, accepted */
+    resp = add_device(s, c, "dev2", 2,
+                      "[{\"iothread\": \"io0\"}, {\"iothread\": \"io1\"}]",
+                      "");
+    g_assert(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
     sim_assert_alive(s);
     sim_stop(s);
 }
