@@ -10,7 +10,6 @@
 
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
-#include "qemu/host-utils.h"
 #include "hw/xen/pv/xen-blkif.h"
 #include "hw/xen/interface/io/protocols.h"
 
@@ -26,21 +25,28 @@ typedef struct XenBlkifLayout {
     size_t rsp_operation, rsp_status;
 } XenBlkifLayout;
 
+/*
+ * The ring slot and the request and response layouts of each ABI, from the
+ * types of hw/block/xen_blkif.h; INDIRECT has no such type there: its
+ * indirect_grefs follow id, sector_number, handle and a 16-bit pad.
+ */
+#define ENTRY_SIZE(abi_) sizeof(((blkif_##abi_##_sring_t *)0)->ring[0])
+#define LAYOUT(abi_, grefs_) {                                              \
+        .entry_size = ENTRY_SIZE(abi_),                                     \
+        .response_size = sizeof(struct blkif_##abi_##_response),            \
+        .id = offsetof(struct blkif_##abi_##_request, id),                  \
+        .sector = offsetof(struct blkif_##abi_##_request, sector_number),   \
+        .seg = offsetof(struct blkif_##abi_##_request, seg),                \
+        .discard_nr_sectors =                                               \
+            offsetof(struct blkif_##abi_##_request_discard, nr_sectors),    \
+        .indirect_grefs = (grefs_),                                         \
+        .rsp_operation = offsetof(struct blkif_##abi_##_response, operation), \
+        .rsp_status = offsetof(struct blkif_##abi_##_response, status),     \
+    }
+
 static const XenBlkifLayout layouts[] = {
-    [XEN_BLKIF_ABI_X86_64] = {
-        .entry_size = 112, .response_size = 16,
-        .id = 8, .sector = 16, .seg = 24,
-        .discard_nr_sectors = 24,
-        .indirect_grefs = 28,
-        .rsp_operation = 8, .rsp_status = 10,
-    },
-    [XEN_BLKIF_ABI_X86_32] = {
-        .entry_size = 108, .response_size = 12,
-        .id = 4, .sector = 12, .seg = 20,
-        .discard_nr_sectors = 20,
-        .indirect_grefs = 24,
-        .rsp_operation = 8, .rsp_status = 10,
-    },
+    [XEN_BLKIF_ABI_X86_64] = LAYOUT(x86_64, 28),
+    [XEN_BLKIF_ABI_X86_32] = LAYOUT(x86_32, 24),
 };
 
 /* INDIRECT keeps the same id/sector offsets; its handle sits after them. */
@@ -52,6 +58,10 @@ static const XenBlkifLayout layouts[] = {
 #define SEG_OFF_LAST        5
 
 QEMU_BUILD_BUG_ON(sizeof(struct blkif_request) != 112);
+QEMU_BUILD_BUG_ON(ENTRY_SIZE(x86_64) != XEN_BLKIF_MAX_ENTRY_SIZE);
+QEMU_BUILD_BUG_ON(sizeof(blkif_x86_64_request_t) != ENTRY_SIZE(x86_64));
+QEMU_BUILD_BUG_ON(sizeof(blkif_x86_32_request_t) != ENTRY_SIZE(x86_32));
+QEMU_BUILD_BUG_ON(sizeof(XenBlkifRequestCopy) != XEN_BLKIF_MAX_ENTRY_SIZE);
 QEMU_BUILD_BUG_ON(sizeof(struct blkif_request_segment) != SEG_SIZE);
 QEMU_BUILD_BUG_ON(XEN_BLKIF_MAX_INDIRECT_SEGS != 4096);
 
@@ -82,10 +92,15 @@ size_t xen_blkif_response_size(XenBlkifAbi abi)
 
 unsigned int xen_blkif_ring_entries(XenBlkifAbi abi, unsigned int nr_pages)
 {
-    size_t room = (size_t)nr_pages * XEN_BLKIF_PAGE_SIZE -
-                  XEN_BLKIF_RING_HEADER_SIZE;
+    size_t size = (size_t)nr_pages * XEN_BLKIF_PAGE_SIZE;
 
-    return pow2floor(room / layouts[abi].entry_size);
+    switch (abi) {
+    case XEN_BLKIF_ABI_X86_32:
+        return __CONST_RING_SIZE(blkif_x86_32, size);
+    case XEN_BLKIF_ABI_X86_64:
+        return __CONST_RING_SIZE(blkif_x86_64, size);
+    }
+    g_assert_not_reached();
 }
 
 void xen_blkif_decode_slot(XenBlkifAbi abi, const void *bytes,

@@ -26,12 +26,6 @@
 #include "xen-block-ring.h"
 #include "trace.h"
 
-/* Offsets in the shared ring header (ring.h's struct *_sring) */
-#define SRING_REQ_PROD  0
-#define SRING_REQ_EVENT 4
-#define SRING_RSP_PROD  8
-#define SRING_RSP_EVENT 12
-
 /* Largest discard or write-zeroes passed to the block layer at once */
 #define XEN_BLOCK_DISCARD_CHUNK (1ull << 30)
 
@@ -66,15 +60,18 @@ struct XenBlockRing {
     AioContext *ctx;
 
     XenBlkifAbi abi;
-    size_t entry_size;
     unsigned int nr_entries;
-    uint8_t *sring;                 /* the mapped ring pages */
-    uint8_t *entries;
+    void *sring;                    /* the mapped ring pages */
+    /*
+     * The back ring of the ABI (ring.h), attached to @sring.  What does not
+     * depend on the slot layout (indices, the header, RING_SIZE) goes
+     * through rings.common, as in upstream's dataplane: req_cons and
+     * rsp_prod_pvt are the ring's private indices.
+     */
+    blkif_back_rings_t rings;
     uint32_t ring_refs[XEN_BLOCK_MAX_RING_PAGES];
     unsigned int nr_ring_refs;
     XenEventChannel *evtchn;
-    RING_IDX req_cons;
-    RING_IDX rsp_prod_pvt;
 
     XenBlockIO *pool;
     QSIMPLEQ_HEAD(, XenBlockIO) free;
@@ -128,9 +125,35 @@ static void ring_submit_batch(XenBlockRing *ring);
 static void io_start(XenBlockIO *io);
 static void ring_retry_bh(void *opaque);
 
-static inline uint32_t *sring_field(XenBlockRing *ring, size_t off)
+/* The back ring, for what all ABIs share (see XenBlockRing.rings) */
+static inline blkif_common_back_ring_t *ring_back(XenBlockRing *ring)
 {
-    return (uint32_t *)(ring->sring + off);
+    return &ring->rings.common;
+}
+
+/* The one read of slot @idx that is used: copied whole into @copy */
+static void ring_copy_request(XenBlockRing *ring, RING_IDX idx,
+                              XenBlkifRequestCopy *copy)
+{
+    switch (ring->abi) {
+    case XEN_BLKIF_ABI_X86_32:
+        RING_COPY_REQUEST(&ring->rings.x86_32_part, idx, &copy->x86_32);
+        break;
+    case XEN_BLKIF_ABI_X86_64:
+        RING_COPY_REQUEST(&ring->rings.x86_64_part, idx, &copy->x86_64);
+        break;
+    }
+}
+
+static void *ring_get_response(XenBlockRing *ring, RING_IDX idx)
+{
+    switch (ring->abi) {
+    case XEN_BLKIF_ABI_X86_32:
+        return RING_GET_RESPONSE(&ring->rings.x86_32_part, idx);
+    case XEN_BLKIF_ABI_X86_64:
+        return RING_GET_RESPONSE(&ring->rings.x86_64_part, idx);
+    }
+    g_assert_not_reached();
 }
 
 /* ---- responses ---- */
@@ -139,20 +162,15 @@ static inline uint32_t *sring_field(XenBlockRing *ring, size_t off)
 static void ring_push_responses(void *opaque)
 {
     XenBlockRing *ring = opaque;
-    RING_IDX old, new = ring->rsp_prod_pvt;
+    blkif_common_back_ring_t *back = ring_back(ring);
     Error *local_err = NULL;
+    bool notify;
 
-    old = qatomic_read(sring_field(ring, SRING_RSP_PROD));
-    if (old == new) {
+    if (qatomic_read(&back->sring->rsp_prod) == back->rsp_prod_pvt) {
         return;
     }
-    /* Paired with the frontend's read barrier after reading rsp_prod */
-    smp_wmb();
-    qatomic_set(sring_field(ring, SRING_RSP_PROD), new);
-    /* Order rsp_prod before reading rsp_event, as RING_PUSH_RESPONSES does */
-    smp_mb();
-    if ((RING_IDX)(new - qatomic_read(sring_field(ring, SRING_RSP_EVENT))) <
-        (RING_IDX)(new - old)) {
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(back, notify);
+    if (notify) {
         xen_device_notify_event_channel(ring->xendev, ring->evtchn,
                                         &local_err);
         if (local_err) {
@@ -166,11 +184,12 @@ static void ring_push_responses(void *opaque)
 static void ring_respond(XenBlockRing *ring, uint64_t id, uint8_t operation,
                          int16_t status)
 {
-    uint8_t *slot = ring->entries +
-        (ring->rsp_prod_pvt & (ring->nr_entries - 1)) * ring->entry_size;
+    blkif_common_back_ring_t *back = ring_back(ring);
 
-    xen_blkif_encode_response(ring->abi, slot, id, operation, status);
-    ring->rsp_prod_pvt++;
+    xen_blkif_encode_response(ring->abi,
+                              ring_get_response(ring, back->rsp_prod_pvt),
+                              id, operation, status);
+    back->rsp_prod_pvt++;
     trace_xen_pv_block_respond(ring->index, id, operation, status);
     if (ring->stopped) {
         /*
@@ -571,8 +590,9 @@ static void ring_handle_slot(XenBlockRing *ring, const XenBlkifSlot *s,
 static void ring_halt(XenBlockRing *ring, RING_IDX prod)
 {
     ring->broken = true;
-    trace_xen_pv_block_ring_overflow(ring->index, prod, ring->rsp_prod_pvt,
-                                  ring->nr_entries);
+    trace_xen_pv_block_ring_overflow(ring->index, prod,
+                                     ring_back(ring)->rsp_prod_pvt,
+                                     ring->nr_entries);
     xen_block_ring_broken(ring->blockdev, ring->index);
 }
 
@@ -580,12 +600,14 @@ static void ring_halt(XenBlockRing *ring, RING_IDX prod)
 static bool ring_handle(void *opaque)
 {
     XenBlockRing *ring = opaque;
-    uint8_t copy[XEN_BLKIF_MAX_ENTRY_SIZE];
+    blkif_common_back_ring_t *back = ring_back(ring);
+    XenBlkifRequestCopy copy;
     XenBlockLimits lim;
     XenBlkifSlot slot;
     bool progress = false;
     size_t cost;
     RING_IDX prod;
+    int more;
 
     if (ring->stopped || ring->broken) {
         return false;
@@ -599,23 +621,21 @@ static bool ring_handle(void *opaque)
     ring->stalled = false;
     defer_call_begin();
     for (;;) {
-        prod = qatomic_read(sring_field(ring, SRING_REQ_PROD));
+        prod = qatomic_read(&back->sring->req_prod);
         /* Paired with the frontend's write barrier before req_prod */
         smp_rmb();
-        if ((RING_IDX)(prod - ring->rsp_prod_pvt) > ring->nr_entries) {
+        if (RING_REQUEST_PROD_OVERFLOW(back, prod)) {
             ring_halt(ring, prod);
             break;
         }
-        while (ring->req_cons != prod) {
+        while (back->req_cons != prod) {
             if (ring->barrier || QSIMPLEQ_EMPTY(&ring->free)) {
                 ring->stalled = true;
                 goto out;
             }
             /* The one and only read of this slot that is used */
-            memcpy(copy, ring->entries + (ring->req_cons &
-                   (ring->nr_entries - 1)) * ring->entry_size,
-                   ring->entry_size);
-            xen_blkif_decode_slot(ring->abi, copy, &slot);
+            ring_copy_request(ring, back->req_cons, &copy);
+            xen_blkif_decode_slot(ring->abi, &copy, &slot);
             xen_block_get_limits(ring->blockdev, &lim);
             cost = xen_blkif_slot_cost(&slot, &lim);
             if (ring->inflight &&
@@ -630,7 +650,7 @@ static bool ring_handle(void *opaque)
                 ring->stalled = true;
                 goto out;
             }
-            ring->req_cons++;
+            back->req_cons++;
             progress = true;
             ring_handle_slot(ring, &slot, &lim, cost);
         }
@@ -638,10 +658,12 @@ static bool ring_handle(void *opaque)
             /* Polled: no kick wanted; ring_poll_notify() asks again */
             break;
         }
-        /* RING_FINAL_CHECK_FOR_REQUESTS: ask for a kick, then look again */
-        qatomic_set(sring_field(ring, SRING_REQ_EVENT), ring->req_cons + 1);
-        smp_mb(); /* req_event before req_prod; paired with the frontend's */
-        if (qatomic_read(sring_field(ring, SRING_REQ_PROD)) == ring->req_cons) {
+        /*
+         * Ask for a kick, then look again.  A producer beyond the ring
+         * counts as work: the next round halts the ring.
+         */
+        RING_FINAL_CHECK_FOR_REQUESTS(back, more);
+        if (!more) {
             break;
         }
     }
@@ -680,18 +702,23 @@ static bool ring_poll_pending(void *opaque)
         qatomic_read(&ring->quiesced)) {
         return false;
     }
-    return qatomic_read(sring_field(ring, SRING_REQ_PROD)) != ring->req_cons;
+    return qatomic_read(&ring_back(ring)->sring->req_prod) !=
+           ring_back(ring)->req_cons;
 }
 
 static void ring_poll_notify(void *opaque, bool enable)
 {
     XenBlockRing *ring = opaque;
+    blkif_common_back_ring_t *back = ring_back(ring);
 
     ring->polling = !enable;
-    trace_xen_pv_block_ring_poll(ring->index, !enable, ring->req_cons);
+    trace_xen_pv_block_ring_poll(ring->index, !enable, back->req_cons);
     if (enable) {
-        /* As a pass ends: ask for a kick; the poll loop checks once more */
-        qatomic_set(sring_field(ring, SRING_REQ_EVENT), ring->req_cons + 1);
+        /*
+         * As a pass ends: ask for a kick (RING_FINAL_CHECK_FOR_REQUESTS
+         * without its checks: the poll loop checks once more)
+         */
+        qatomic_set(&back->sring->req_event, back->req_cons + 1);
         smp_mb(); /* req_event before req_prod; paired with the frontend's */
     }
 }
@@ -712,7 +739,6 @@ XenBlockRing *xen_block_ring_start(XenBlockDevice *blockdev,
     ring->index = cfg->index;
     ring->ctx = cfg->ctx;
     ring->abi = cfg->abi;
-    ring->entry_size = xen_blkif_entry_size(cfg->abi);
     ring->nr_entries = xen_blkif_ring_entries(cfg->abi, cfg->nr_ring_refs);
     ring->nr_ring_refs = cfg->nr_ring_refs;
     memcpy(ring->ring_refs, cfg->ring_refs,
@@ -728,10 +754,26 @@ XenBlockRing *xen_block_ring_start(XenBlockDevice *blockdev,
         g_free(ring);
         return NULL;
     }
-    ring->entries = ring->sring + XEN_BLKIF_RING_HEADER_SIZE;
     /* A fresh ring starts where the frontend initialised it */
-    ring->req_cons = ring->rsp_prod_pvt =
-        qatomic_read(sring_field(ring, SRING_RSP_PROD));
+    switch (ring->abi) {
+    case XEN_BLKIF_ABI_X86_32: {
+        blkif_x86_32_sring_t *sring = ring->sring;
+
+        BACK_RING_ATTACH(&ring->rings.x86_32_part, sring,
+                         qatomic_read(&sring->rsp_prod),
+                         ring->nr_ring_refs * XEN_BLKIF_PAGE_SIZE);
+        break;
+    }
+    case XEN_BLKIF_ABI_X86_64: {
+        blkif_x86_64_sring_t *sring = ring->sring;
+
+        BACK_RING_ATTACH(&ring->rings.x86_64_part, sring,
+                         qatomic_read(&sring->rsp_prod),
+                         ring->nr_ring_refs * XEN_BLKIF_PAGE_SIZE);
+        break;
+    }
+    }
+    assert(RING_SIZE(ring_back(ring)) == ring->nr_entries);
 
     ring->evtchn = xen_device_bind_event_channel(xendev, cfg->event_channel,
                                                  ring_handle, ring, errp);
@@ -867,8 +909,8 @@ void xen_block_ring_free(XenBlockRing *ring)
     defer_call_end();
     assert(ring->inflight == 0);
 
-    trace_xen_pv_block_ring_free(ring->index, ring->req_cons,
-                              ring->rsp_prod_pvt,
+    trace_xen_pv_block_ring_free(ring->index, ring_back(ring)->req_cons,
+                              ring_back(ring)->rsp_prod_pvt,
                               xen_block_grants_nr_persistent(&ring->grants));
     xen_block_grants_cleanup(&ring->grants);
     qemu_bh_delete(ring->resume_bh);

@@ -550,7 +550,7 @@ static bool xen_block_setup_queues(XenBlockDevice *blockdev, Error **errp)
     }
     if (!xen_pv_queue_contexts_init(&blockdev->qctx, blockdev->max_queues,
                                     props->iothread,
-                                    props->iothread_vq_mapping, errp)) {
+                                    props->iothread_queue_mapping, errp)) {
         return false;
     }
     blockdev->queue_ctx = blockdev->qctx.ctx;
@@ -758,10 +758,15 @@ static const Property xen_block_props[] = {
                      XEN_BLOCK_DEFAULT_IO_BUDGET),
     DEFINE_PROP_LINK("iothread", XenBlockDevice, props.iothread,
                      TYPE_IOTHREAD, IOThread *),
-    DEFINE_PROP_IOTHREAD_VQ_MAPPING_LIST("iothread-vq-mapping",
+    DEFINE_PROP_IOTHREAD_VQ_MAPPING_LIST(XEN_PV_QUEUE_MAPPING_PROP,
                                          XenBlockDevice,
-                                         props.iothread_vq_mapping),
+                                         props.iothread_queue_mapping),
 };
+
+static void xen_block_instance_init(Object *obj)
+{
+    xen_pv_queue_mapping_add_alias(obj);
+}
 
 static void xen_block_class_init(ObjectClass *class, void *data)
 {
@@ -836,6 +841,7 @@ static const TypeInfo xen_block_types[] = {
         .name = TYPE_XEN_BLOCK_DEVICE,
         .parent = TYPE_XEN_DEVICE,
         .instance_size = sizeof(XenBlockDevice),
+        .instance_init = xen_block_instance_init,
         .abstract = true,
         .class_size = sizeof(XenBlockDeviceClass),
         .class_init = xen_block_class_init,

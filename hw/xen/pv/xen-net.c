@@ -699,7 +699,7 @@ static void xen_net_realize(XenDevice *xendev, Error **errp)
     }
     if (!xen_pv_queue_contexts_init(&netdev->qctx, netdev->max_queues,
                                     props->iothread,
-                                    props->iothread_vq_mapping, errp)) {
+                                    props->iothread_queue_mapping, errp)) {
         xen_pv_queue_contexts_cleanup(&netdev->qctx);
         return;
     }
@@ -833,10 +833,15 @@ static const Property xen_net_props[] = {
                        XEN_NETIF_TX_FATAL_SLOTS_DFLT),
     DEFINE_PROP_LINK("iothread", XenNetDevice, props.iothread,
                      TYPE_IOTHREAD, IOThread *),
-    DEFINE_PROP_IOTHREAD_VQ_MAPPING_LIST("iothread-vq-mapping",
+    DEFINE_PROP_IOTHREAD_VQ_MAPPING_LIST(XEN_PV_QUEUE_MAPPING_PROP,
                                          XenNetDevice,
-                                         props.iothread_vq_mapping),
+                                         props.iothread_queue_mapping),
 };
+
+static void xen_net_instance_init(Object *obj)
+{
+    xen_pv_queue_mapping_add_alias(obj);
+}
 
 static void xen_net_class_init(ObjectClass *class, void *data)
 {
@@ -863,6 +868,7 @@ static const TypeInfo xen_net_type_info = {
     .name = TYPE_XEN_NET_DEVICE,
     .parent = TYPE_XEN_DEVICE,
     .instance_size = sizeof(XenNetDevice),
+    .instance_init = xen_net_instance_init,
     .class_init = xen_net_class_init,
 };
 

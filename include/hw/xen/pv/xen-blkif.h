@@ -14,6 +14,13 @@
 
 #include "hw/xen/xen.h"         /* the Xen interface version, first */
 #include "hw/xen/interface/io/blkif.h"
+/*
+ * The ring types of both x86 ABIs (blkif_x86_32_* and blkif_x86_64_*,
+ * DEFINE_RING_TYPES of ring.h) and the union of their back rings,
+ * blkif_back_rings_t, as upstream's xen-block dataplane uses them.
+ */
+#include "qemu/atomic.h"        /* barrier(), for xen_blkif.h */
+#include "hw/block/xen_blkif.h"
 
 #define XEN_BLKIF_PAGE_SIZE         4096
 #define XEN_BLKIF_SECTOR_SHIFT      9
@@ -25,9 +32,7 @@
 /* The most segments an indirect request can name: 8 pages of 512 */
 #define XEN_BLKIF_MAX_INDIRECT_SEGS \
     (BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * XEN_BLKIF_SEGS_PER_INDIRECT_PAGE)
-/* The shared ring header (req_prod, req_event, rsp_prod, rsp_event, pad) */
-#define XEN_BLKIF_RING_HEADER_SIZE  64
-/* Largest ring slot of any ABI */
+/* Largest ring slot of any ABI (x86_64's; checked in xen-blkif.c) */
 #define XEN_BLKIF_MAX_ENTRY_SIZE    112
 
 /**
@@ -53,7 +58,7 @@ bool xen_blkif_abi_from_protocol(const char *protocol, XenBlkifAbi *abi);
 size_t xen_blkif_entry_size(XenBlkifAbi abi);
 size_t xen_blkif_response_size(XenBlkifAbi abi);
 
-/* Number of slots of a ring of @nr_pages pages. */
+/* Number of slots of a ring of @nr_pages pages (ring.h's __RING_SIZE). */
 unsigned int xen_blkif_ring_entries(XenBlkifAbi abi, unsigned int nr_pages);
 
 /**
@@ -72,6 +77,16 @@ typedef struct XenBlkifSlot {
     struct blkif_request_segment seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
     uint32_t indirect_grefs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
 } XenBlkifSlot;
+
+/*
+ * A private copy of one ring slot, as RING_COPY_REQUEST() makes it: the
+ * request type of each ABI fills its whole slot.
+ */
+typedef union XenBlkifRequestCopy {
+    blkif_x86_32_request_t x86_32;
+    blkif_x86_64_request_t x86_64;
+    uint8_t bytes[XEN_BLKIF_MAX_ENTRY_SIZE];
+} XenBlkifRequestCopy;
 
 /* Decode the slot copy @bytes (xen_blkif_entry_size() of them). */
 void xen_blkif_decode_slot(XenBlkifAbi abi, const void *bytes,

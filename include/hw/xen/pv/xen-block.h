@@ -54,7 +54,7 @@ typedef struct XenBlockProperties {
     OnOffAuto grant_copy;
     uint64_t io_budget;                 /* bytes, split between the rings */
     IOThread *iothread;
-    IOThreadVirtQueueMappingList *iothread_vq_mapping;
+    IOThreadVirtQueueMappingList *iothread_queue_mapping;
 } XenBlockProperties;
 
 struct XenBlockDevice {

@@ -43,7 +43,7 @@ typedef struct XenNetProperties {
     uint32_t rx_stall_timeout_ms;
     uint32_t fatal_tx_slots;
     IOThread *iothread;
-    IOThreadVirtQueueMappingList *iothread_vq_mapping;
+    IOThreadVirtQueueMappingList *iothread_queue_mapping;
 } XenNetProperties;
 
 /* What the frontend asked for; fixed while connected. */
