@@ -17,7 +17,7 @@ is 1 if anything failed or nothing ran.
 Several build directories can be run in one invocation, so that one summary
 covers them all.  "--label NAME" after a "--builddir DIR" prefixes the names
 of that directory's tests with "NAME/" (e.g. --builddir build/asan/qemu
---label asan reports "asan/xen-pv/xen-block-test: ..."); --filter matches the
+--label asan reports "asan/xen-pv/xen-block-io-test: ..."); --filter matches the
 prefixed name.
 """
 

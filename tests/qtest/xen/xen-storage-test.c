@@ -293,11 +293,11 @@ static void store_write_pattern(Sim *s, const Store *st, uint64_t off,
     g_autofree uint8_t *buf = g_malloc(len);
 
     if (file) {
-        file_write_pattern(file, off, len, gen);
+        xbh_file_write_pattern(file, off, len, gen);
         return;
     }
     /* RBD: librbd through qemu-io, from a file holding the pattern */
-    fill(buf, len, off, gen);
+    xbh_fill(buf, len, off, gen);
     src = g_build_filename(s->dir, "pattern.bin", NULL);
     g_assert(g_file_set_contents(src, (char *)buf, len, NULL));
     out = run_cmd("./qemu-io -f raw -c 'write -s %s %" PRIu64 " %zu' %s",
@@ -309,7 +309,7 @@ static void assert_store_pattern(Sim *s, const Store *st, uint64_t off,
 {
     g_autofree uint8_t *buf = store_read(s, st, off, len);
 
-    if (!is_pattern(buf, len, off, gen)) {
+    if (!xbh_is_pattern(buf, len, off, gen)) {
         sim_fail("%s: the store does not hold pattern %u at %" PRIu64,
                  st->name, gen, off);
     }
@@ -325,10 +325,10 @@ static void assert_store_pattern(Sim *s, const Store *st, uint64_t off,
 static void data_both_ways(Sim *s, const Store *st, XenBlkfront *bf,
                            uint64_t off, uint32_t gen)
 {
-    check_pattern(bf, 0, off, MiB, gen + 1);
-    write_pattern(bf, 0, off + MiB, MiB, gen + 2);
+    xbh_check_pattern(bf, 0, off, MiB, gen + 1);
+    xbh_write_pattern(bf, 0, off + MiB, MiB, gen + 2);
     g_assert(xen_blkfront_flush(bf));
-    check_pattern(bf, 0, off + MiB, MiB, gen + 2);
+    xbh_check_pattern(bf, 0, off + MiB, MiB, gen + 2);
     assert_store_pattern(s, st, off + MiB, MiB, gen + 2);
 }
 
@@ -343,11 +343,11 @@ static void test_blockdev(const Store *st)
     store_write_pattern(s, st, off, MiB, 11);
     sim_launch(s, "-blockdev %s -device xen-disk,vdev=xvda,drive=d0", bd);
     fe = sim_fe_connect(s);
-    bf = blk_open(fe, VBD_XVDA);
+    bf = xbh_blk_open(fe, VBD_XVDA);
     g_assert_cmpuint(bf->sectors, ==, DISK_SIZE / 512);
     data_both_ways(s, st, bf, off, 10);
-    blk_done(s, bf);
-    finish(s, fe);
+    xbh_blk_done(s, bf);
+    xbh_finish(s, fe);
 }
 
 /*
@@ -365,19 +365,19 @@ static void test_xenstore(const Store *st)
 
     store_write_pattern(s, st, off, MiB, 21);
     sim_launch(s, "%s", "");
-    libxl_add_vbd(s, VBD_XVDB, "xvdb", "disk", params);
-    if (!wait_be_state(s, VBD_XVDB, XenbusStateInitWait, 20000)) {
-        g_autofree char *err = be_read(s, VBD_XVDB, "hotplug-error");
+    xbh_libxl_add_vbd(s, VBD_XVDB, "xvdb", "disk", params);
+    if (!xbh_wait_be_state(s, VBD_XVDB, XenbusStateInitWait, 20000)) {
+        g_autofree char *err = xbh_be_read(s, VBD_XVDB, "hotplug-error");
 
         sim_fail("%s: the disk did not come up: %s", st->name,
                  err ?: "(no hotplug-error)");
     }
     fe = sim_fe_connect(s);
-    bf = blk_open(fe, VBD_XVDB);
+    bf = xbh_blk_open(fe, VBD_XVDB);
     g_assert_cmpuint(bf->sectors, ==, DISK_SIZE / 512);
     data_both_ways(s, st, bf, off, 20);
-    blk_done(s, bf);
-    finish(s, fe);
+    xbh_blk_done(s, bf);
+    xbh_finish(s, fe);
 }
 
 /* Whether RBD's image has an object at @off (rbd diff lists it). */
@@ -426,13 +426,13 @@ static void test_discard(const Store *st)
     XenBlkfront *bf;
 
     sim_launch(s, "%s", "");
-    /* libxl_add_vbd() writes discard-enable = 1 */
-    libxl_add_vbd(s, VBD_XVDB, "xvdb", "disk", params);
-    g_assert(wait_be_state(s, VBD_XVDB, XenbusStateInitWait, 20000));
-    assert_be_key(s, VBD_XVDB, "feature-discard", "1");
+    /* xbh_libxl_add_vbd() writes discard-enable = 1 */
+    xbh_libxl_add_vbd(s, VBD_XVDB, "xvdb", "disk", params);
+    g_assert(xbh_wait_be_state(s, VBD_XVDB, XenbusStateInitWait, 20000));
+    xbh_assert_be_key(s, VBD_XVDB, "feature-discard", "1");
     fe = sim_fe_connect(s);
-    bf = blk_open(fe, VBD_XVDB);
-    write_pattern(bf, 0, off, SLOT, 31);
+    bf = xbh_blk_open(fe, VBD_XVDB);
+    xbh_write_pattern(bf, 0, off, SLOT, 31);
     g_assert(xen_blkfront_flush(bf));
     assert_store_pattern(s, st, off, SLOT, 31);
     /* What the check below would miss if it could not see objects */
@@ -440,10 +440,10 @@ static void test_discard(const Store *st)
     g_assert_cmpint(xen_blkfront_discard(bf, off, SLOT, false), ==,
                     BLKIF_RSP_OKAY);
     g_assert(xen_blkfront_flush(bf));
-    check_zero(bf, off, SLOT);
+    xbh_check_zero(bf, off, SLOT);
     assert_store_freed(s, st, off, SLOT);
-    blk_done(s, bf);
-    finish(s, fe);
+    xbh_blk_done(s, bf);
+    xbh_finish(s, fe);
 }
 
 /* ---- flush ---- */
@@ -477,15 +477,15 @@ static void test_flush(const Store *st)
 
     sim_launch(s, "-blockdev %s -device xen-disk,vdev=xvda,drive=d0", bd);
     fe = sim_fe_connect(s);
-    bf = blk_open(fe, VBD_XVDA);
-    assert_be_key(s, VBD_XVDA, "feature-flush-cache", "1");
-    write_pattern(bf, 0, 3 * SLOT, MiB, 41);
+    bf = xbh_blk_open(fe, VBD_XVDA);
+    xbh_assert_be_key(s, VBD_XVDA, "feature-flush-cache", "1");
+    xbh_write_pattern(bf, 0, 3 * SLOT, MiB, 41);
     flushes = nbdkit_log_count(" Flush id=");
     g_assert(xen_blkfront_flush(bf));
     g_assert_cmpuint(nbdkit_log_count(" Flush id="), ==, flushes + 1);
     assert_store_pattern(s, st, 3 * SLOT, MiB, 41);
-    blk_done(s, bf);
-    finish(s, fe);
+    xbh_blk_done(s, bf);
+    xbh_finish(s, fe);
 }
 
 /* ---- faults of the store (qemu-nbd: the most common remote disk) ---- */
@@ -543,7 +543,7 @@ static void submit_writes(XenBlkfront *bf, uint64_t off, unsigned int n,
             .buf = bufs + i * IO_SIZE, .len = IO_SIZE,
         };
 
-        fill(w.buf, w.len, o, gen);
+        xbh_fill(w.buf, w.len, o, gen);
         g_assert(xen_blkfront_submit(bf, 0, &w));
     }
     xen_blkfront_kick(bf, 0);
@@ -601,7 +601,7 @@ static void test_fault_kill_report(const Store *st)
     Sim *s = start_disk(st, "", ",werror=report,rerror=report");
     g_autofree uint8_t *bufs = g_malloc(8 * IO_SIZE);
     XenFe *fe = sim_fe_connect(s);
-    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    XenBlkfront *bf = xbh_blk_open(fe, VBD_XVDA);
     unsigned int errors;
     g_autofree char *status = NULL;
     bool ok = false;
@@ -621,7 +621,7 @@ static void test_fault_kill_report(const Store *st)
     store_ctl("restart", st->server);
     /* The NBD client connects again on the next request */
     end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
-    fill(bufs, IO_SIZE, 5 * SLOT, 52);
+    xbh_fill(bufs, IO_SIZE, 5 * SLOT, 52);
     while (!ok && g_get_monotonic_time() < end) {
         ok = xen_blkfront_rw(bf, true, 5 * SLOT, bufs, IO_SIZE);
         if (!ok) {
@@ -631,8 +631,8 @@ static void test_fault_kill_report(const Store *st)
     g_assert(ok);
     g_assert(xen_blkfront_flush(bf));
     assert_store_pattern(s, st, 5 * SLOT, IO_SIZE, 52);
-    blk_done(s, bf);
-    finish(s, fe);
+    xbh_blk_done(s, bf);
+    xbh_finish(s, fe);
 }
 
 /*
@@ -645,7 +645,7 @@ static void kill_and_restart(const Store *st, const char *blockdev_extra,
     Sim *s = start_disk(st, blockdev_extra, ",werror=report,rerror=report");
     g_autofree uint8_t *bufs = g_malloc(8 * IO_SIZE);
     XenFe *fe = sim_fe_connect(s);
-    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    XenBlkfront *bf = xbh_blk_open(fe, VBD_XVDA);
     unsigned int errors;
 
     store_ctl("pause", st->server);
@@ -658,8 +658,8 @@ static void kill_and_restart(const Store *st, const char *blockdev_extra,
     g_assert_cmpuint(errors, ==, 0);
     g_assert(xen_blkfront_flush(bf));
     assert_store_pattern(s, st, off, 8 * IO_SIZE, gen);
-    blk_done(s, bf);
-    finish(s, fe);
+    xbh_blk_done(s, bf);
+    xbh_finish(s, fe);
 }
 
 /* NBD: the requests wait because of reconnect-delay, and no longer */
@@ -685,7 +685,7 @@ static void test_fault_kill_stop(const Store *st)
     Sim *s = start_disk(st, "", ",werror=stop,rerror=stop");
     g_autofree uint8_t *bufs = g_malloc(IO_SIZE);
     XenFe *fe = sim_fe_connect(s);
-    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    XenBlkfront *bf = xbh_blk_open(fe, VBD_XVDA);
     unsigned int errors;
     gint64 end;
     char *status = NULL;
@@ -713,8 +713,8 @@ static void test_fault_kill_stop(const Store *st)
     g_assert_cmpuint(bf->q[0].inflight, ==, 0);
     g_assert(xen_blkfront_flush(bf));
     assert_store_pattern(s, st, 7 * SLOT, IO_SIZE, 62);
-    blk_done(s, bf);
-    finish(s, fe);
+    xbh_blk_done(s, bf);
+    xbh_finish(s, fe);
 }
 
 /* Grants the backend holds mapped now. */
@@ -735,7 +735,7 @@ static void close_while_waiting(Sim *s, const Store *st, XenBlkfront *bf,
     g_usleep(200000);
     assert_waiting(bf, 8);
     g_assert(xen_fe_set_state(bf->fe, bf->fe_path, XenbusStateClosing));
-    g_assert(wait_be_state(s, bf->devid, XenbusStateClosing, 5000));
+    g_assert(xbh_wait_be_state(s, bf->devid, XenbusStateClosing, 5000));
     g_assert(xen_fe_set_state(bf->fe, bf->fe_path, XenbusStateClosed));
 }
 
@@ -752,17 +752,17 @@ static void test_fault_pause_disconnect(const Store *st)
     Sim *s = start_disk(st, "", ",werror=report,rerror=report");
     g_autofree uint8_t *bufs = g_malloc(8 * IO_SIZE);
     XenFe *fe = sim_fe_connect(s);
-    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    XenBlkfront *bf = xbh_blk_open(fe, VBD_XVDA);
     g_autofree char *err = NULL;
 
     close_while_waiting(s, st, bf, 8 * SLOT, 71, bufs);
     qmp_watch(s, 2000, "while the disconnect waits");
-    g_assert_cmpint(be_int(s, VBD_XVDA, "state", -1), ==,
+    g_assert_cmpint(xbh_be_int(s, VBD_XVDA, "state", -1), ==,
                     XenbusStateClosing);
     g_assert_cmpint(grants_mapped(s), >, 0);
 
     store_ctl("resume", st->server);
-    g_assert(wait_be_state(s, VBD_XVDA, XenbusStateClosed, 20000));
+    g_assert(xbh_wait_be_state(s, VBD_XVDA, XenbusStateClosed, 20000));
     if (!xen_blkfront_teardown(bf, &err)) {
         sim_fail("after the close: %s", err);
     }
@@ -770,10 +770,10 @@ static void test_fault_pause_disconnect(const Store *st)
     assert_store_pattern(s, st, 8 * SLOT, 8 * IO_SIZE, 71);
     /* And it serves a new connection */
     g_assert(xen_fe_set_state(fe, bf->fe_path, XenbusStateInitialising));
-    blk_connect(bf);
-    check_pattern(bf, 0, 8 * SLOT, 8 * IO_SIZE, 71);
-    blk_done(s, bf);
-    finish(s, fe);
+    xbh_blk_connect(bf);
+    xbh_check_pattern(bf, 0, 8 * SLOT, 8 * IO_SIZE, 71);
+    xbh_blk_done(s, bf);
+    xbh_finish(s, fe);
 }
 
 /*
@@ -785,7 +785,7 @@ static void test_fault_pause_device_del(const Store *st)
     Sim *s = start_disk(st, "", ",werror=report,rerror=report");
     g_autofree uint8_t *bufs = g_malloc(8 * IO_SIZE);
     XenFe *fe = sim_fe_connect(s);
-    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    XenBlkfront *bf = xbh_blk_open(fe, VBD_XVDA);
     g_autofree char *err = NULL;
     QDict *ev;
 
@@ -794,7 +794,7 @@ static void test_fault_pause_device_del(const Store *st)
     g_usleep(200000);
     assert_waiting(bf, 8);
     sim_qmp_ok(s, "{'execute': 'device_del', 'arguments': {'id': 'xd'}}");
-    g_assert(wait_be_state(s, VBD_XVDA, XenbusStateClosing, 5000));
+    g_assert(xbh_wait_be_state(s, VBD_XVDA, XenbusStateClosing, 5000));
     g_assert(xen_fe_set_state(fe, bf->fe_path, XenbusStateClosing));
     g_assert(xen_fe_set_state(fe, bf->fe_path, XenbusStateClosed));
     qmp_watch(s, 2000, "while device_del waits");
@@ -810,7 +810,7 @@ static void test_fault_pause_device_del(const Store *st)
     }
     g_assert_cmpint(grants_mapped(s), ==, 0);
     xen_blkfront_free(bf);
-    finish(s, fe);
+    xbh_finish(s, fe);
 }
 
 /*
@@ -823,12 +823,12 @@ static void test_fault_kill_stop_closing(const Store *st)
     Sim *s = start_disk(st, "", ",werror=stop,rerror=stop");
     g_autofree uint8_t *bufs = g_malloc(8 * IO_SIZE);
     XenFe *fe = sim_fe_connect(s);
-    XenBlkfront *bf = blk_open(fe, VBD_XVDA);
+    XenBlkfront *bf = xbh_blk_open(fe, VBD_XVDA);
     g_autofree char *err = NULL, *status = NULL;
 
     close_while_waiting(s, st, bf, 11 * SLOT, 101, bufs);
     store_ctl("kill", st->server);
-    g_assert(wait_be_state(s, VBD_XVDA, XenbusStateClosed, 10000));
+    g_assert(xbh_wait_be_state(s, VBD_XVDA, XenbusStateClosed, 10000));
     status = qmp_status(s);
     g_assert_cmpstr(status, ==, "running");
     if (!xen_blkfront_teardown(bf, &err)) {
@@ -836,7 +836,7 @@ static void test_fault_kill_stop_closing(const Store *st)
     }
     g_assert_cmpint(grants_mapped(s), ==, 0);
     xen_blkfront_free(bf);
-    finish(s, fe);
+    xbh_finish(s, fe);
 }
 
 /* ---- main ---- */
