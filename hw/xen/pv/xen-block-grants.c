@@ -38,13 +38,14 @@ struct XenBlockPGrant {
 #define OVERFLOW_MAP_MIN_SEGS (BLKIF_MAX_SEGMENTS_PER_REQUEST + 1)
 
 void xen_block_grants_init(XenBlockGrants *g, XenDevice *xendev,
-                           XenBlockGrantMode mode,
+                           BlockBackend *blk, XenBlockGrantMode mode,
                            unsigned int max_persistent, size_t bounce_cache,
                            bool map_overflow)
 {
     memset(g, 0, sizeof(*g));
     g->map_overflow = map_overflow;
     g->xendev = xendev;
+    g->blk = blk;
     g->mode = mode;
     g->max_persistent = max_persistent;
     g->bounce_cache_max = bounce_cache;
@@ -92,8 +93,7 @@ static uint8_t *bounce_alloc(XenBlockGrants *g, size_t len)
         g->bounce_cached -= (size_t)XEN_BLKIF_PAGE_SIZE << c;
         return p;
     }
-    return qemu_try_memalign(XEN_BLKIF_PAGE_SIZE,
-                             (size_t)XEN_BLKIF_PAGE_SIZE << c);
+    return blk_try_blockalign(g->blk, (size_t)XEN_BLKIF_PAGE_SIZE << c);
 }
 
 static void bounce_free(XenBlockGrants *g, uint8_t *p, size_t len)

@@ -796,7 +796,7 @@ XenBlockRing *xen_block_ring_start(XenBlockDevice *blockdev,
     }
     ring->indirect_pages = qemu_memalign(XEN_BLKIF_PAGE_SIZE,
         BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * XEN_BLKIF_PAGE_SIZE);
-    xen_block_grants_init(&ring->grants, xendev, cfg->grant_mode,
+    xen_block_grants_init(&ring->grants, xendev, ring->blk, cfg->grant_mode,
                           cfg->max_persistent, cfg->bounce_cache,
                           cfg->map_overflow);
     ring->max_inflight_bytes = cfg->max_inflight_bytes;
