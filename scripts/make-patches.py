@@ -26,6 +26,7 @@ stderr.
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def load_series(path):
             raise SeriesError("%s: patch #%d lacks subject or body" % (path, i + 1))
         p.setdefault("edits", [])
         p.setdefault("files", [])
+        p.setdefault("delete", [])
     s.setdefault("exclude", [])
     return s
 
@@ -172,12 +174,23 @@ def make_series(pristine, out, work, author):
             path = os.path.join(tree, e["file"])
             with open(path, encoding="utf-8") as f:
                 text = f.read()
+            try:
+                text = overlay.apply_edit(text, e)
+            except overlay.OverlayError as err:
+                raise SeriesError("patch %d (%s): %s (an edit of a later "
+                                  "patch must come first?)"
+                                  % (i + 1, p["subject"], err))
             with open(path, "w", encoding="utf-8") as f:
-                f.write(overlay.apply_edit(text, e))
+                f.write(text)
         for rel in pfiles:
             dst = os.path.join(tree, rel)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             shutil.copy2(os.path.join(ROOT, rel), dst)
+        for rel in p["delete"]:
+            if not os.path.isfile(os.path.join(tree, rel)):
+                raise SeriesError("patch %d (%s): %s, to be deleted, does not "
+                                  "exist" % (i + 1, p["subject"], rel))
+            run(["git", "rm", "-q", rel], cwd=tree, env=env)
         run(["git", "add", "-A", "-f"], cwd=tree, env=env)
         if not run(["git", "status", "--porcelain"], cwd=tree, env=env):
             raise SeriesError("patch %d (%s) changes nothing"
@@ -185,7 +198,8 @@ def make_series(pristine, out, work, author):
         run(["git", "commit", "-q", "--no-verify", "-F", "-"], cwd=tree,
             env=env, input=message(p["subject"], p["body"], author))
 
-    check_against_overlay(tree, edits_path, plan)
+    deleted = {rel for p in series["patch"] for rel in p["delete"]}
+    check_against_overlay(tree, base, edits_path, plan, deleted)
 
     if os.path.isdir(out):
         shutil.rmtree(out)
@@ -210,22 +224,30 @@ def make_series(pristine, out, work, author):
     return version, patches
 
 
-def check_against_overlay(tree, edits_path, plan):
+def check_against_overlay(tree, base_commit, edits_path, plan, deleted):
     """The series' tree holds what the overlay builds, for every file."""
     # The overlay's plan on the release tree: the base commit's files.
     base = tree + "-base"
     if os.path.lexists(base):
         shutil.rmtree(base)
     os.makedirs(base)
-    run(["sh", "-c", "git archive HEAD~%d | tar -x -C %s"
-         % (len(plan), base)], cwd=tree)
+    archive = subprocess.Popen(["git", "archive", base_commit], cwd=tree,
+                               stdout=subprocess.PIPE)
+    untar = subprocess.run(["tar", "-x", "-C", base], stdin=archive.stdout,
+                           capture_output=True)
+    archive.stdout.close()
+    if archive.wait() or untar.returncode:
+        raise SeriesError("git archive | tar failed: %s" % untar.stderr)
     want = overlay.plan(base, ROOT, edits_path, "ours")
     shutil.rmtree(base)
     placed = set()
     for _edits, files in plan.values():
         placed.update(files)
-    bad = []
+    bad = [rel + " (not deleted)" for rel in sorted(deleted)
+           if os.path.lexists(os.path.join(tree, rel))]
     for rel, (kind, val) in sorted(want.items()):
+        if rel in deleted:
+            continue
         if kind == "link":
             if rel not in placed:
                 continue
@@ -258,10 +280,15 @@ def main(argv=None):
                                       ).strip()
         author = os.environ.get("XEN_PV_PATCH_AUTHOR") or \
             load_series(os.path.join(HERE, "patches", "series.toml"))["author"]
+        if not re.fullmatch(r"[^<>]+ <[^<>@\s]+@[^<>\s]+>", author):
+            raise SeriesError("author %r is not 'Name <address>'" % author)
         version, patches = make_series(os.path.realpath(pristine),
                                        os.path.abspath(args.out),
                                        os.path.abspath(args.work), author)
     except (SeriesError, overlay.OverlayError) as e:
+        # no stale series where a failed run was asked to write one
+        if os.path.isdir(args.out):
+            shutil.rmtree(args.out)
         print("make-patches: error: %s" % e, file=sys.stderr)
         return 1
     print("make-patches: %d patches against QEMU %s in %s (series: %s)"

@@ -18,7 +18,9 @@ scripts/make-patches.py into build/patches-test/out:
   * Debian's source with the series (the quilt case's tree, in
     build/patches-test/src) builds (scripts/build.sh series, the
     configuration of ours) into build/patches-test/qemu, and the whole
-    xen-pv suite passes there, as `make check` runs it on ours.  (The release tree does not build as it is: Debian's
+    xen-pv suite passes there, as `make check` runs it on ours;
+  * the fuzz regression inputs that make-corpus.py writes for a tree
+    without them (the series carries no binary file) are the committed ones.  (The release tree does not build as it is: Debian's
     +ds tarball lacks the firmware blobs pc-bios/meson.build names, which
     a Debian patch takes out of the build.)
 
@@ -203,6 +205,18 @@ class Patches(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout[-4000:] + p.stderr)
         self.assertIsNotNone(summary, p.stdout[-2000:])
         self.assertEqual(int(summary.group(1)), len(names), p.stdout[-2000:])
+
+    def test_6_regressions_embedded(self):
+        """the fuzz regression inputs the series carries are the committed"""
+        out = os.path.join(TOP, "regressions")
+        p = run(["/usr/bin/python3", os.path.join(ROOT, "tests", "fuzz", "xen",
+                                                  "make-corpus.py"),
+                 "--regressions", out])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        p = run(["diff", "-r", out, os.path.join(ROOT, "tests", "fuzz", "xen",
+                                                 "regressions")])
+        self.assertEqual(p.returncode, 0, "make-corpus.py's REGRESSIONS and "
+                         "tests/fuzz/xen/regressions differ:\n" + p.stdout)
 
 
 if __name__ == "__main__":

@@ -660,7 +660,9 @@ static bool ring_handle(void *opaque)
         }
         /*
          * Ask for a kick, then look again.  A producer beyond the ring
-         * counts as work: the next round halts the ring.
+         * usually counts as work, and the next round halts the ring; not
+         * when every slot is in flight (RING_HAS_UNCONSUMED_REQUESTS()
+         * is bounded by the free slots): the next kick or completion does.
          */
         RING_FINAL_CHECK_FOR_REQUESTS(back, more);
         if (!more) {

@@ -3,6 +3,8 @@
 """Write the seed corpora of the xen-pv fuzz targets.
 
     tests/fuzz/xen/make-corpus.py [OUTDIR]   (default: tests/fuzz/xen/corpus)
+    tests/fuzz/xen/make-corpus.py --regressions [OUTDIR]
+                                  (default: tests/fuzz/xen/regressions)
 
 Each seed is a small binary file in the input format its target documents
 (tests/fuzz/xen/fuzz-*.c): valid requests of every kind, on both block
@@ -359,8 +361,48 @@ def xs_seeds():
     return out
 
 
+# ---- regressions (tests/fuzz/xen/regressions) ----
+
+# The inputs that once broke a target, as committed under regressions/: a
+# tree without them (the patch series of `make patches`, which carries text
+# only) gets them from here (`make-corpus.py --regressions OUTDIR`).  Add an
+# input to both; tests/patches checks they agree.
+REGRESSIONS = {
+    "blkif-request/indirect-ok-leaves-why": bytes.fromhex(
+        "1c00080000000000000001060014000000000034120000000000002000000000"
+        "00000000000000f4010000000000000000000000000000000000000000000000"
+        "0000000000000000000000000000000000000000000000000000000000000000"
+        "0000000000000000000000000000000000000000000000000000006400000000"
+        "0700006500000000070000660000000007000067000000000700006800000000"
+        "07000069000000000700006a000000000700006b000000000700006c00000000"
+        "0700006d000000000700006e000000000700006f000000000700007000000000"
+        "0700007100000000070000720000000007000073000000000700007400000000"
+        "070000750000000007000076000000000700007700000000070000"),
+    "xs-keys/leading-zeros": bytes.fromhex(
+        "02780438365f6472bd330a72696e672d726566303d3030303030303030303030"
+        "3030303030303030303030303030303030303030303030303030303030303030"
+        "3030303030303030303030303030303030303030303030303030303030303030"
+        "303030303030303030303030303030303030380a72696e672d726566313d390a"
+        "0a72696e672d706167652d6f726465723d310a710a6576656e742d6368616e6e"
+        "656c3d32350a"),
+}
+
+
+def write_regressions(top):
+    for rel, data in sorted(REGRESSIONS.items()):
+        path = os.path.join(top, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+    print("%s: %d regressions" % (top, len(REGRESSIONS)))
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
+    if sys.argv[1:2] == ["--regressions"]:
+        write_regressions(sys.argv[2] if len(sys.argv) > 2 else
+                          os.path.join(here, "regressions"))
+        return
     top = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "corpus")
     for target, seeds in (("blkif-request", blkif_seeds()),
                           ("netif-tx", tx_seeds()),

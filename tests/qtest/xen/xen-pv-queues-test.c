@@ -40,17 +40,22 @@ static const QueueCase cases[] = {
                 "{\"iothread\": \"io1\", \"vqs\": [1]}]"
 
 /* Mappings of two queues that realize refuses */
-static const char *const bad_mappings[] = {
+/* A mapping realize refuses, and what the error says */
+static const struct {
+    const char *mapping;
+    const char *error;
+} bad_mappings[] = {
     /* a queue out of range */
-    "[{\"iothread\": \"io0\", \"vqs\": [0, 2]}, "
-    "{\"iothread\": \"io1\", \"vqs\": [1]}]",
+    { "[{\"iothread\": \"io0\", \"vqs\": [0, 2]}, "
+      "{\"iothread\": \"io1\", \"vqs\": [1]}]", "must be less than" },
     /* a queue given twice */
-    "[{\"iothread\": \"io0\", \"vqs\": [0, 1]}, "
-    "{\"iothread\": \"io1\", \"vqs\": [1]}]",
+    { "[{\"iothread\": \"io0\", \"vqs\": [0, 1]}, "
+      "{\"iothread\": \"io1\", \"vqs\": [1]}]", "already assigned" },
     /* a queue missing */
-    "[{\"iothread\": \"io0\", \"vqs\": [0]}]",
+    { "[{\"iothread\": \"io0\", \"vqs\": [0]}]", "missing vq 1" },
     /* 'vqs' on some entries only */
-    "[{\"iothread\": \"io0\", \"vqs\": [0, 1]}, {\"iothread\": \"io1\"}]",
+    { "[{\"iothread\": \"io0\", \"vqs\": [0, 1]}, {\"iothread\": \"io1\"}]",
+      "must have vqs or none" },
 };
 
 /*
@@ -154,7 +159,8 @@ static void test_mapping(const void *opaque)
     assert_refused(add_device(s, c, "dev2", 2,
                               "[{\"iothread\": \"io9\"}]", ""), "io9");
     for (size_t i = 0; i < ARRAY_SIZE(bad_mappings); i++) {
-        assert_refused(add_device(s, c, "dev2", 2, bad_mappings[i], ""), "");
+        assert_refused(add_device(s, c, "dev2", 2, bad_mappings[i].mapping,
+                                  ""), bad_mappings[i].error);
     }
     /* Without 'vqs': round robin, accepted */
     resp = add_device(s, c, "dev2", 2,
