@@ -161,11 +161,24 @@ class Patches(unittest.TestCase):
         p = run(["quilt", "push", "-a", "-q"], cwd=SRC, env=env)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         # Every file the series touches holds what the overlay builds
-        touched = set()
+        touched, deleted = set(), set()
         for name in series():
             with open(os.path.join(OUT, name)) as f:
-                touched.update(re.findall(r"^\+\+\+ b/(\S+)$", f.read(), re.M))
+                text = f.read()
+            # in order: a later patch may delete what an earlier one edits
+            for diff in re.split(r"^(?=diff --git )", text, flags=re.M):
+                gone = re.match(r"diff --git a/(\S+) b/\S+\ndeleted file mode",
+                                diff)
+                if gone:
+                    deleted.add(gone.group(1))
+                    touched.discard(gone.group(1))
+                for rel in re.findall(r"^\+\+\+ b/(\S+)$", diff, re.M):
+                    touched.add(rel)
+                    deleted.discard(rel)
         self.assertTrue(touched)
+        for rel in sorted(deleted):
+            self.assertFalse(os.path.lexists(os.path.join(SRC, rel)),
+                             "%s: deleted by the series, still there" % rel)
         want = overlay.plan(os.path.realpath(pristine()), ROOT,
                             os.path.join(ROOT, "scripts", "overlay-edits.toml"),
                             "ours")
