@@ -133,9 +133,9 @@ class Patches(unittest.TestCase):
         first = run(["git", "rev-list", "--max-parents=0", "HEAD"],
                     cwd=base).stdout.strip()
         self.assertTrue(first)
-        p = run(["git", "clone", "-q", "--no-checkout", base, AM], env=env)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        p = run(["git", "checkout", "-q", "-b", "am", first], cwd=AM, env=env)
+        # a work tree of its own at that commit (shares the objects)
+        p = run(["git", "worktree", "add", "-q", "-b", "am", AM, first],
+                cwd=base, env=env)
         self.assertEqual(p.returncode, 0, p.stderr)
         p = run(["git", "am", "-q"] + [os.path.join(OUT, n) for n in series()],
                 cwd=AM, env=env)
@@ -143,7 +143,7 @@ class Patches(unittest.TestCase):
         n = run(["git", "rev-list", "--count", "%s..HEAD" % first],
                 cwd=AM).stdout.strip()
         self.assertEqual(int(n), len(series()))
-        shutil.rmtree(AM)
+        run(["git", "worktree", "remove", "--force", AM], cwd=base)
 
     def test_4_quilt_on_debian_source(self):
         """quilt applies the series after Debian's patches; = the overlay"""
