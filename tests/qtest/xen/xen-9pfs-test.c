@@ -18,6 +18,8 @@
  *   num-rings 0 or above the offer, ring order 0 or 30, a stale ring-ref:
  *   the device goes Closing with an error, QEMU lives, and a second device
  *   still serves its share.
+ * toolstack: a share libxl creates in XenStore (backend path and
+ *   security_model, frontend tag) is served.
  */
 
 #include "qemu/osdep.h"
@@ -467,6 +469,93 @@ static const struct {
     { "stale-ring-ref", ATTACK_STALE_REF },
 };
 
+/* ---- a share the toolstack creates (libxl's p9 = [...]) ---- */
+
+static void xs_put(struct xs_handle *xs, xs_transaction_t t, const char *dir,
+                   const char *key, const char *val)
+{
+    g_autofree char *node = g_strdup_printf("%s/%s", dir, key);
+
+    g_assert(xs_write(xs, t, node, val, strlen(val)));
+}
+
+/* Backend and frontend directories of 9pfs @devid, as libxl writes them */
+static void libxl_add_p9(Sim *s, unsigned int devid, const char *path,
+                         const char *tag)
+{
+    struct xs_handle *xs = sim_admin_xs(s);
+    g_autofree char *be = g_strdup_printf("/local/domain/0/backend/9pfs/%u/%u",
+                                          XEN_SIM_GUEST_DOMID, devid);
+    g_autofree char *fe = g_strdup_printf("/local/domain/%u/device/9pfs/%u",
+                                          XEN_SIM_GUEST_DOMID, devid);
+    g_autofree char *fe_id = g_strdup_printf("%u", XEN_SIM_GUEST_DOMID);
+    struct xs_permissions be_perms[] = {
+        { .id = 0, .perms = XS_PERM_NONE },
+        { .id = XEN_SIM_GUEST_DOMID, .perms = XS_PERM_READ },
+    };
+    struct xs_permissions fe_perms[] = {
+        { .id = XEN_SIM_GUEST_DOMID, .perms = XS_PERM_NONE },
+        { .id = 0, .perms = XS_PERM_READ | XS_PERM_WRITE },
+    };
+
+    for (;;) {
+        xs_transaction_t t = xs_transaction_start(xs);
+
+        g_assert(t);
+        g_assert(xs_mkdir(xs, t, be));
+        g_assert(xs_set_permissions(xs, t, be, be_perms, 2));
+        g_assert(xs_mkdir(xs, t, fe));
+        g_assert(xs_set_permissions(xs, t, fe, fe_perms, 2));
+        xs_put(xs, t, fe, "backend", be);
+        xs_put(xs, t, fe, "backend-id", "0");
+        xs_put(xs, t, fe, "state", "1");
+        xs_put(xs, t, fe, "tag", tag);
+        xs_put(xs, t, be, "frontend", fe);
+        xs_put(xs, t, be, "frontend-id", fe_id);
+        xs_put(xs, t, be, "online", "1");
+        xs_put(xs, t, be, "state", "1");
+        xs_put(xs, t, be, "path", path);
+        xs_put(xs, t, be, "security_model", "none");
+        if (xs_transaction_end(xs, t, false)) {
+            break;
+        }
+        g_assert_cmpint(errno, ==, EAGAIN);
+    }
+    xs_close(xs);
+}
+
+static void test_toolstack(void)
+{
+    Sim *s = sim_new(0);
+    g_autofree char *dir = g_build_filename(s->dir, "ts", NULL);
+    g_autofree char *file = g_build_filename(dir, "f", NULL);
+    g_autofree char *vers = NULL, *tag = NULL;
+    T9 t = { .s = s };
+    Xen9pFront *f;
+    char buf[8];
+
+    g_assert(mkdir(dir, 0700) == 0);
+    g_assert(g_file_set_contents(file, "libxl", 5, NULL));
+    sim_launch(s, "%s", "");
+    libxl_add_p9(s, 3, dir, "tstag");
+    t.fe = sim_fe_connect(s);
+    f = t9_front(&t, 3, 2, 2);
+    g_assert(xen_9pfront_wait_backend(f, XenbusStateInitWait));
+    vers = be_node(f, "versions");
+    tag = sim_xs_read(s, vers);
+    g_assert_cmpstr(tag, ==, "1");
+    t9_connect(f);
+    t9_mount(f);
+    g_assert_cmpint(p9_walk(f, 1, ROOT_FID, FID, "f"), ==, 0);
+    g_assert_cmpint(p9_lopen(f, 1, FID, DOTL_RDONLY), ==, 0);
+    g_assert_cmpint(p9_read(f, 1, FID, 0, buf, sizeof(buf)), ==, 5);
+    g_assert(!memcmp(buf, "libxl", 5));
+    g_assert_cmpint(p9_clunk(f, 1, FID), ==, 0);
+    xen_9pfront_free(f);
+    xen_fe_close(t.fe);
+    sim_stop(s);
+}
+
 int main(int argc, char **argv)
 {
     unsigned int i;
@@ -477,6 +566,7 @@ int main(int argc, char **argv)
     qtest_add_func("xen-9pfs/data", test_data);
     qtest_add_func("xen-9pfs/wrap", test_wrap);
     qtest_add_func("xen-9pfs/inflight", test_inflight);
+    qtest_add_func("xen-9pfs/toolstack", test_toolstack);
     for (i = 0; i < ARRAY_SIZE(attacks); i++) {
         g_autofree char *path = g_strdup_printf("xen-9pfs/attack/%s",
                                                 attacks[i].name);
