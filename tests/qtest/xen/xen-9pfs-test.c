@@ -19,7 +19,8 @@
  *   the device goes Closing with an error, QEMU lives, and a second device
  *   still serves its share.
  * toolstack: a share libxl creates in XenStore (backend path and
- *   security_model, frontend tag) is served.
+ *   security_model, frontend tag) is served, to a frontend that connects
+ *   without waiting for InitWait.
  */
 
 #include "qemu/osdep.h"
@@ -540,11 +541,17 @@ static void test_toolstack(void)
     libxl_add_p9(s, 3, dir, "tstag");
     t.fe = sim_fe_connect(s);
     f = t9_front(&t, 3, 2, 2);
-    g_assert(xen_9pfront_wait_backend(f, XenbusStateInitWait));
+    /*
+     * The frontend does not wait for InitWait: its keys and Initialised
+     * are there before (or while) QEMU creates the device.
+     */
+    g_assert(xen_9pfront_write_keys(f));
+    g_assert(xen_9pfront_set_state(f, XenbusStateInitialised));
+    g_assert(xen_9pfront_wait_backend(f, XenbusStateConnected));
+    g_assert(xen_9pfront_set_state(f, XenbusStateConnected));
     vers = be_node(f, "versions");
     tag = sim_xs_read(s, vers);
     g_assert_cmpstr(tag, ==, "1");
-    t9_connect(f);
     t9_mount(f);
     g_assert_cmpint(p9_walk(f, 1, ROOT_FID, FID, "f"), ==, 0);
     g_assert_cmpint(p9_lopen(f, 1, FID, DOTL_RDONLY), ==, 0);
