@@ -8,7 +8,9 @@
  * own before the 9P server looks at it; every reply is built in private
  * memory and copied onto the ring its request came from once complete,
  * waiting for space if the frontend has not consumed enough.  Many requests
- * are in flight on each ring (up to the server's MAX_REQ in all).
+ * are in flight on each ring, up to the server's MAX_REQ in all and within
+ * the device's budget of host memory (max-inflight-bytes); the others wait
+ * on the ring.
  *
  * Thread context: everything here runs in the main loop under the BQL, as
  * hw/9pfs/9p.c requires (its coroutines are bound to the main AioContext).
@@ -27,53 +29,6 @@
 
 /* A reply buffer starts this big and grows up to the ring half. */
 #define XEN_9PFS_REPLY_MIN 4096
-
-/* ---- pure checks ---- */
-
-bool xen_9pfs_ring_queued(RING_IDX prod, RING_IDX cons, uint32_t half,
-                          uint32_t *queued)
-{
-    RING_IDX n = prod - cons;
-
-    if (n > half) {
-        return false;
-    }
-    *queued = n;
-    return true;
-}
-
-const char *xen_9pfs_check_msg_size(uint32_t size, uint32_t half)
-{
-    if (size < XEN_9PFS_HDR_SIZE) {
-        return "message size below the 7-byte header";
-    }
-    if (size > half) {
-        return "message size above the ring";
-    }
-    return NULL;
-}
-
-void xen_9pfs_ring_read(void *dst, const uint8_t *ring, uint32_t half,
-                        RING_IDX idx, uint32_t len)
-{
-    uint32_t off = idx & (half - 1);
-    uint32_t first = MIN(len, half - off);
-
-    assert(len <= half);
-    memcpy(dst, ring + off, first);
-    memcpy((uint8_t *)dst + first, ring, len - first);
-}
-
-void xen_9pfs_ring_write(uint8_t *ring, uint32_t half, RING_IDX idx,
-                         const void *src, uint32_t len)
-{
-    uint32_t off = idx & (half - 1);
-    uint32_t first = MIN(len, half - off);
-
-    assert(len <= half);
-    memcpy(ring + off, src, first);
-    memcpy(ring, (const uint8_t *)src + first, len - first);
-}
 
 /* ---- rings ---- */
 
@@ -144,7 +99,8 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
     while (!r->broken) {
         uint8_t hdr[XEN_9PFS_HDR_SIZE];
         P9MsgHeader h;
-        uint32_t queued, size;
+        uint32_t queued, size, reply_max;
+        uint64_t reserve;
         const char *why;
         RING_IDX prod;
         Xen9pfsReq *req;
@@ -172,6 +128,19 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
         if (queued < size) {
             break;                      /* the rest is still coming */
         }
+        /*
+         * Host memory: the copy and the largest reply (msize once
+         * negotiated).  Beyond the budget the request stays on the ring
+         * until one completes; one request is always taken.
+         */
+        reply_max = dev->state.msize > 0 ?
+                    MIN((uint32_t)dev->state.msize, r->half) : r->half;
+        reserve = (uint64_t)size + reply_max;
+        if (dev->in_flight &&
+            dev->inflight_bytes + reserve > dev->max_inflight_bytes) {
+            dev->starved = true;
+            break;
+        }
         pdu = pdu_alloc(&dev->state);
         if (!pdu) {
             /* Left on the ring: taken when a request completes */
@@ -187,6 +156,9 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
         req->in_cap = MIN(XEN_9PFS_REPLY_MIN, r->half);
         req->in = g_malloc0(req->in_cap);
         req->failed = false;
+        req->reserved = reserve;
+        dev->inflight_bytes += reserve;
+        dev->in_flight++;
         r->out_cons += size;
         /* The copy is made before the frontend may reuse the space */
         smp_mb();
@@ -439,6 +411,9 @@ static void coroutine_fn xen_9pfs_push_and_notify(V9fsPDU *pdu)
     req->in_cap = req->out_len = 0;
     req->ring = NULL;
     r->in_flight--;
+    dev->in_flight--;
+    dev->inflight_bytes -= req->reserved;
+    req->reserved = 0;
     if (dev->starved) {
         /* After pdu_complete() has freed the PDU */
         dev->starved = false;

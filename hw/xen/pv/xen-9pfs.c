@@ -43,6 +43,7 @@ static void xen_9pfs_disconnect(Xen9pfsDevice *dev)
      * fid of this connection survives it, and nothing uses the rings.
      */
     v9fs_reset(&dev->state);
+    assert(!dev->in_flight && !dev->inflight_bytes);
     for (i = 0; i < dev->nr_rings; i++) {
         xen_9pfs_ring_release(&dev->rings[i]);
     }
@@ -263,6 +264,8 @@ static const Property xen_9pfs_props[] = {
                        XEN_9PFS_DEFAULT_MAX_RINGS),
     DEFINE_PROP_UINT32("max-ring-page-order", Xen9pfsDevice, max_ring_order,
                        XEN_9PFS_MAX_RING_ORDER),
+    DEFINE_PROP_SIZE("max-inflight-bytes", Xen9pfsDevice, max_inflight_bytes,
+                     XEN_9PFS_DEFAULT_INFLIGHT_BYTES),
 };
 
 static void xen_9pfs_class_init(ObjectClass *class, void *data)

@@ -14,6 +14,8 @@
  *   their ring: every reply comes on its request's ring; more replies than
  *   the in half holds: the backend takes every request at once, holds the
  *   replies that do not fit and delivers them whole.
+ * budget: with max-inflight-bytes for two requests, the others wait on
+ *   the ring and are all served.
  * attack/...: bad message sizes, a producer index beyond the ring,
  *   num-rings 0 or above the offer, ring order 0 or 30, a stale ring-ref:
  *   the device goes Closing with an error, QEMU lives, and a second device
@@ -47,7 +49,8 @@ typedef struct T9 {
     char *share[2];
 } T9;
 
-static T9 *t9_start(void)
+/* Two devices (0 and 1) on two shares; @p0 more properties of device 0 */
+static T9 *t9_start_with(const char *p0)
 {
     T9 *t = g_new0(T9, 1);
     unsigned int i;
@@ -61,12 +64,17 @@ static T9 *t9_start(void)
     }
     sim_launch(t->s,
                "-fsdev local,id=fs0,path=%s,security_model=none "
-               "-device xen-9pfs,id=p0,fsdev=fs0,mount_tag=tag0,idx=0 "
+               "-device xen-9pfs,id=p0,fsdev=fs0,mount_tag=tag0,idx=0%s "
                "-fsdev local,id=fs1,path=%s,security_model=none "
                "-device xen-9pfs,id=p1,fsdev=fs1,mount_tag=tag1,idx=1",
-               t->share[0], t->share[1]);
+               t->share[0], p0, t->share[1]);
     t->fe = sim_fe_connect(t->s);
     return t;
+}
+
+static T9 *t9_start(void)
+{
+    return t9_start_with("");
 }
 
 static void t9_stop(T9 *t)
@@ -370,6 +378,50 @@ static void test_inflight(void)
     t9_stop(t);
 }
 
+/*
+ * A budget of host memory for two requests in flight (order 1, msize 4096:
+ * a Tread reserves its 23 bytes and a 4 KiB reply): of eight reads sent at
+ * once, some stay on the ring while others are served, and all are
+ * answered in the end.
+ */
+static void test_budget(void)
+{
+    T9 *t = t9_start_with(",max-inflight-bytes=9000");
+    Xen9pFront *f = t9_front(t, 0, 2, 1);
+    Xen9pFrontRing *r = &f->ring[0];
+    g_autofree char *path = g_build_filename(t->share[0], "b.bin", NULL);
+    g_autofree uint8_t *data = g_malloc(4096);
+    unsigned int i;
+
+    fill(data, 4096, 11);
+    g_assert(g_file_set_contents(path, (char *)data, 4096, NULL));
+    t9_connect(f);
+    t9_mount(f);
+    g_assert_cmpint(p9_walk(f, 0, ROOT_FID, FID, "b.bin"), ==, 0);
+    g_assert_cmpint(p9_lopen(f, 0, FID, DOTL_RDONLY), ==, 0);
+    for (i = 0; i < 8; i++) {
+        g_autofree uint8_t *req = NULL;
+        uint32_t len;
+
+        req = tread(200 + i, FID, 1000, &len);
+        g_assert(xen_9pfront_send(f, 0, req, len));
+    }
+    /* Four replies fill the in half; two more are held; two wait */
+    g_usleep(500 * 1000);
+    g_assert_cmpuint(qatomic_read(&r->intf->out_prod) -
+                     qatomic_read(&r->intf->out_cons), ==, 2 * 23);
+    for (i = 0; i < 8; i++) {
+        g_autofree uint8_t *msg = NULL;
+        int n = xen_9pfront_recv(f, 0, &msg, XEN_9PFRONT_TIMEOUT_MS);
+
+        g_assert_cmpint(n, ==, 11 + 1000);
+        g_assert(!memcmp(msg + 11, data, 1000));
+    }
+    g_assert_cmpint(p9_clunk(f, 0, FID), ==, 0);
+    xen_9pfront_free(f);
+    t9_stop(t);
+}
+
 /* ---- attacks ---- */
 
 typedef enum Attack {
@@ -574,6 +626,7 @@ int main(int argc, char **argv)
     qtest_add_func("xen-9pfs/wrap", test_wrap);
     qtest_add_func("xen-9pfs/inflight", test_inflight);
     qtest_add_func("xen-9pfs/toolstack", test_toolstack);
+    qtest_add_func("xen-9pfs/budget", test_budget);
     for (i = 0; i < ARRAY_SIZE(attacks); i++) {
         g_autofree char *path = g_strdup_printf("xen-9pfs/attack/%s",
                                                 attacks[i].name);

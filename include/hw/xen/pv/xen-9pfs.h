@@ -10,8 +10,9 @@
 #ifndef HW_XEN_PV_XEN_9PFS_H
 #define HW_XEN_PV_XEN_9PFS_H
 
+#include "qemu/units.h"
 #include "hw/xen/xen-bus.h"
-#include "hw/xen/interface/io/ring.h"
+#include "hw/xen/pv/xen-9pfs-wire.h"
 #include "hw/9pfs/9p.h"
 #include "hw/xen/pv/xen-pv-frontend.h"
 #include "hw/xen/pv/xen-pv-keys.h"
@@ -26,54 +27,8 @@ OBJECT_DECLARE_SIMPLE_TYPE(Xen9pfsDevice, XEN_9PFS_DEVICE)
 #define XEN_9PFS_DEFAULT_MAX_RINGS 4
 /* 2^9 data pages: two 1 MiB halves */
 #define XEN_9PFS_MAX_RING_ORDER 9
-/* size[4] id[1] tag[2] */
-#define XEN_9PFS_HDR_SIZE 7
-
-/* The layout of the intf page (struct xen_9pfs_data_intf) */
-DEFINE_XEN_FLEX_RING_AND_INTF(xen_9pfs);
-
-/*
- * Pure checks of the data path (no device state, no guest memory): what the
- * ring code and the unit tests call.
- */
-
-/**
- * xen_9pfs_ring_queued: bytes the frontend has produced on a ring half
- * @prod: the frontend's producer index (one read of the shared page)
- * @cons: the backend's private consumer index
- * @half: bytes of the ring half (XEN_FLEX_RING_SIZE(order))
- * @queued: set to prod - cons
- *
- * Returns false if @prod is more than a ring half ahead of @cons: a broken
- * frontend.
- */
-bool xen_9pfs_ring_queued(RING_IDX prod, RING_IDX cons, uint32_t half,
-                          uint32_t *queued);
-
-/**
- * xen_9pfs_check_msg_size: the size field of a 9P message header
- * @size: its value (the whole message, header included)
- * @half: bytes of the ring half the message is on
- *
- * Returns NULL if a message of @size bytes can be on the ring, else why not.
- */
-const char *xen_9pfs_check_msg_size(uint32_t size, uint32_t half);
-
-/**
- * xen_9pfs_ring_read: copy @len bytes at index @idx out of a ring half
- * @dst: private memory
- * @ring: the ring half (@half bytes)
- *
- * A message may straddle the end of the half: it continues at its start.
- * @len is at most @half.
- */
-void xen_9pfs_ring_read(void *dst, const uint8_t *ring, uint32_t half,
-                        RING_IDX idx, uint32_t len);
-
-/** xen_9pfs_ring_write: the converse of xen_9pfs_ring_read(). */
-void xen_9pfs_ring_write(uint8_t *ring, uint32_t half, RING_IDX idx,
-                         const void *src, uint32_t len);
-
+/* Host memory held for requests in flight, by default */
+#define XEN_9PFS_DEFAULT_INFLIGHT_BYTES (16 * MiB)
 /* ---- the device ---- */
 
 typedef struct Xen9pfsDevice Xen9pfsDevice;
@@ -108,6 +63,7 @@ typedef struct Xen9pfsReq {
     size_t in_cap;
     struct iovec iov;
     bool failed;                        /* a reply did not fit */
+    size_t reserved;                    /* counted in the device's budget */
 } Xen9pfsReq;
 
 struct Xen9pfsDevice {
@@ -116,11 +72,14 @@ struct Xen9pfsDevice {
     int32_t idx;                        /* device/9pfs/<idx> */
     uint32_t max_rings;
     uint32_t max_ring_order;
+    uint64_t max_inflight_bytes;        /* host memory for requests */
 
     XenPvFrontendState fe_state;
     Xen9pfsRing *rings;
     unsigned int nr_rings;
-    bool starved;                       /* a ring waits for a free PDU */
+    unsigned int in_flight;             /* requests of all rings */
+    uint64_t inflight_bytes;            /* their reservations */
+    bool starved;                       /* a ring waits for a PDU or budget */
     QEMUBH *kick_bh;                    /* looks at the rings again */
     QEMUBH *error_bh;                   /* reports a broken ring */
     char *error;                        /* what error_bh reports */
