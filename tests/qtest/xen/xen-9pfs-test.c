@@ -16,10 +16,13 @@
  *   replies that do not fit and delivers them whole.
  * budget: with max-inflight-bytes for two requests, the others wait on
  *   the ring and are all served.
+ * short-request: a message shorter than its fields gets an Rlerror.
+ * lifecycle/close-with-replies-waiting: the frontend closes while replies
+ *   wait for space; the backend drains, closes and serves a new frontend.
  * attack/...: bad message sizes, a producer index beyond the ring,
  *   num-rings 0 or above the offer, ring order 0 or 30, a stale ring-ref:
- *   the device goes Closing with an error, QEMU lives, and a second device
- *   still serves its share.
+ *   the device goes Closing with an error, QEMU lives, a second device
+ *   still serves its share, and the first serves a new frontend.
  * toolstack: a share libxl creates in XenStore (backend path and
  *   security_model, frontend tag) is served, to a frontend that connects
  *   without waiting for InitWait.
@@ -135,6 +138,19 @@ static void t9_assert_serves(T9 *t, unsigned int devid)
     g_assert(!memcmp(buf, "alive", 5));
     g_assert_cmpint(p9_clunk(f, 1, FID), ==, 0);
     xen_9pfront_free(f);
+}
+
+/* Device 0's frontend @f closes, and a new one connects and is served. */
+static void t9_reconnect_serves(T9 *t, Xen9pFront *f)
+{
+    g_autofree char *err = NULL;
+
+    xen_9pfront_set_state(f, XenbusStateClosing);
+    xen_9pfront_set_state(f, XenbusStateClosed);
+    g_assert(xen_9pfront_wait_backend(f, XenbusStateClosed));
+    xen_9pfront_set_state(f, XenbusStateInitialising);
+    g_assert(xen_9pfront_wait_backend(f, XenbusStateInitWait));
+    t9_assert_serves(t, 0);
 }
 
 static char *be_node(Xen9pFront *f, const char *key)
@@ -422,6 +438,68 @@ static void test_budget(void)
     t9_stop(t);
 }
 
+/*
+ * A message shorter than its fields (Tattach of 9 bytes) gets an Rlerror;
+ * the ring goes on.
+ */
+static void test_short_request(void)
+{
+    T9 *t = t9_start();
+    Xen9pFront *f = t9_front(t, 0, 2, 1);
+    P9Req m = p9_req_new(104, 7);
+    g_autofree uint8_t *req = NULL, *reply = NULL;
+    uint32_t len, rlen;
+
+    t9_connect(f);
+    t9_mount(f);
+    p9_put_u16(&m, 0);
+    req = p9_req_finish(&m, &len);
+    g_assert_cmpuint(len, ==, 9);
+    g_assert_cmpint(p9_rpc(f, 0, req, len, &reply, &rlen), ==, 7);
+    g_assert_cmpint(p9_clunk(f, 0, ROOT_FID), ==, 0);
+    xen_9pfront_free(f);
+    t9_stop(t);
+}
+
+/*
+ * The frontend closes while replies wait for space on a full in half: the
+ * backend gives them up, drains, goes Closed, and serves a new frontend.
+ */
+static void test_close_with_replies_waiting(void)
+{
+    T9 *t = t9_start();
+    Xen9pFront *f = t9_front(t, 0, 2, 1);
+    Xen9pFrontRing *r = &f->ring[0];
+    g_autofree char *path = g_build_filename(t->share[0], "c.bin", NULL);
+    g_autofree uint8_t *data = g_malloc0(4096);
+    unsigned int i;
+    gint64 end;
+
+    g_assert(g_file_set_contents(path, (char *)data, 4096, NULL));
+    t9_connect(f);
+    t9_mount(f);
+    g_assert_cmpint(p9_walk(f, 0, ROOT_FID, FID, "c.bin"), ==, 0);
+    g_assert_cmpint(p9_lopen(f, 0, FID, DOTL_RDONLY), ==, 0);
+    for (i = 0; i < 8; i++) {
+        g_autofree uint8_t *req = NULL;
+        uint32_t len;
+
+        req = tread(300 + i, FID, 1000, &len);
+        g_assert(xen_9pfront_send(f, 0, req, len));
+    }
+    /* The in half fills up (four replies of 1011 bytes) */
+    end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (qatomic_read(&r->intf->in_prod) -
+           qatomic_read(&r->intf->in_cons) < 4 * 1011) {
+        g_assert(g_get_monotonic_time() < end);
+        g_usleep(1000);
+    }
+    t9_reconnect_serves(t, f);
+    sim_assert_alive(t->s);
+    xen_9pfront_free(f);
+    t9_stop(t);
+}
+
 /* ---- attacks ---- */
 
 typedef enum Attack {
@@ -504,6 +582,7 @@ static void test_attack(const void *opaque)
         assert_refused(t, f);
         break;
     }
+    t9_reconnect_serves(t, f);
     xen_9pfront_free(f);
     t9_stop(t);
 }
@@ -627,6 +706,9 @@ int main(int argc, char **argv)
     qtest_add_func("xen-9pfs/inflight", test_inflight);
     qtest_add_func("xen-9pfs/toolstack", test_toolstack);
     qtest_add_func("xen-9pfs/budget", test_budget);
+    qtest_add_func("xen-9pfs/short-request", test_short_request);
+    qtest_add_func("xen-9pfs/lifecycle/close-with-replies-waiting",
+                   test_close_with_replies_waiting);
     for (i = 0; i < ARRAY_SIZE(attacks); i++) {
         g_autofree char *path = g_strdup_printf("xen-9pfs/attack/%s",
                                                 attacks[i].name);
