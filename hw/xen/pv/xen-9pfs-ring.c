@@ -169,7 +169,8 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
         /* The header of the private copy, never the ring's */
         memcpy(&h, req->out, sizeof(h));
         trace_xen_pv_9pfs_request(xen_9pfs_name(dev), r->index, pdu->idx,
-                               req->out[4], lduw_le_p(req->out + 5), size);
+                                  req->out[4], lduw_le_p(req->out + 5),
+                                  size);
         pdu_submit(pdu, &h);
     }
     if (taken) {
@@ -321,7 +322,7 @@ static ssize_t xen_9pfs_pdu_vunmarshal(V9fsPDU *pdu, size_t offset,
     ret = v9fs_iov_vunmarshal(&iov, 1, offset, 1, fmt, ap);
     if (ret < 0) {
         trace_xen_pv_9pfs_bad_request(xen_9pfs_name(req->ring->dev),
-                                   req->ring->index, pdu->id, pdu->tag);
+                                      req->ring->index, pdu->id, pdu->tag);
     }
     return ret;
 }

@@ -73,7 +73,7 @@ static bool xen_9pfs_connect(Xen9pfsDevice *dev, Error **errp)
     tag = xen_device_frontend_read(xendev, "tag");
     if (tag && strcmp(tag, dev->state.fsconf.tag)) {
         trace_xen_pv_9pfs_tag_mismatch(xen_9pfs_name(dev), tag,
-                                    dev->state.fsconf.tag);
+                                       dev->state.fsconf.tag);
     }
     xen_device_set_max_grant_refs(xendev, fe.nr_rings *
                                   (1 + (1u << dev->max_ring_order)), errp);
@@ -90,13 +90,13 @@ static bool xen_9pfs_connect(Xen9pfsDevice *dev, Error **errp)
         if (!xen_9pfs_ring_connect(dev, &dev->rings[i], fe.ring[i].ring_ref,
                                    fe.ring[i].event_channel, errp)) {
             trace_xen_pv_9pfs_bad_frontend(xen_9pfs_name(dev),
-                                        error_get_pretty(*errp));
+                                           error_get_pretty(*errp));
             xen_9pfs_disconnect(dev);
             return false;
         }
     }
     trace_xen_pv_9pfs_connect(xen_9pfs_name(dev), dev->nr_rings,
-                           dev->rings[0].order);
+                              dev->rings[0].order);
     return true;
 }
 
@@ -144,14 +144,23 @@ static void xen_9pfs_frontend_changed(XenDevice *xendev,
                             frontend_state);
 }
 
-/* Main loop: look at every ring (connected, or a PDU came free) */
+/*
+ * Main loop: look at every ring (connected, or a request completed while
+ * some waited for a PDU or the budget), starting after the ring that was
+ * served first last time, so that no ring is always last.
+ */
 static void xen_9pfs_kick_bh(void *opaque)
 {
     Xen9pfsDevice *dev = opaque;
     unsigned int i;
 
+    if (!dev->nr_rings) {
+        return;
+    }
+    dev->next_kick = (dev->next_kick + 1) % dev->nr_rings;
     for (i = 0; i < dev->nr_rings && !dev->starved; i++) {
-        xen_9pfs_ring_kick(&dev->rings[i]);
+        xen_9pfs_ring_kick(&dev->rings[(dev->next_kick + i) %
+                                       dev->nr_rings]);
     }
 }
 
@@ -223,7 +232,7 @@ static void xen_9pfs_realize(XenDevice *xendev, Error **errp)
                                         &DEVICE(dev)->mem_reentrancy_guard);
 
     trace_xen_pv_9pfs_realize(xen_9pfs_name(dev), s->fsconf.tag,
-                           s->fsconf.fsdev_id);
+                              s->fsconf.fsdev_id);
     /* What libxl writes for a toolstack-created device */
     xen_device_frontend_printf(xendev, "tag", "%s", s->fsconf.tag);
     xen_device_backend_printf(xendev, "versions", "%s", XEN_9PFS_VERSIONS);

@@ -163,13 +163,15 @@ static void test_keys(void)
     T9 *t = t9_start();
     Xen9pFront *f = t9_front(t, 0, 2, 1);
     g_autofree char *v = NULL, *r = NULL, *o = NULL, *tag = NULL;
+    g_autofree char *versions = NULL;
     g_autofree char *tagnode = g_strdup_printf("%s/tag", f->fe_path);
 
     g_assert(xen_9pfront_wait_backend(f, XenbusStateInitWait));
     v = be_node(f, "versions");
     r = be_node(f, "max-rings");
     o = be_node(f, "max-ring-page-order");
-    g_assert_cmpstr(sim_xs_read(t->s, v), ==, "1");
+    versions = sim_xs_read(t->s, v);
+    g_assert_cmpstr(versions, ==, "1");
     g_assert_cmpint(sim_xs_read_int(t->s, r, 0), >=, 2);
     g_assert_cmpint(sim_xs_read_int(t->s, o, 0), ==, 9);
     tag = xen_fe_xs_read(t->fe, tagnode);

@@ -81,6 +81,7 @@ struct Xen9pfsDevice {
     uint64_t inflight_bytes;            /* their reservations */
     bool starved;                       /* a ring waits for a PDU or budget */
     QEMUBH *kick_bh;                    /* looks at the rings again */
+    unsigned int next_kick;             /* the ring kick_bh starts with */
     QEMUBH *error_bh;                   /* reports a broken ring */
     char *error;                        /* what error_bh reports */
     Xen9pfsReq reqs[MAX_REQ];
