@@ -95,6 +95,10 @@ CONFIGURE_ARGS=(
     # NBD is built in
     --enable-rbd
     --enable-libiscsi
+    # the 9P server behind xen-9pfs (docs/system/devices/xen-9pfs.rst);
+    # virtfs needs libattr for extended attributes
+    --enable-virtfs
+    --enable-attr
 )
 if [ "$variant" = asan ]; then
     # UBSan recovers by default and the tests run it with halt_on_error=1

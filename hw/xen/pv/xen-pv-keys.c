@@ -296,3 +296,64 @@ bool xen_netif_parse_rate(const char *val, uint64_t *bytes, uint64_t *usec)
     }
     return true;
 }
+
+/* ---- xen-9pfs ---- */
+
+static bool parse_9pfs(const XenPvKeys *keys, const Xen9pfsFeLimits *lim,
+                       Xen9pfsFrontend *fe, char **err)
+{
+    uint32_t version, nr;
+    unsigned int i;
+
+    if (!key_required(keys, "version", &version, err)) {
+        return false;
+    }
+    if (version != 1) {
+        *err = g_strdup_printf("version %u not offered", version);
+        return false;
+    }
+    if (!key_required(keys, "num-rings", &nr, err)) {
+        return false;
+    }
+    if (nr < 1 || nr > lim->max_rings) {
+        *err = g_strdup_printf("num-rings %u not in 1..%u", nr,
+                               lim->max_rings);
+        return false;
+    }
+    fe->nr_rings = nr;
+    for (i = 0; i < nr; i++) {
+        g_autofree char *ref = g_strdup_printf("ring-ref%u", i);
+        g_autofree char *port = g_strdup_printf("event-channel-%u", i);
+
+        if (!key_required(keys, ref, &fe->ring[i].ring_ref, err) ||
+            !key_required(keys, port, &fe->ring[i].event_channel, err)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool xen_9pfs_parse_frontend(const XenPvKeys *keys,
+                             const Xen9pfsFeLimits *lim,
+                             Xen9pfsFrontend *fe, char **err)
+{
+    assert(lim->max_rings >= 1 &&
+           lim->max_rings <= XEN_PV_KEYS_MAX_9PFS_RINGS);
+    memset(fe, 0, sizeof(*fe));
+    if (!parse_9pfs(keys, lim, fe, err)) {
+        memset(fe, 0, sizeof(*fe));
+        return false;
+    }
+    return true;
+}
+
+bool xen_9pfs_check_ring_order(uint32_t order, unsigned int max_order,
+                               char **err)
+{
+    if (order < 1 || order > max_order) {
+        *err = g_strdup_printf("ring_order %u not in 1..%u", order,
+                               max_order);
+        return false;
+    }
+    return true;
+}

@@ -307,6 +307,73 @@ static void test_rate(void)
     g_assert_false(xen_netif_parse_rate(NULL, &b, &u));
 }
 
+/* ---- 9pfs ---- */
+
+static bool p9(GHashTable *t, unsigned int max_rings, Xen9pfsFrontend *fe,
+               const char *want_err)
+{
+    const XenPvKeys keys = { lookup, t };
+    const Xen9pfsFeLimits lim = { .max_rings = max_rings };
+    g_autofree char *err = NULL;
+    bool ok = xen_9pfs_parse_frontend(&keys, &lim, fe, &err);
+
+    if (want_err) {
+        g_assert(!ok);
+        g_assert_nonnull(strstr(err, want_err));
+        g_assert(zeroed(fe, sizeof(*fe)));
+    } else {
+        g_assert(ok);
+        g_assert_null(err);
+    }
+    return ok;
+}
+
+static void test_9pfs(void)
+{
+    static const char *const kv[] = {
+        "version", "1", "num-rings", "2",
+        "ring-ref0", "8", "event-channel-0", "3",
+        "ring-ref1", "9", "event-channel-1", "4",
+        NULL,
+    };
+    g_autoptr(GHashTable) t = dir_new(kv);
+    Xen9pfsFrontend fe;
+    g_autofree char *err = NULL;
+
+    p9(t, 4, &fe, NULL);
+    g_assert_cmpuint(fe.nr_rings, ==, 2);
+    g_assert_cmpuint(fe.ring[0].ring_ref, ==, 8);
+    g_assert_cmpuint(fe.ring[0].event_channel, ==, 3);
+    g_assert_cmpuint(fe.ring[1].ring_ref, ==, 9);
+    g_assert_cmpuint(fe.ring[1].event_channel, ==, 4);
+
+    /* Refused: num-rings 0, above the offer, missing keys, bad version */
+    dir_set(t, "num-rings", "0");
+    p9(t, 4, &fe, "num-rings 0");
+    dir_set(t, "num-rings", "5");
+    p9(t, 4, &fe, "num-rings 5");
+    dir_set(t, "num-rings", "3");
+    p9(t, 4, &fe, "missing ring-ref2");
+    dir_set(t, "num-rings", "2");
+    dir_set(t, "event-channel-1", NULL);
+    p9(t, 4, &fe, "missing event-channel-1");
+    dir_set(t, "event-channel-1", "4");
+    dir_set(t, "version", "2");
+    p9(t, 4, &fe, "version 2");
+    dir_set(t, "version", NULL);
+    p9(t, 4, &fe, "missing version");
+
+    /* ring_order: 1..max */
+    g_assert(xen_9pfs_check_ring_order(1, 9, &err));
+    g_assert(xen_9pfs_check_ring_order(9, 9, &err));
+    g_assert_null(err);
+    g_assert(!xen_9pfs_check_ring_order(0, 9, &err));
+    g_clear_pointer(&err, g_free);
+    g_assert(!xen_9pfs_check_ring_order(30, 9, &err));
+    g_clear_pointer(&err, g_free);
+    g_assert(!xen_9pfs_check_ring_order(5, 4, &err));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -316,5 +383,6 @@ int main(int argc, char **argv)
     g_test_add_func("/xen-pv-keys/vif", test_vif);
     g_test_add_func("/xen-pv-keys/vif-multi", test_vif_multi);
     g_test_add_func("/xen-pv-keys/rate", test_rate);
+    g_test_add_func("/xen-pv-keys/9pfs", test_9pfs);
     return g_test_run();
 }

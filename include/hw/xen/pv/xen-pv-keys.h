@@ -121,4 +121,41 @@ bool xen_netif_parse_frontend(const XenPvKeys *keys,
  */
 bool xen_netif_parse_rate(const char *val, uint64_t *bytes, uint64_t *usec);
 
+/* ---- xen-9pfs (frontend type 9pfs) ---- */
+
+#define XEN_PV_KEYS_MAX_9PFS_RINGS          16
+
+typedef struct Xen9pfsFeLimits {
+    unsigned int max_rings;             /* 1..XEN_PV_KEYS_MAX_9PFS_RINGS */
+} Xen9pfsFeLimits;
+
+typedef struct Xen9pfsFeRing {
+    uint32_t ring_ref;                  /* ring-ref<N>: the intf page */
+    uint32_t event_channel;             /* event-channel-<N> */
+} Xen9pfsFeRing;
+
+typedef struct Xen9pfsFrontend {
+    unsigned int nr_rings;              /* num-rings: 1..max_rings */
+    Xen9pfsFeRing ring[XEN_PV_KEYS_MAX_9PFS_RINGS];
+} Xen9pfsFrontend;
+
+/**
+ * xen_9pfs_parse_frontend: the keys of a 9pfs frontend
+ *
+ * `version` must be 1 (the only one offered in `versions`), `num-rings`
+ * within @lim, and every ring must have its `ring-ref<N>` and
+ * `event-channel-<N>`.  Returns false with a message in *@err otherwise.
+ */
+bool xen_9pfs_parse_frontend(const XenPvKeys *keys,
+                             const Xen9pfsFeLimits *lim,
+                             Xen9pfsFrontend *fe, char **err);
+
+/**
+ * xen_9pfs_check_ring_order: a ring's `ring_order` (from its intf page)
+ *
+ * 1..@max_order: a ring half of at least one page.
+ */
+bool xen_9pfs_check_ring_order(uint32_t order, unsigned int max_order,
+                               char **err);
+
 #endif /* HW_XEN_PV_XEN_PV_KEYS_H */

@@ -1,0 +1,451 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Xen 9pfs backend: the data path (see include/hw/xen/pv/xen-9pfs.h and
+ * docs/devel/xen-9pfs.rst).
+ *
+ * Every request is copied out of the ring whole, once, into memory of its
+ * own before the 9P server looks at it; every reply is built in private
+ * memory and copied onto the ring its request came from once complete,
+ * waiting for space if the frontend has not consumed enough.  Many requests
+ * are in flight on each ring, up to the server's MAX_REQ in all and within
+ * the device's budget of host memory (max-inflight-bytes); the others wait
+ * on the ring.
+ *
+ * Thread context: everything here runs in the main loop under the BQL, as
+ * hw/9pfs/9p.c requires (its coroutines are bound to the main AioContext).
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/error-report.h"
+#include "qemu/log.h"
+#include "qemu/iov.h"
+#include "qemu/main-loop.h"
+#include "qemu/bswap.h"
+#include "fsdev/9p-iov-marshal.h"
+#include "hw/xen/pv/xen-9pfs.h"
+#include "trace.h"
+
+/* A reply buffer starts this big and grows up to the ring half. */
+#define XEN_9PFS_REPLY_MIN 4096
+
+/* ---- rings ---- */
+
+static const char *xen_9pfs_name(Xen9pfsDevice *dev)
+{
+    return dev->xendev.name ?: "?";
+}
+
+static uint8_t *xen_9pfs_in_half(Xen9pfsRing *r)
+{
+    return r->data;
+}
+
+static uint8_t *xen_9pfs_out_half(Xen9pfsRing *r)
+{
+    return r->data + r->half;
+}
+
+static void xen_9pfs_notify(Xen9pfsRing *r)
+{
+    xen_device_notify_event_channel(&r->dev->xendev, r->channel, NULL);
+}
+
+/*
+ * The frontend broke the protocol on @r: take nothing more from it, and
+ * report it once (trace, guest error log, XenStore `error`, Closing).
+ */
+static void xen_9pfs_ring_break(Xen9pfsRing *r, const char *why)
+{
+    Xen9pfsDevice *dev = r->dev;
+
+    if (r->broken) {
+        return;
+    }
+    trace_xen_pv_9pfs_ring_broken(xen_9pfs_name(dev), r->index, why);
+    qemu_log_mask(LOG_GUEST_ERROR, "xen-9pfs %s ring %u: %s\n",
+                  xen_9pfs_name(dev), r->index, why);
+    xen_9pfs_ring_stop(r);
+    if (!dev->error) {
+        dev->error = g_strdup_printf("ring %u: %s", r->index, why);
+        qemu_bh_schedule(dev->error_bh);
+    }
+}
+
+/* The reply waiting for space looks again. */
+static void xen_9pfs_wake_pusher(Xen9pfsRing *r)
+{
+    Coroutine *co = r->space_waiter;
+
+    if (co) {
+        r->space_waiter = NULL;
+        aio_co_wake(co);
+    }
+}
+
+void xen_9pfs_ring_stop(Xen9pfsRing *r)
+{
+    r->broken = true;
+    xen_9pfs_wake_pusher(r);
+}
+
+/* Take every complete request on @r; returns whether one was taken. */
+static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
+{
+    Xen9pfsDevice *dev = r->dev;
+    bool taken = false;
+
+    while (!r->broken) {
+        uint8_t hdr[XEN_9PFS_HDR_SIZE];
+        P9MsgHeader h;
+        uint32_t queued, size, reply_max;
+        uint64_t reserve;
+        const char *why;
+        RING_IDX prod;
+        Xen9pfsReq *req;
+        V9fsPDU *pdu;
+
+        prod = qatomic_read(&r->intf->out_prod);
+        /* Paired with the frontend's write barrier before out_prod */
+        smp_rmb();
+        if (!xen_9pfs_ring_queued(prod, r->out_cons, r->half, &queued)) {
+            xen_9pfs_ring_break(r, "out_prod more than a ring ahead");
+            break;
+        }
+        if (queued < XEN_9PFS_HDR_SIZE) {
+            break;
+        }
+        xen_9pfs_ring_read(hdr, xen_9pfs_out_half(r), r->half, r->out_cons,
+                           sizeof(hdr));
+        size = ldl_le_p(hdr);
+        why = xen_9pfs_check_msg_size(size, r->half);
+        if (why) {
+            trace_xen_pv_9pfs_bad_size(xen_9pfs_name(dev), r->index, size);
+            xen_9pfs_ring_break(r, why);
+            break;
+        }
+        if (queued < size) {
+            break;                      /* the rest is still coming */
+        }
+        /*
+         * Host memory: the copy and the largest reply (msize once
+         * negotiated).  Beyond the budget the request stays on the ring
+         * until one completes; one request is always taken.
+         */
+        reply_max = dev->state.msize > 0 ?
+                    MIN((uint32_t)dev->state.msize, r->half) : r->half;
+        reserve = (uint64_t)size + reply_max;
+        if (dev->in_flight &&
+            dev->inflight_bytes + reserve > dev->max_inflight_bytes) {
+            dev->starved = true;
+            break;
+        }
+        pdu = pdu_alloc(&dev->state);
+        if (!pdu) {
+            /* Left on the ring: taken when a request completes */
+            dev->starved = true;
+            break;
+        }
+        req = &dev->reqs[pdu->idx];
+        req->ring = r;
+        req->out = g_malloc(size);
+        req->out_len = size;
+        xen_9pfs_ring_read(req->out, xen_9pfs_out_half(r), r->half,
+                           r->out_cons, size);
+        req->in_cap = MIN(XEN_9PFS_REPLY_MIN, r->half);
+        req->in = g_malloc0(req->in_cap);
+        req->failed = false;
+        req->reserved = reserve;
+        dev->inflight_bytes += reserve;
+        dev->in_flight++;
+        r->out_cons += size;
+        /* The copy is made before the frontend may reuse the space */
+        smp_mb();
+        qatomic_set(&r->intf->out_cons, r->out_cons);
+        r->in_flight++;
+        taken = true;
+
+        /* The header of the private copy, never the ring's */
+        memcpy(&h, req->out, sizeof(h));
+        trace_xen_pv_9pfs_request(xen_9pfs_name(dev), r->index, pdu->idx,
+                                  req->out[4], lduw_le_p(req->out + 5),
+                                  size);
+        pdu_submit(pdu, &h);
+    }
+    if (taken) {
+        /* The frontend may wait for space in the out half */
+        xen_9pfs_notify(r);
+    }
+    return taken;
+}
+
+void xen_9pfs_ring_kick(Xen9pfsRing *r)
+{
+    xen_9pfs_ring_receive(r);
+}
+
+/* Main loop: the frontend notified us. */
+static bool xen_9pfs_ring_event(void *opaque)
+{
+    Xen9pfsRing *r = opaque;
+
+    if (r->broken) {
+        return false;
+    }
+    /* The frontend may have consumed replies */
+    xen_9pfs_wake_pusher(r);
+    return xen_9pfs_ring_receive(r);
+}
+
+bool xen_9pfs_ring_connect(Xen9pfsDevice *dev, Xen9pfsRing *r, uint32_t ref,
+                           uint32_t port, Error **errp)
+{
+    XenDevice *xendev = &dev->xendev;
+    g_autofree char *err = NULL;
+    uint32_t order;
+
+    r->intf_ref = ref;
+    r->port = port;
+    qemu_co_mutex_init(&r->push_lock);
+    r->intf = xen_device_map_grant_refs(xendev, &r->intf_ref, 1,
+                                        PROT_READ | PROT_WRITE, errp);
+    if (!r->intf) {
+        error_prepend(errp, "ring %u: ", r->index);
+        return false;
+    }
+    /* One read of the frontend's order: the private copy is used */
+    order = qatomic_read(&r->intf->ring_order);
+    if (!xen_9pfs_check_ring_order(order, dev->max_ring_order, &err)) {
+        error_setg(errp, "ring %u: %s", r->index, err);
+        return false;
+    }
+    r->order = order;
+    r->half = XEN_FLEX_RING_SIZE(order);
+    r->nr_refs = 1u << order;
+    r->refs = g_new(uint32_t, r->nr_refs);
+    memcpy(r->refs, r->intf->ref, r->nr_refs * sizeof(uint32_t));
+    r->data = xen_device_map_grant_refs(xendev, r->refs, r->nr_refs,
+                                        PROT_READ | PROT_WRITE, errp);
+    if (!r->data) {
+        error_prepend(errp, "ring %u: ", r->index);
+        return false;
+    }
+    /* Where the frontend's indices are now (Linux starts them at 0) */
+    r->out_cons = qatomic_read(&r->intf->out_cons);
+    r->in_prod = qatomic_read(&r->intf->in_prod);
+    r->channel = xen_device_bind_event_channel(xendev, port,
+                                               xen_9pfs_ring_event, r, errp);
+    if (!r->channel) {
+        error_prepend(errp, "ring %u: ", r->index);
+        return false;
+    }
+    return true;
+}
+
+void xen_9pfs_ring_release(Xen9pfsRing *r)
+{
+    XenDevice *xendev = &r->dev->xendev;
+
+    assert(!r->in_flight && !r->space_waiter);
+    if (r->channel) {
+        xen_device_unbind_event_channel(xendev, r->channel, NULL);
+        r->channel = NULL;
+    }
+    if (r->data) {
+        xen_device_unmap_grant_refs(xendev, r->data, r->refs, r->nr_refs,
+                                    NULL);
+        r->data = NULL;
+    }
+    if (r->intf) {
+        xen_device_unmap_grant_refs(xendev, r->intf, &r->intf_ref, 1, NULL);
+        r->intf = NULL;
+    }
+    g_free(r->refs);
+    r->refs = NULL;
+}
+
+/* ---- the 9P server's transport (hw/9pfs/9p.h) ---- */
+
+static Xen9pfsReq *xen_9pfs_req(V9fsPDU *pdu)
+{
+    Xen9pfsDevice *dev = container_of(pdu->s, Xen9pfsDevice, state);
+
+    return &dev->reqs[pdu->idx];
+}
+
+/* Make the reply buffer at least @len bytes (it keeps its contents). */
+static void xen_9pfs_req_grow(Xen9pfsReq *req, size_t len)
+{
+    if (len > req->in_cap) {
+        req->in = g_realloc(req->in, len);
+        memset(req->in + req->in_cap, 0, len - req->in_cap);
+        req->in_cap = len;
+    }
+}
+
+static ssize_t xen_9pfs_pdu_vmarshal(V9fsPDU *pdu, size_t offset,
+                                     const char *fmt, va_list ap)
+{
+    Xen9pfsReq *req = xen_9pfs_req(pdu);
+    struct iovec iov;
+    ssize_t ret;
+
+    for (;;) {
+        va_list ap2;
+
+        iov.iov_base = req->in;
+        iov.iov_len = req->in_cap;
+        va_copy(ap2, ap);
+        ret = v9fs_iov_vmarshal(&iov, 1, offset, 1, fmt, ap2);
+        va_end(ap2);
+        if (ret >= 0 || req->in_cap >= req->ring->half) {
+            break;
+        }
+        xen_9pfs_req_grow(req, req->ring->half);
+    }
+    if (ret < 0) {
+        /* Nothing the 9P server sends exceeds msize, clamped to the half */
+        req->failed = true;
+    }
+    return ret;
+}
+
+static ssize_t xen_9pfs_pdu_vunmarshal(V9fsPDU *pdu, size_t offset,
+                                       const char *fmt, va_list ap)
+{
+    Xen9pfsReq *req = xen_9pfs_req(pdu);
+    struct iovec iov = { .iov_base = req->out, .iov_len = req->out_len };
+    ssize_t ret;
+
+    /* A message shorter than its fields: the server answers an error */
+    ret = v9fs_iov_vunmarshal(&iov, 1, offset, 1, fmt, ap);
+    if (ret < 0) {
+        trace_xen_pv_9pfs_bad_request(xen_9pfs_name(req->ring->dev),
+                                      req->ring->index, pdu->id, pdu->tag);
+    }
+    return ret;
+}
+
+/* Where the server writes the data of a reply (read, readdir...) */
+static void xen_9pfs_init_in_iov_from_pdu(V9fsPDU *pdu, struct iovec **piov,
+                                          unsigned int *pniov, size_t size)
+{
+    Xen9pfsReq *req = xen_9pfs_req(pdu);
+
+    xen_9pfs_req_grow(req, size);
+    req->iov.iov_base = req->in;
+    req->iov.iov_len = req->in_cap;
+    *piov = &req->iov;
+    *pniov = 1;
+}
+
+/* Where the server reads the data of a request (write) */
+static void xen_9pfs_init_out_iov_from_pdu(V9fsPDU *pdu, struct iovec **piov,
+                                           unsigned int *pniov, size_t size)
+{
+    Xen9pfsReq *req = xen_9pfs_req(pdu);
+
+    /* No more than the message: a count beyond it gets a short write */
+    req->iov.iov_base = req->out;
+    req->iov.iov_len = req->out_len;
+    *piov = &req->iov;
+    *pniov = 1;
+}
+
+/*
+ * Coroutine (main loop): whether @len bytes fit in @r's in half now.  The
+ * frontend's in_cons is read once; one beyond our producer breaks the ring.
+ */
+static bool xen_9pfs_in_space(Xen9pfsRing *r, uint32_t len)
+{
+    RING_IDX cons = qatomic_read(&r->intf->in_cons);
+    uint32_t used;
+
+    /* The frontend read the replies before it moved in_cons */
+    smp_mb();
+    if (!xen_9pfs_ring_queued(r->in_prod, cons, r->half, &used)) {
+        xen_9pfs_ring_break(r, "in_cons beyond the backend's in_prod");
+        return false;
+    }
+    return r->half - used >= len;
+}
+
+static void coroutine_fn xen_9pfs_push_and_notify(V9fsPDU *pdu)
+{
+    Xen9pfsDevice *dev = container_of(pdu->s, Xen9pfsDevice, state);
+    Xen9pfsReq *req = xen_9pfs_req(pdu);
+    Xen9pfsRing *r = req->ring;
+    uint32_t len = pdu->size;   /* 0: a cancelled request gets no reply */
+
+    if (len && !r->broken) {
+        if (req->failed || len < XEN_9PFS_HDR_SIZE || len > req->in_cap ||
+            len > r->half) {
+            xen_9pfs_ring_break(r, "reply larger than the ring");
+        } else {
+            /*
+             * Whole replies, in the order they complete: the lock is FIFO
+             * and its holder waits (alone) for the frontend to make space.
+             */
+            qemu_co_mutex_lock(&r->push_lock);
+            while (!r->broken && !xen_9pfs_in_space(r, len)) {
+                trace_xen_pv_9pfs_reply_wait(xen_9pfs_name(dev), r->index, len);
+                r->space_waiter = qemu_coroutine_self();
+                qemu_coroutine_yield();
+            }
+            if (!r->broken) {
+                xen_9pfs_ring_write(xen_9pfs_in_half(r), r->half, r->in_prod,
+                                    req->in, len);
+                r->in_prod += len;
+                /* The reply is on the ring before in_prod says so */
+                smp_wmb();
+                qatomic_set(&r->intf->in_prod, r->in_prod);
+                xen_9pfs_notify(r);
+            }
+            qemu_co_mutex_unlock(&r->push_lock);
+        }
+    }
+
+    g_free(req->out);
+    g_free(req->in);
+    req->out = req->in = NULL;
+    req->in_cap = req->out_len = 0;
+    req->ring = NULL;
+    r->in_flight--;
+    dev->in_flight--;
+    dev->inflight_bytes -= req->reserved;
+    req->reserved = 0;
+    if (dev->starved) {
+        /* After pdu_complete() has freed the PDU */
+        dev->starved = false;
+        qemu_bh_schedule(dev->kick_bh);
+    }
+}
+
+/* The largest message both ways: a ring half (the smallest of the rings). */
+static size_t xen_9pfs_msize_limit(V9fsState *s)
+{
+    Xen9pfsDevice *dev = container_of(s, Xen9pfsDevice, state);
+    size_t limit = XEN_FLEX_RING_SIZE(XEN_9PFS_MAX_RING_ORDER);
+    unsigned int i;
+
+    for (i = 0; i < dev->nr_rings; i++) {
+        limit = MIN(limit, dev->rings[i].half);
+    }
+    return limit;
+}
+
+static size_t xen_9pfs_response_buffer_size(V9fsPDU *pdu)
+{
+    return xen_9pfs_req(pdu)->ring->half;
+}
+
+const V9fsTransport xen_9pfs_transport = {
+    .pdu_vmarshal = xen_9pfs_pdu_vmarshal,
+    .pdu_vunmarshal = xen_9pfs_pdu_vunmarshal,
+    .init_in_iov_from_pdu = xen_9pfs_init_in_iov_from_pdu,
+    .init_out_iov_from_pdu = xen_9pfs_init_out_iov_from_pdu,
+    .push_and_notify = xen_9pfs_push_and_notify,
+    .msize_limit = xen_9pfs_msize_limit,
+    .response_buffer_size = xen_9pfs_response_buffer_size,
+};
