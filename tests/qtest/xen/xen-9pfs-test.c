@@ -463,6 +463,55 @@ static void test_short_request(void)
     t9_stop(t);
 }
 
+/* How many times @what is in QEMU's stderr so far */
+static unsigned int stderr_count(Sim *s, const char *what)
+{
+    g_autofree char *text = NULL;
+    unsigned int n = 0;
+
+    if (!g_file_get_contents(s->err, &text, NULL, NULL)) {
+        return 0;
+    }
+    for (const char *p = text; (p = strstr(p, what)); p += strlen(what)) {
+        n++;
+    }
+    return n;
+}
+
+/*
+ * What a guest can send as often as it likes is logged once, never per
+ * request (upstream fix in hw/9pfs/9p.c, which printed a line per Tversion
+ * with a small msize and per self-referencing Tflush): 50 of each, one line
+ * each on QEMU's stderr, and the share still serves.
+ */
+static void test_log_flood(void)
+{
+    T9 *t = t9_start();
+    Xen9pFront *f = t9_front(t, 0, 2, 1);
+
+    t9_connect(f);
+    for (unsigned int i = 0; i < 50; i++) {
+        g_assert_cmpint(p9_version(f, 0, 1024, NULL), <, 0);
+    }
+    t9_mount(f);
+    for (unsigned int i = 0; i < 50; i++) {
+        P9Req m = p9_req_new(108, 5);           /* Tflush of itself */
+        g_autofree uint8_t *req = NULL, *reply = NULL;
+        uint32_t len, rlen;
+
+        p9_put_u16(&m, 5);
+        req = p9_req_finish(&m, &len);
+        g_assert_cmpint(p9_rpc(f, 0, req, len, &reply, &rlen), ==, 109);
+    }
+    sim_assert_alive(t->s);
+    g_assert_cmpuint(stderr_count(t->s, "msize < minimum msize"), ==, 1);
+    g_assert_cmpuint(stderr_count(t->s, "self-referencing 9P flush"), ==, 1);
+    g_assert_cmpint(p9_clunk(f, 0, ROOT_FID), ==, 0);
+    xen_9pfront_free(f);
+    t9_assert_serves(t, 1);
+    t9_stop(t);
+}
+
 /*
  * The frontend closes while replies wait for space on a full in half: the
  * backend gives them up, drains, goes Closed, and serves a new frontend.
@@ -709,6 +758,7 @@ int main(int argc, char **argv)
     qtest_add_func("xen-9pfs/toolstack", test_toolstack);
     qtest_add_func("xen-9pfs/budget", test_budget);
     qtest_add_func("xen-9pfs/short-request", test_short_request);
+    qtest_add_func("xen-9pfs/log-flood", test_log_flood);
     qtest_add_func("xen-9pfs/lifecycle/close-with-replies-waiting",
                    test_close_with_replies_waiting);
     for (i = 0; i < ARRAY_SIZE(attacks); i++) {
