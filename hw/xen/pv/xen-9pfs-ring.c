@@ -129,12 +129,12 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
             break;                      /* the rest is still coming */
         }
         /*
-         * Host memory: the copy and the largest reply (msize once
-         * negotiated).  Beyond the budget the request stays on the ring
-         * until one completes; one request is always taken.
+         * Host memory: the copy and the largest reply, which is what the
+         * reply buffer can grow to (xen_9pfs_reply_max()).  Beyond the
+         * budget the request stays on the ring until one completes; one
+         * request is always taken.
          */
-        reply_max = dev->state.msize > 0 ?
-                    MIN((uint32_t)dev->state.msize, r->half) : r->half;
+        reply_max = xen_9pfs_reply_max(dev->state.msize, r->half);
         reserve = (uint64_t)size + reply_max;
         if (dev->in_flight &&
             dev->inflight_bytes + reserve > dev->max_inflight_bytes) {
@@ -153,7 +153,10 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
         req->out_len = size;
         xen_9pfs_ring_read(req->out, xen_9pfs_out_half(r), r->half,
                            r->out_cons, size);
-        req->in_cap = MIN(XEN_9PFS_REPLY_MIN, r->half);
+        /* The size checked above, whatever the frontend wrote since */
+        stl_le_p(req->out, size);
+        req->reply_max = reply_max;
+        req->in_cap = MIN(XEN_9PFS_REPLY_MIN, reply_max);
         req->in = g_malloc0(req->in_cap);
         req->failed = false;
         req->reserved = reserve;
@@ -274,9 +277,13 @@ static Xen9pfsReq *xen_9pfs_req(V9fsPDU *pdu)
     return &dev->reqs[pdu->idx];
 }
 
-/* Make the reply buffer at least @len bytes (it keeps its contents). */
+/*
+ * Make the reply buffer at least @len bytes, but never more than the
+ * request's reply_max (it keeps its contents).
+ */
 static void xen_9pfs_req_grow(Xen9pfsReq *req, size_t len)
 {
+    len = MIN(len, req->reply_max);
     if (len > req->in_cap) {
         req->in = g_realloc(req->in, len);
         memset(req->in + req->in_cap, 0, len - req->in_cap);
@@ -299,13 +306,13 @@ static ssize_t xen_9pfs_pdu_vmarshal(V9fsPDU *pdu, size_t offset,
         va_copy(ap2, ap);
         ret = v9fs_iov_vmarshal(&iov, 1, offset, 1, fmt, ap2);
         va_end(ap2);
-        if (ret >= 0 || req->in_cap >= req->ring->half) {
+        if (ret >= 0 || req->in_cap >= req->reply_max) {
             break;
         }
-        xen_9pfs_req_grow(req, req->ring->half);
+        xen_9pfs_req_grow(req, req->in_cap * 2);
     }
     if (ret < 0) {
-        /* Nothing the 9P server sends exceeds msize, clamped to the half */
+        /* Larger than msize (as it was when the request was taken) */
         req->failed = true;
     }
     return ret;
@@ -333,6 +340,10 @@ static void xen_9pfs_init_in_iov_from_pdu(V9fsPDU *pdu, struct iovec **piov,
 {
     Xen9pfsReq *req = xen_9pfs_req(pdu);
 
+    /*
+     * @size is the client's count plus the header: no more than the
+     * reply may take, so a larger count gets a short read or readdir.
+     */
     xen_9pfs_req_grow(req, size);
     req->iov.iov_base = req->in;
     req->iov.iov_len = req->in_cap;
@@ -437,7 +448,7 @@ static size_t xen_9pfs_msize_limit(V9fsState *s)
 
 static size_t xen_9pfs_response_buffer_size(V9fsPDU *pdu)
 {
-    return xen_9pfs_req(pdu)->ring->half;
+    return xen_9pfs_req(pdu)->reply_max;
 }
 
 const V9fsTransport xen_9pfs_transport = {

@@ -52,3 +52,9 @@ void xen_9pfs_ring_write(uint8_t *ring, uint32_t half, RING_IDX idx,
     memcpy(ring + off, src, first);
     memcpy(ring, (const uint8_t *)src + first, len - first);
 }
+
+uint32_t xen_9pfs_reply_max(int64_t msize, uint32_t half)
+{
+    /* 4096: the 9P server's smallest msize (P9_MIN_MSIZE) */
+    return MIN((uint64_t)MAX(msize, 4096), half);
+}

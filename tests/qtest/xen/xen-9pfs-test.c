@@ -274,6 +274,44 @@ static void test_data(void)
     t9_stop(t);
 }
 
+/*
+ * A Tread whose count is near 4 GiB gets a short read that fits msize:
+ * the reply buffer never grows past what the request reserved (before,
+ * QEMU allocated and zeroed a buffer of the count, 4 GiB, then broke the
+ * ring with a reply larger than it).  Then the share still serves.
+ */
+static void test_read_count_huge(void)
+{
+    T9 *t = t9_start();
+    Xen9pFront *f = t9_front(t, 0, 2, 4);               /* halves: 32 KiB */
+    g_autofree char *path = g_build_filename(t->share[0], "big", NULL);
+    g_autofree uint8_t *data = g_malloc(256 * 1024);
+    g_autofree uint8_t *back = g_malloc(64 * 1024);
+    uint32_t msize;
+    P9Qid qid;
+    int n;
+
+    fill(data, 256 * 1024, 3);
+    g_assert(g_file_set_contents(path, (char *)data, 256 * 1024, NULL));
+    t9_connect(f);
+    g_assert_cmpint(p9_version(f, 0, 1024 * 1024, &msize), ==, 0);
+    g_assert_cmpuint(msize, ==, 32 * 1024);
+    g_assert_cmpint(p9_attach(f, 0, ROOT_FID, &qid), ==, 0);
+    g_assert_cmpint(p9_walk(f, 0, ROOT_FID, FID, "big"), ==, 0);
+    g_assert_cmpint(p9_lopen(f, 0, FID, DOTL_RDONLY), ==, 0);
+    for (unsigned int i = 0; i < 4; i++) {
+        n = p9_read(f, i % 2, FID, 0, back, 0xfffffff0u);
+        g_assert_cmpint(n, >, 0);
+        g_assert_cmpint(n, <=, msize - 11);
+        g_assert(!memcmp(back, data, n));
+    }
+    g_assert_cmpint(p9_clunk(f, 0, FID), ==, 0);
+    sim_assert_alive(t->s);
+    t9_reconnect_serves(t, f);
+    xen_9pfront_free(f);
+    t9_stop(t);
+}
+
 /* Reads and writes of odd sizes on an order-1 ring (halves of 4 KiB) */
 static void test_wrap(void)
 {
@@ -759,6 +797,7 @@ int main(int argc, char **argv)
     qtest_add_func("xen-9pfs/budget", test_budget);
     qtest_add_func("xen-9pfs/short-request", test_short_request);
     qtest_add_func("xen-9pfs/log-flood", test_log_flood);
+    qtest_add_func("xen-9pfs/attack/read-count-huge", test_read_count_huge);
     qtest_add_func("xen-9pfs/lifecycle/close-with-replies-waiting",
                    test_close_with_replies_waiting);
     for (i = 0; i < ARRAY_SIZE(attacks); i++) {

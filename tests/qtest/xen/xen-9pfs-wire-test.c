@@ -78,11 +78,27 @@ static void test_copy_wrap(void)
     g_rand_free(rand);
 }
 
+static void test_reply_max(void)
+{
+    const uint32_t half = XEN_FLEX_RING_SIZE(4);        /* 32 KiB */
+
+    /* Not negotiated yet, refused (too small), or negative: the minimum */
+    g_assert_cmpuint(xen_9pfs_reply_max(0, half), ==, 4096);
+    g_assert_cmpuint(xen_9pfs_reply_max(1, half), ==, 4096);
+    g_assert_cmpuint(xen_9pfs_reply_max(-1, half), ==, 4096);
+    g_assert_cmpuint(xen_9pfs_reply_max(8192, half), ==, 8192);
+    /* Never beyond the half, whatever the client asked */
+    g_assert_cmpuint(xen_9pfs_reply_max(INT32_MAX, half), ==, half);
+    g_assert_cmpuint(xen_9pfs_reply_max(0, XEN_FLEX_RING_SIZE(0)), ==,
+                     XEN_FLEX_RING_SIZE(0));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/xen-9pfs-wire/queued", test_queued);
     g_test_add_func("/xen-9pfs-wire/msg-size", test_msg_size);
     g_test_add_func("/xen-9pfs-wire/copy-wrap", test_copy_wrap);
+    g_test_add_func("/xen-9pfs-wire/reply-max", test_reply_max);
     return g_test_run();
 }

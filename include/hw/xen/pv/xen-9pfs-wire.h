@@ -46,6 +46,14 @@ bool xen_9pfs_ring_queued(RING_IDX prod, RING_IDX cons, uint32_t half,
  */
 const char *xen_9pfs_check_msg_size(uint32_t size, uint32_t half);
 
+/*
+ * xen_9pfs_reply_max: the most bytes a reply to a request taken now may
+ * take, and what the request reserves of the device's budget: the
+ * negotiated @msize (whatever the client sent, even a refused one), held
+ * to at least the 9P server's minimum and at most the ring's @half.
+ */
+uint32_t xen_9pfs_reply_max(int64_t msize, uint32_t half);
+
 /**
  * xen_9pfs_ring_read: copy @len bytes at index @idx out of a ring half
  * @dst: private memory

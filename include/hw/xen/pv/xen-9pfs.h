@@ -61,6 +61,7 @@ typedef struct Xen9pfsReq {
     uint32_t out_len;
     uint8_t *in;                        /* the reply, built here */
     size_t in_cap;
+    size_t reply_max;                   /* in_cap never grows past it */
     struct iovec iov;
     bool failed;                        /* a reply did not fit */
     size_t reserved;                    /* counted in the device's budget */
