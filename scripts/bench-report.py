@@ -7,25 +7,29 @@
 Reads DIR/results.json (per-case medians written by scripts/bench.py) and
 DIR/runs.json (machine metadata and the individual runs), and writes:
 
-  DIR/report.md     header, a block table, a net table, case notes and the
-                    evaluation of the project's performance targets;
+  DIR/report.md     header, a block table, a net table, a 9pfs table (when
+                    there are 9pfs results), case notes and the evaluation
+                    of the project's performance targets;
   DIR/block.png     per block case, the primary figure of ours / stock /
                     limit normalised to stock = 1.0;
-  DIR/net.png       the same for the net cases (ours / stock).
+  DIR/net.png       the same for the net cases (ours / stock);
+  DIR/9pfs.png      the same for the 9pfs cases, when there are any.
 
 The charts are drawn by gnuplot (Debian package gnuplot-nox) from a generated
 script and data file left in DIR (block.gp, block.dat, net.gp, net.dat).
 
 results.json:
     {"block": [{"case": NAME, "ours": FIG, "stock": FIG, "limit": FIG|null}],
-     "net":   [{"case": NAME, "ours": FIG, "stock": FIG}]}
+     "net":   [{"case": NAME, "ours": FIG, "stock": FIG}],
+     "9pfs":  [{"case": NAME, "ours": FIG, "stock": FIG}]}
     FIG = {"iops"|"pps", "mbps", "cpu_us_per_io", "grant_ops_per_io",
            "notify_per_io": medians, "runs": N, "min", "max": of the primary}
 
 Every value may be null (a failed variant) and is shown as "—".  A FIG that
 is missing or null altogether is derived from the runs of runs.json when it
 has any.  Any key of runs.json may be missing; the primary figure then
-defaults to "mbps" for cases named bulk*, else "iops" (block) or "pps" (net).
+defaults to "mbps" for cases named bulk* and 9pfs cases, else "iops" (block)
+or "pps" (net).
 
 Importable (tests load it with importlib): load(), render_markdown(),
 fmt_num(), ratio(), evaluate_targets(), write_charts(), main().
@@ -196,7 +200,7 @@ def entries(results, kind):
 
 def default_primary(kind, case):
     """The primary figure of a case when runs.json does not name one."""
-    if case.startswith("bulk"):
+    if case.startswith("bulk") or kind == "9pfs":
         return "mbps"
     return "iops" if kind == "block" else "pps"
 
@@ -431,9 +435,13 @@ def render_markdown(results, runs):
     lines += render_table("block", results, runs)
     lines += ["", "## Net (xen-net)", ""]
     lines += render_table("net", results, runs)
+    p9 = bool(entries(results, "9pfs"))
+    if p9:
+        lines += ["", "## 9pfs (xen-9pfs)", ""]
+        lines += render_table("9pfs", results, runs)
     lines += [""] + render_targets(evaluate_targets(results, runs))
-    lines += ["", "Charts: block.png, net.png (primary figure normalised to "
-              "stock = 1.0)."]
+    lines += ["", "Charts: block.png, net.png%s (primary figure normalised "
+              "to stock = 1.0)." % (", 9pfs.png" if p9 else "")]
     return "\n".join(lines) + "\n"
 
 
@@ -671,12 +679,15 @@ def chart_title(kind, runs):
     if kind == "block":
         return ("xen-block: ours, stock and the block layer's limit, primary "
                 "figure (IOPS; MB/s where marked) relative to stock" + of_runs)
+    if kind == "9pfs":
+        return ("xen-9pfs: ours vs stock, MB/s relative to stock" + of_runs)
     return ("xen-net: ours vs stock, primary figure (packets/s; MB/s for "
             "bulk) relative to stock" + of_runs)
 
 
 def write_charts(results, dir, runs=None):
-    """Draw DIR/block.png and DIR/net.png with gnuplot.
+    """Draw DIR/block.png and DIR/net.png (and DIR/9pfs.png when there
+    are 9pfs results) with gnuplot.
 
     Raises ReportError when gnuplot is missing or fails.
     """
@@ -685,7 +696,9 @@ def write_charts(results, dir, runs=None):
         raise ReportError("gnuplot not found: install the Debian package "
                           "gnuplot-nox (scripts/install-deps.sh does)")
     terminal = gnuplot_terminal(gnuplot)
-    for kind in ("block", "net"):
+    kinds = ("block", "net") + (("9pfs",) if entries(results, "9pfs")
+                                 else ())
+    for kind in kinds:
         rows = chart_rows(results, kind, runs)
         with open(os.path.join(dir, kind + ".dat"), "w", encoding="utf-8") as f:
             f.write(gnuplot_data(kind, rows))

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Benchmark our Xen PV backends against upstream's and the block layer.
 
-Runs the fixed matrix of docs/devel/xen-pv-benchmarks.rst.  Every case runs
+Runs the fixed matrix of docs/devel/xen-pv-benchmarks.rst (disks, NICs and
+9pfs shares).  Every case runs
 against our build (build/qemu-system-x86_64) and the stock build
 (build/stock/qemu-system-x86_64) alternately, A B A B ..., each run a fresh
 QEMU with xen-sim and one xen-pv-bench process acting as the guest.  Block
@@ -19,6 +20,11 @@ Writes, in --out (build/bench):
 Net cases use a tap in a network namespace of their own when run as root
 with /dev/net/tun (the script re-executes itself under `unshare --net`),
 otherwise a UDP socket netdev.
+
+9pfs cases share one directory (in /dev/shm when it has room) holding a
+file to read; ours serves it with -fsdev and -device xen-9pfs, stock with
+upstream's legacy backend, which xen-pv-bench creates from XenStore entries
+as libxl writes them (--toolstack, through xen-sim's admin socket).
 """
 
 import argparse
@@ -51,6 +57,10 @@ TAP = "xbtap0"
 NULL_SIZE = 8 << 30
 FILE_SIZE = 512 << 20
 MEM_FILE_SIZE = 1 << 30
+# The file the 9pfs read cases read (xen-pv-bench's P9_READ_FILE)
+SHARE_READ_FILE = "bench-read"
+SHARE_READ_SIZE = 64 << 20
+P9_MOUNT_TAG = "bench"
 # Each limit run lasts at least this long, whatever --secs says
 LIMIT_MIN_SECS = 2.0
 MAC = "52:54:00:12:34:01"
@@ -91,6 +101,17 @@ NET_CASES = [
     ("rx-1500b", dict(traffic="rx", size=1514)),
     ("bulk-64k", dict(traffic="tx", size=65214, gso=True)),
 ]
+# Sequential throughput through the 9P2000.L client of xen-pv-bench
+P9_CASES = [
+    ("9pfs-seqread-4k-qd32", dict(rw="read", bs=4096, qd=32)),
+    ("9pfs-seqwrite-4k-qd32", dict(rw="write", bs=4096, qd=32)),
+    ("9pfs-seqread-1m-qd8", dict(rw="read", bs=1 << 20, qd=8)),
+    ("9pfs-seqwrite-1m-qd8", dict(rw="write", bs=1 << 20, qd=8)),
+]
+P9_NOTE = ("share on %s; both: 2 rings of order 9, msize 512 KiB, a 1 MiB "
+           "I/O in 3 requests (2 x 524264 bytes + 48); stock: upstream's "
+           "legacy backend (hw/9pfs/xen-9p-backend.c), created from XenStore "
+           "entries as libxl writes them, one request per ring at a time")
 NOTES = {
     "randread-4k-qd32-2q-null": "2 rings x QD32 on 2 IOThreads for ours; "
         "stock has one ring (no multi-queue): QD64 on it, one IOThread; "
@@ -342,16 +363,58 @@ def net_args(peer):
             "-device", "xen-net-device,netdev=n0,idx=0,mac=%s" % MAC]
 
 
-def one_run(variant, kind, case, settings, image, peer, workdir):
+def share_dir(workdir):
+    """The 9pfs cases' share: a directory in memory (/dev/shm when it has
+    room, else the work directory) with SHARE_READ_FILE in it, every page
+    written."""
+    d = workdir
+    try:
+        st = os.statvfs("/dev/shm")
+        if st.f_bavail * st.f_frsize >= 4 * SHARE_READ_SIZE:
+            d = "/dev/shm"
+    except OSError:
+        pass
+    path = tempfile.mkdtemp(prefix="xen-pv-bench-share.", dir=d)
+    chunk = bytes(range(256)) * 4096
+    with open(os.path.join(path, SHARE_READ_FILE), "wb") as f:
+        for _ in range(SHARE_READ_SIZE // len(chunk)):
+            f.write(chunk)
+    return path
+
+
+def share_clean(share):
+    """Remove what a run wrote in @share (all but SHARE_READ_FILE)."""
+    for name in os.listdir(share):
+        if name != SHARE_READ_FILE:
+            os.unlink(os.path.join(share, name))
+
+
+def p9_args(variant, share):
+    """QEMU's arguments for the share and xen-pv-bench's: ours a -device,
+    stock none (xen-pv-bench creates the share as libxl does)."""
+    if variant == "stock":
+        return [], ["--toolstack", share]
+    return (["-fsdev", "local,id=fs0,path=%s,security_model=none" % share,
+             "-device", "xen-9pfs,id=p9-0,fsdev=fs0,mount_tag=%s,idx=0"
+             % P9_MOUNT_TAG], [])
+
+
+def one_run(variant, kind, case, settings, image, peer, workdir, share=None):
     """Start QEMU, run xen-pv-bench once; its JSON (None if it failed)."""
     d = tempfile.mkdtemp(prefix="run.", dir=workdir)
     qemu = VARIANTS[variant]
-    cmd = [qemu, "-M", "xen-sim,socket=%s/ctl.sock,xs-socket=%s/xs.sock" % (d, d),
+    cmd = [qemu, "-M", "xen-sim,socket=%s/ctl.sock,xs-socket=%s/xs.sock,"
+           "xs-admin-socket=%s/xs-admin.sock" % (d, d, d),
            "-accel", "tcg", "-m", "512M", "-nodefaults", "-display", "none",
            "-qmp", "unix:%s/qmp.sock,server=on,wait=off" % d]
     bench = [BENCH, "--dir", d, "--secs", str(settings["secs"]),
              "--warmup", str(settings["warmup"])]
-    if kind == "block":
+    if kind == "9pfs":
+        qemu_args, bench_args = p9_args(variant, share)
+        cmd += qemu_args
+        wl = ["9p", "--rw", case["rw"], "--bs", str(case["bs"]), "--qd",
+              str(case["qd"])] + bench_args
+    elif kind == "block":
         cmd += drive_args(case, image) + block_device_args(variant, case)
         qd = case["qd"]
         if case["queues"] > 1 and variant == "stock":
@@ -405,6 +468,8 @@ def one_run(variant, kind, case, settings, image, peer, workdir):
                 log("  QEMU said: " + tail.strip())
         if kind == "net" and peer["kind"] == "tap":
             tap_down()
+        if share:
+            share_clean(share)
         shutil.rmtree(d, ignore_errors=True)
     return result
 
@@ -553,8 +618,8 @@ def main():
     cache = os.environ.get("XEN_PV_CACHE") or os.path.join(
         os.path.expanduser("~"), ".cache", "xen-pv-qemu")
     peer = {"kind": "tap" if in_netns() else "udp"}
-    image = mem = None
-    results = {"block": [], "net": []}
+    image = mem = share = None
+    results = {"block": [], "net": [], "9pfs": []}
     meta = {"machine": machine_info(), "mode": "quick" if args.quick else "full",
             "runs": settings["runs"], "secs": settings["secs"],
             "net_peer": "tap" if peer["kind"] == "tap" else "socket",
@@ -563,12 +628,17 @@ def main():
         % (settings["runs"], settings["secs"], meta["net_peer"]))
     start = time.monotonic()
 
-    for kind, cases in (("block", BLOCK_CASES), ("net", NET_CASES)):
+    for kind, cases in (("block", BLOCK_CASES), ("net", NET_CASES),
+                        ("9pfs", P9_CASES)):
         for name, case in cases:
             if args.cases and args.cases not in name:
                 continue
-            unit = "iops" if kind == "block" else "pps"
-            primary = "mbps" if name.startswith("bulk") else unit
+            unit = "pps" if kind == "net" else "iops"
+            primary = "mbps" if name.startswith("bulk") or kind == "9pfs" \
+                else unit
+            if kind == "9pfs" and not share:
+                share = share_dir(args.out)
+                atexit.register(shutil.rmtree, share, True)
             if kind == "block" and case["drive"] == "file" and not image:
                 image = file_image(cache)
             if kind == "block" and case["drive"] in STORE_SERVER:
@@ -584,7 +654,7 @@ def main():
                 # One round: the backends and, for disks, both limits
                 for variant in ("ours", "stock"):
                     r = one_run(variant, kind, case, settings, image, peer,
-                                args.out)
+                                args.out, share if kind == "9pfs" else None)
                     runs[variant].append(figures(r, unit) if r else None)
                 if kind != "block":
                     continue
@@ -603,8 +673,12 @@ def main():
                 entry["limit_mem"] = fig(runs["limit_mem"], unit, primary)
                 entry["limit_exceeded"] = limit_exceeded(entry, primary)
             results[kind].append(entry)
+            note = NOTES.get(name, "")
+            if kind == "9pfs":
+                note = P9_NOTE % ("tmpfs" if share.startswith("/dev/shm/")
+                                  else "the work directory's file system")
             meta["cases"][name] = {
-                "primary": primary, "note": NOTES.get(name, ""),
+                "primary": primary, "note": note,
                 "ours": runs["ours"], "stock": runs["stock"],
                 "limit": runs["limit"] if kind == "block" else [],
                 "limit_mem": runs["limit_mem"] if kind == "block" else [],
@@ -635,7 +709,8 @@ def main():
                                                       "bench-report.py"),
                          args.out]).returncode
     log("bench: %.0f s; wrote %s/{results.json,runs.json,report.md,block.png,"
-        "net.png}" % (time.monotonic() - start, args.out))
+        "net.png%s}" % (time.monotonic() - start, args.out,
+                        ",9pfs.png" if results["9pfs"] else ""))
     failed = [e["case"] for k in results for e in results[k]
               if not e["ours"] or not e["stock"] or
               (k == "block" and not (e.get("limit") and e.get("limit_mem")))]

@@ -240,6 +240,26 @@ class MarkdownTest(unittest.TestCase):
         self.assertEqual(row[4], "12.00x")    # 12000/1000, not 200k/150k pps
         self.assertEqual(self.row(md, "tx-64b")[4], "4.00x")
 
+    def test_9pfs_table(self):
+        results = synthetic_results()
+        md = br.render_markdown(results, synthetic_runs())
+        self.assertNotIn("## 9pfs", md)
+        results["9pfs"] = [
+            {"case": "9pfs-seqread-1m-qd8",
+             "ours": fig("mbps", 800.0, key="iops", mbps=800.0),
+             "stock": fig("mbps", 200.0, key="iops", mbps=200.0)},
+            {"case": "9pfs-seqwrite-4k-qd32",
+             "ours": fig("mbps", 90.0, key="iops", mbps=90.0),
+             "stock": None}]
+        md = br.render_markdown(results, synthetic_runs())
+        self.assertIn("## 9pfs (xen-9pfs)", md)
+        self.assertIn("9pfs.png", md)
+        row = self.row(md, "9pfs-seqread-1m-qd8")
+        self.assertEqual(row[1], "MB/s")
+        self.assertEqual(row[4], "4.00x")     # on MB/s, the primary
+        row = self.row(md, "9pfs-seqwrite-4k-qd32")
+        self.assertEqual((row[3], row[4]), ("—", "—"))
+
     def test_header_and_notes(self):
         md = br.render_markdown(synthetic_results(), synthetic_runs())
         self.assertIn("Test CPU 9000, 16 cores, 128 GiB, kernel 6.1.0-test", md)
@@ -448,6 +468,18 @@ class MainTest(unittest.TestCase):
         self.assert_png("block.png")
         self.assert_png("net.png")
 
+    def test_full_run_with_9pfs(self):
+        if shutil.which("gnuplot") is None:
+            self.skipTest("gnuplot not installed")
+        results = synthetic_results()
+        results["9pfs"] = [{"case": "9pfs-seqread-4k-qd32",
+                            "ours": fig("mbps", 0, mbps=300.0),
+                            "stock": fig("mbps", 0, mbps=100.0)}]
+        self.write(results, synthetic_runs())
+        self.assertEqual(self.main(), 0)
+        self.assertIn("9pfs-seqread-4k-qd32", self.read_report())
+        self.assert_png("9pfs.png")
+
     def test_no_results_at_all(self):
         if shutil.which("gnuplot") is None:
             self.skipTest("gnuplot not installed")
@@ -455,6 +487,7 @@ class MainTest(unittest.TestCase):
         self.assertEqual(self.main(), 0)
         self.assert_png("block.png")
         self.assert_png("net.png")
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "9pfs.png")))
 
     def test_script_without_gnuplot_fails_clearly(self):
         empty = tempfile.mkdtemp(prefix="no-gnuplot-")

@@ -229,7 +229,7 @@ int xen_9pfront_recv(Xen9pFront *f, unsigned int ri, uint8_t **msg,
                 break;
             }
         }
-        if (g_get_monotonic_time() > end) {
+        if (timeout_ms <= 0 || g_get_monotonic_time() > end) {
             return -ETIMEDOUT;
         }
         xen_fe_evtchn_wait(&r->evt, 20);

@@ -77,7 +77,11 @@ bool xen_9pfront_close(Xen9pFront *f, char **err);
 /* Write @len bytes to ring @r's out half and publish them (no check). */
 bool xen_9pfront_send(Xen9pFront *f, unsigned int r, const void *buf,
                       uint32_t len);
-/* The next whole reply on ring @r into a g_malloc'd *@msg; its length. */
+/*
+ * The next whole reply on ring @r into a g_malloc'd *@msg; its length, or
+ * -ETIMEDOUT when none is there within @timeout_ms (at once if it is 0 or
+ * less: a poll), -EPROTO when the ring is broken.
+ */
 int xen_9pfront_recv(Xen9pFront *f, unsigned int r, uint8_t **msg,
                      int timeout_ms);
 

@@ -15,9 +15,15 @@
  *       --rw randread|randwrite|read|write --bs BYTES --qd N [--queues N]
  *   xen-pv-bench --dir DIR --qemu-pid PID --secs S [--warmup S] net
  *       --traffic tx|rx --size BYTES [--gso] --peer tap:IFNAME|udp:PORT:PORT
+ *   xen-pv-bench --dir DIR --qemu-pid PID --secs S [--warmup S] 9p
+ *       --rw read|write --bs BYTES --qd N [--toolstack PATH]
  *
  * DIR holds QEMU's ctl.sock, xs.sock and qmp.sock.  The disk is vbd 51712
- * (xvda); the NIC is vif 0 with MAC 52:54:00:12:34:01.
+ * (xvda); the NIC is vif 0 with MAC 52:54:00:12:34:01; the share is 9pfs
+ * device 0 with the tag "bench".  With --toolstack the benchmark first
+ * creates that device as libxl does (backend "path" PATH and
+ * "security_model" none, frontend "tag"), through xen-sim's admin XenStore
+ * socket DIR/xs-admin.sock, for a QEMU that has no -device for it.
  *
  * Block: "--qd N" I/Os of --bs bytes in flight on each ring.  An I/O is
  * split into as many ring requests as the negotiated protocol needs
@@ -32,6 +38,20 @@
  * UDP frames to the guest's MAC into the peer (a thread, at most RX_WINDOW
  * frames ahead of what the guest received); an I/O is a frame received.
  * With a tap peer the tap's own counters say what reached the other side.
+ *
+ * 9p: what Linux's 9pnet_xen negotiates (two rings of the largest order up
+ * to 9 the backend offers, msize a quarter of such a ring), then Tversion,
+ * Tattach and either a Twalk and Tlopen of the file "bench-read" (which
+ * must be there, its size a multiple of --bs) or a Tlcreate of
+ * "bench-write.PID" (written over and over in its first P9_WRITE_SPAN
+ * bytes).  Sequential --bs reads or writes, each split into Tread or
+ * Twrite requests of at most msize - 24 bytes as Linux's client splits
+ * them; --qd I/Os in flight as far as the rings hold them: a request is
+ * sent when it and the largest reply it may get fit in its ring's halves,
+ * so the depth reached is printed (max-in-flight, in requests).  Requests
+ * go round the rings, each with a tag that is its ring's number modulo the
+ * number of rings (as Linux picks a ring).  An I/O is one --bs read or
+ * write; a reply of another type or count is an error.
  */
 
 #include "qemu/osdep.h"
@@ -45,6 +65,7 @@
 #include "../frontend/xen-fe.h"
 #include "../frontend/xen-blkfront.h"
 #include "../frontend/xen-netfront.h"
+#include "../frontend/xen-9pfront.h"
 #include "../xen-net-pkt.h"
 #include "xen-pv-qmp.h"
 
@@ -58,6 +79,27 @@
 #define RX_WINDOW 1024
 #define RX_BATCH 64
 #define BENCH_TCP_MSS 1448
+#define P9_DEVID 0
+#define P9_MOUNT_TAG "bench"
+#define P9_READ_FILE "bench-read"
+/* Linux's 9pnet_xen: XEN_9PFS_NUM_RINGS and XEN_9PFS_RING_ORDER */
+#define P9_RINGS 2
+#define P9_MAX_ORDER 9
+/* Linux's P9_IOHDRSZ: a Tread or Twrite carries at most msize - 24 bytes */
+#define P9_IOHDRSZ 24
+#define P9_WRITE_SPAN (64u << 20)
+/* Requests in flight per ring, at most (tags: slot * rings + ring) */
+#define P9_SLOTS 256
+#define P9_ROOT_FID 1
+#define P9_FILE_FID 2
+/* 9P2000.L: message types, Linux's open flags */
+#define P9_TREAD 116
+#define P9_RREAD 117
+#define P9_TWRITE 118
+#define P9_RWRITE 119
+#define P9_DOTL_RDONLY 0
+#define P9_DOTL_RDWR 02
+#define P9_DOTL_CREATE 0100
 
 static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x01 };
 static const uint8_t peer_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x02 };
@@ -89,6 +131,7 @@ static char *opt_traffic;
 static int opt_size = 64;
 static gboolean opt_gso;
 static char *opt_peer;
+static char *opt_toolstack;
 
 static GOptionEntry common_opts[] = {
     { "dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_dir,
@@ -99,10 +142,10 @@ static GOptionEntry common_opts[] = {
     { "warmup", 0, 0, G_OPTION_ARG_DOUBLE, &opt_warmup,
       "seconds of warm-up before (0.5)", "S" },
     { "rw", 0, 0, G_OPTION_ARG_STRING, &opt_rw,
-      "blk: randread, randwrite, read or write", "RW" },
-    { "bs", 0, 0, G_OPTION_ARG_INT, &opt_bs, "blk: bytes per I/O", "N" },
-    { "qd", 0, 0, G_OPTION_ARG_INT, &opt_qd, "blk: I/Os in flight per ring",
-      "N" },
+      "blk: randread, randwrite, read or write; 9p: read or write", "RW" },
+    { "bs", 0, 0, G_OPTION_ARG_INT, &opt_bs, "blk, 9p: bytes per I/O", "N" },
+    { "qd", 0, 0, G_OPTION_ARG_INT, &opt_qd,
+      "blk: I/Os in flight per ring; 9p: I/Os in flight", "N" },
     { "queues", 0, 0, G_OPTION_ARG_INT, &opt_queues,
       "blk: rings asked for (1)", "N" },
     { "traffic", 0, 0, G_OPTION_ARG_STRING, &opt_traffic, "net: tx or rx",
@@ -112,6 +155,8 @@ static GOptionEntry common_opts[] = {
       "net: TCP packets of --size bytes with GSO", NULL },
     { "peer", 0, 0, G_OPTION_ARG_STRING, &opt_peer,
       "net: tap:IFNAME or udp:MYPORT:QEMUPORT", "PEER" },
+    { "toolstack", 0, 0, G_OPTION_ARG_FILENAME, &opt_toolstack,
+      "9p: create the share on host directory PATH as libxl does", "PATH" },
     { NULL }
 };
 
@@ -743,9 +788,381 @@ static void bench_net(XenFe *fe)
     close(inj.fd);
 }
 
+/* ---- 9pfs ---- */
+
+typedef struct P9Slot {
+    bool busy;
+    uint32_t len;               /* bytes asked for */
+    uint32_t reply_max;         /* what the reply may take of the in half */
+} P9Slot;
+
+typedef struct P9Job {
+    Xen9pFront *f;
+    bool write;
+    uint64_t bs;                /* bytes per I/O */
+    uint32_t iounit;            /* bytes per request, at most */
+    unsigned int reqs_per_io;
+    unsigned int qd;            /* I/Os in flight */
+    uint64_t nr_blocks;         /* of bs bytes in the file */
+    uint64_t next_block;
+    uint64_t cur_off;           /* the I/O being sent: where it is */
+    uint64_t cur_left;          /* and what is left of it to send */
+    unsigned int next_ring;
+    uint8_t *data;              /* what is written */
+    P9Slot slot[XEN_9PFRONT_MAX_RINGS][P9_SLOTS];
+    uint32_t in_reserved[XEN_9PFRONT_MAX_RINGS];
+    unsigned int inflight;      /* requests, all rings */
+    unsigned int max_inflight;
+    uint64_t done;              /* requests answered */
+    uint64_t bytes;             /* read or written */
+    uint64_t errors;
+} P9Job;
+
+/* Create 9pfs device P9_DEVID of the guest on @path as libxl does. */
+static void p9_toolstack_add(XenFe *fe, const char *path)
+{
+    g_autofree char *sock = g_build_filename(opt_dir, "xs-admin.sock", NULL);
+    g_autofree char *be = g_strdup_printf("/local/domain/%u/backend/9pfs/%u/%u",
+                                          fe->backend_domid, fe->domid,
+                                          P9_DEVID);
+    g_autofree char *fe_dir = g_strdup_printf("/local/domain/%u/device/9pfs/%u",
+                                              fe->domid, P9_DEVID);
+    g_autofree char *fe_id = g_strdup_printf("%u", fe->domid);
+    g_autofree char *be_id = g_strdup_printf("%u", fe->backend_domid);
+    struct xs_permissions be_perms[] = {
+        { .id = fe->backend_domid, .perms = XS_PERM_NONE },
+        { .id = fe->domid, .perms = XS_PERM_READ },
+    };
+    struct xs_permissions fe_perms[] = {
+        { .id = fe->domid, .perms = XS_PERM_NONE },
+        { .id = fe->backend_domid, .perms = XS_PERM_READ | XS_PERM_WRITE },
+    };
+    const char *keys[][3] = {
+        { fe_dir, "backend", be }, { fe_dir, "backend-id", be_id },
+        { fe_dir, "state", "1" }, { fe_dir, "tag", P9_MOUNT_TAG },
+        { be, "frontend", fe_dir }, { be, "frontend-id", fe_id },
+        { be, "online", "1" }, { be, "state", "1" }, { be, "path", path },
+        { be, "security_model", "none" },
+    };
+    struct xs_handle *xs;
+
+    /* libxenstore takes its socket from there (see xen_fe_connect()) */
+    setenv("XENSTORED_PATH", sock, 1);
+    xs = xs_open(0);
+    if (!xs) {
+        die("xs_open %s: %s", sock, strerror(errno));
+    }
+    for (;;) {
+        xs_transaction_t t = xs_transaction_start(xs);
+        bool ok = t != XBT_NULL;
+
+        ok = ok && xs_mkdir(xs, t, be) && xs_set_permissions(xs, t, be,
+                                                              be_perms, 2);
+        ok = ok && xs_mkdir(xs, t, fe_dir) &&
+             xs_set_permissions(xs, t, fe_dir, fe_perms, 2);
+        for (size_t i = 0; ok && i < G_N_ELEMENTS(keys); i++) {
+            g_autofree char *node = g_strdup_printf("%s/%s", keys[i][0],
+                                                    keys[i][1]);
+
+            ok = xs_write(xs, t, node, keys[i][2], strlen(keys[i][2]));
+        }
+        if (!ok) {
+            die("cannot write the share's XenStore entries: %s",
+                strerror(errno));
+        }
+        if (xs_transaction_end(xs, t, false)) {
+            break;
+        }
+        if (errno != EAGAIN) {
+            die("XenStore transaction: %s", strerror(errno));
+        }
+    }
+    xs_close(xs);
+}
+
+/* Whether a request of @len bytes with a reply of @reply_max fits ring @r */
+static bool p9_fits(P9Job *job, unsigned int r, uint32_t len,
+                    uint32_t reply_max)
+{
+    Xen9pFrontRing *ring = &job->f->ring[r];
+    RING_IDX prod = qatomic_read(&ring->intf->out_prod);
+    RING_IDX cons = qatomic_read(&ring->intf->out_cons);
+
+    return prod - cons + len <= ring->half &&
+           job->in_reserved[r] + reply_max <= ring->half;
+}
+
+/* Send the next request of the current I/O on the next ring, if it fits. */
+static bool p9_submit_one(P9Job *job)
+{
+    unsigned int r = job->next_ring, s;
+    uint32_t n = MIN(job->cur_left, job->iounit);
+    uint32_t reply_max = XEN_9PFRONT_HDR + 4 + (job->write ? 0 : n);
+    uint32_t len = XEN_9PFRONT_HDR + 4 + 8 + 4 + (job->write ? n : 0);
+    g_autofree uint8_t *msg = NULL;
+    P9Req m;
+
+    for (s = 0; s < P9_SLOTS && job->slot[r][s].busy; s++) {
+        continue;
+    }
+    if (s == P9_SLOTS || !p9_fits(job, r, len, reply_max)) {
+        return false;
+    }
+    m = p9_req_new(job->write ? P9_TWRITE : P9_TREAD,
+                   s * job->f->nr_rings + r);
+    p9_put_u32(&m, P9_FILE_FID);
+    p9_put_u64(&m, job->cur_off);
+    p9_put_u32(&m, n);
+    if (job->write) {
+        p9_put_bytes(&m, job->data, n);
+    }
+    msg = p9_req_finish(&m, &len);
+    if (!xen_9pfront_send(job->f, r, msg, len)) {
+        die("cannot send on ring %u", r);
+    }
+    job->slot[r][s] = (P9Slot) { true, n, reply_max };
+    job->in_reserved[r] += reply_max;
+    job->inflight++;
+    job->max_inflight = MAX(job->max_inflight, job->inflight);
+    job->cur_off += n;
+    job->cur_left -= n;
+    job->next_ring = (r + 1) % job->f->nr_rings;
+    return true;
+}
+
+/* Take one reply off ring @r: false if there is none. */
+static bool p9_reap_one(P9Job *job, unsigned int r)
+{
+    g_autofree uint8_t *msg = NULL;
+    unsigned int nr = job->f->nr_rings;
+    int size = xen_9pfront_recv(job->f, r, &msg, 0);
+    uint16_t tag;
+    P9Slot *slot;
+
+    if (size == -ETIMEDOUT) {
+        return false;
+    }
+    if (size < XEN_9PFRONT_HDR) {
+        die("ring %u broken", r);
+    }
+    tag = lduw_le_p(msg + 5);
+    if (tag % nr != r || tag / nr >= P9_SLOTS ||
+        !job->slot[r][tag / nr].busy) {
+        die("a reply on ring %u with tag %u, not in flight there", r, tag);
+    }
+    slot = &job->slot[r][tag / nr];
+    if (msg[4] == (job->write ? P9_RWRITE : P9_RREAD) &&
+        size >= XEN_9PFRONT_HDR + 4 &&
+        ldl_le_p(msg + XEN_9PFRONT_HDR) == slot->len &&
+        size == XEN_9PFRONT_HDR + 4 + (job->write ? 0 : slot->len)) {
+        job->bytes += slot->len;
+    } else {
+        job->errors++;
+    }
+    slot->busy = false;
+    job->in_reserved[r] -= slot->reply_max;
+    job->inflight--;
+    job->done++;
+    return true;
+}
+
+/* Take the replies there are, then send while the I/Os and rings allow. */
+static uint64_t p9_pump(P9Job *job)
+{
+    uint64_t got = 0;
+
+    for (unsigned int r = 0; r < job->f->nr_rings; r++) {
+        while (p9_reap_one(job, r)) {
+            got++;
+        }
+    }
+    for (;;) {
+        if (!job->cur_left) {
+            if (job->inflight + job->reqs_per_io >
+                job->qd * job->reqs_per_io) {
+                break;
+            }
+            job->cur_off = (job->next_block++ % job->nr_blocks) * job->bs;
+            job->cur_left = job->bs;
+        }
+        if (!p9_submit_one(job)) {
+            break;
+        }
+    }
+    return got;
+}
+
+/* Sleep until a ring's event channel fires (or 100 ms). */
+static void p9_wait(P9Job *job)
+{
+    struct pollfd pfd[XEN_9PFRONT_MAX_RINGS];
+    unsigned int n = job->f->nr_rings;
+    uint64_t count;
+
+    for (unsigned int r = 0; r < n; r++) {
+        pfd[r] = (struct pollfd) {
+            .fd = job->f->ring[r].evt.to_guest, .events = POLLIN,
+        };
+    }
+    if (poll(pfd, n, 100) > 0) {
+        for (unsigned int r = 0; r < n; r++) {
+            if ((pfd[r].revents & POLLIN) &&
+                read(pfd[r].fd, &count, sizeof(count)) < 0) {
+                die("event channel read: %s", strerror(errno));
+            }
+        }
+    }
+}
+
+static void p9_run_until(P9Job *job, gint64 end)
+{
+    while (g_get_monotonic_time() < end) {
+        if (!p9_pump(job)) {
+            p9_wait(job);
+        }
+    }
+}
+
+/*
+ * The ring of the library's next request: its tag's, as Linux picks it
+ * (upstream's legacy backend answers there, whatever ring it came on).
+ */
+static unsigned int p9_ring(Xen9pFront *f)
+{
+    return f->next_tag % f->nr_rings;
+}
+
+/* Version, attach and the file: its size in blocks of --bs */
+static uint64_t p9_open_file(P9Job *job)
+{
+    Xen9pFront *f = job->f;
+    g_autofree char *name = NULL;
+    uint32_t msize;
+    uint64_t size;
+    int ret;
+
+    /* Linux: a quarter of the largest ring, at most 512 KiB */
+    msize = MIN(1u << (P9_MAX_ORDER + XEN_PAGE_SHIFT - 2),
+                XEN_FLEX_RING_SIZE(f->order) / 2);
+    ret = p9_version(f, P9_NOTAG % f->nr_rings, msize, &msize);
+    if (ret || msize <= P9_IOHDRSZ) {
+        die("Tversion: %d (msize %u)", ret, msize);
+    }
+    job->iounit = msize - P9_IOHDRSZ;
+    ret = p9_attach(f, p9_ring(f), P9_ROOT_FID, NULL);
+    if (ret) {
+        die("Tattach: %s", strerror(-ret));
+    }
+    if (!job->write) {
+        ret = p9_walk(f, p9_ring(f), P9_ROOT_FID, P9_FILE_FID, P9_READ_FILE);
+        ret = ret ? ret : p9_lopen(f, p9_ring(f), P9_FILE_FID,
+                                   P9_DOTL_RDONLY);
+        ret = ret ? ret : p9_getattr_size(f, p9_ring(f), P9_FILE_FID, &size);
+        if (ret) {
+            die("cannot open %s in the share: %s", P9_READ_FILE,
+                strerror(-ret));
+        }
+        return size / job->bs;
+    }
+    name = g_strdup_printf("bench-write.%d", getpid());
+    ret = p9_walk(f, p9_ring(f), P9_ROOT_FID, P9_FILE_FID, NULL);
+    ret = ret ? ret : p9_lcreate(f, p9_ring(f), P9_FILE_FID, name,
+                                 P9_DOTL_RDWR | P9_DOTL_CREATE, 0644);
+    if (ret) {
+        die("cannot create %s in the share: %s", name, strerror(-ret));
+    }
+    return P9_WRITE_SPAN / job->bs;
+}
+
+static void bench_9p(XenFe *fe)
+{
+    g_autofree char *err = NULL, *features = NULL, *fe_path = NULL;
+    g_autofree char *be_path = NULL;
+    unsigned int max_rings, order;
+    g_autofree P9Job *job = g_new0(P9Job, 1);
+    gint64 end;
+    Snapshot a, b;
+    int ret;
+
+    if (!opt_rw || (strcmp(opt_rw, "read") && strcmp(opt_rw, "write")) ||
+        opt_bs <= 0 || opt_qd <= 0) {
+        die("9p needs --rw read|write, --bs and --qd");
+    }
+    job->write = !strcmp(opt_rw, "write");
+    job->bs = opt_bs;
+    job->qd = opt_qd;
+    if (opt_toolstack) {
+        p9_toolstack_add(fe, opt_toolstack);
+    }
+    for (int i = 0; !xen_fe_device_paths(fe, "9pfs", P9_DEVID, &fe_path,
+                                         &be_path); i++) {
+        if (i == 500) {
+            die("no 9pfs %u", P9_DEVID);
+        }
+        g_usleep(10 * 1000);
+    }
+
+    /* What Linux's 9pnet_xen takes of the backend's offer */
+    wait_backend_offer(fe, be_path, "max-ring-page-order");
+    max_rings = be_uint(fe, be_path, "max-rings");
+    order = MIN(be_uint(fe, be_path, "max-ring-page-order"), P9_MAX_ORDER);
+    if (max_rings < P9_RINGS || !order) {
+        die("the backend offers %u rings of order %u (Linux needs %u rings)",
+            max_rings, order, P9_RINGS);
+    }
+    job->f = xen_9pfront_new(fe, P9_DEVID, P9_RINGS, order, &err);
+    if (!job->f || !xen_9pfront_connect(job->f, &err)) {
+        die("connect: %s", err);
+    }
+    job->nr_blocks = p9_open_file(job);
+    if (!job->nr_blocks) {
+        die("the file is smaller than one I/O");
+    }
+    job->reqs_per_io = DIV_ROUND_UP(job->bs, job->iounit);
+    job->data = g_malloc(job->iounit);
+    for (uint32_t i = 0; i < job->iounit; i++) {
+        job->data[i] = i * 7 + 1;
+    }
+
+    p9_run_until(job, g_get_monotonic_time() + opt_warmup * G_USEC_PER_SEC);
+    snapshot(&a, job->done, job->bytes, job->errors, false);
+    p9_run_until(job, a.t + opt_secs * G_USEC_PER_SEC);
+    snapshot(&b, job->done, job->bytes, job->errors, false);
+    end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (job->inflight) {
+        if (g_get_monotonic_time() > end) {
+            die("%u requests still in flight after 10 s", job->inflight);
+        }
+        for (unsigned int r = 0; r < job->f->nr_rings; r++) {
+            while (p9_reap_one(job, r)) {
+                continue;
+            }
+        }
+        if (job->inflight) {
+            p9_wait(job);
+        }
+    }
+    features = g_strdup_printf("rings=%u ring-order=%u msize=%u "
+                               "requests-per-io=%u max-in-flight=%u",
+                               job->f->nr_rings, job->f->order,
+                               job->iounit + P9_IOHDRSZ, job->reqs_per_io,
+                               job->max_inflight);
+    report(&a, &b, job->reqs_per_io, features, -1);
+    ret = p9_clunk(job->f, p9_ring(job->f), P9_FILE_FID);
+    ret = ret ? ret : p9_clunk(job->f, p9_ring(job->f), P9_ROOT_FID);
+    if (ret) {
+        die("Tclunk: %s", strerror(-ret));
+    }
+    if (!xen_9pfront_close(job->f, &err)) {
+        die("disconnect: %s", err);
+    }
+    xen_9pfront_free(job->f);
+    g_free(job->data);
+}
+
 int main(int argc, char **argv)
 {
-    g_autoptr(GOptionContext) ctx = g_option_context_new("blk|net");
+    g_autoptr(GOptionContext) ctx = g_option_context_new("blk|net|9p");
     g_autoptr(GError) gerr = NULL;
     g_autofree char *ctl = NULL, *xs = NULL, *qmp_path = NULL, *err = NULL;
     XenFe *fe;
@@ -757,7 +1174,7 @@ int main(int argc, char **argv)
     if (argc != 2 || !opt_dir || opt_pid <= 0 || opt_secs <= 0 ||
         opt_warmup < 0) {
         die("usage: xen-pv-bench --dir DIR --qemu-pid PID [--secs S] "
-            "[--warmup S] blk|net [options] (--help)");
+            "[--warmup S] blk|net|9p [options] (--help)");
     }
     ctl = g_build_filename(opt_dir, "ctl.sock", NULL);
     xs = g_build_filename(opt_dir, "xs.sock", NULL);
@@ -774,8 +1191,10 @@ int main(int argc, char **argv)
         bench_blk(fe);
     } else if (!strcmp(argv[1], "net")) {
         bench_net(fe);
+    } else if (!strcmp(argv[1], "9p")) {
+        bench_9p(fe);
     } else {
-        die("unknown workload %s (blk or net)", argv[1]);
+        die("unknown workload %s (blk, net or 9p)", argv[1]);
     }
     xen_fe_close(fe);
     xen_pv_qmp_close(qmp);
