@@ -10,8 +10,11 @@ report packets.  Every variant `make bench` compares keeps a smoke run: one
 block and one net case run against the stock build too (`make check` builds
 it), so a variant the benchmark can no longer measure fails here; the
 shared-storage cases run ours, stock and qemu-img bench on NBD and RBD
-servers started for them.  The
-driver's figure and median helpers are checked on made-up runs.
+servers started for them.  Every 9pfs case runs briefly against ours
+(-device xen-9pfs) and stock (upstream's legacy backend, created from
+XenStore as libxl does) on a share of the driver's making, and must give
+figures.  The driver's figure and median helpers are checked on made-up
+runs.
 
 Output is TAP (pycotap), for scripts/run-tests.py.
 """
@@ -42,7 +45,8 @@ def load_driver():
 def bench_run(qemu_args, bench_args, qemu=QEMU):
     d = tempfile.mkdtemp(prefix="xen-pv-bench-test.")
     q = subprocess.Popen([qemu, "-M", "xen-sim,socket=%s/ctl.sock,"
-                          "xs-socket=%s/xs.sock" % (d, d), "-accel", "tcg",
+                          "xs-socket=%s/xs.sock,xs-admin-socket=%s/xs-admin.sock"
+                          % (d, d, d), "-accel", "tcg",
                           "-m", "256M", "-nodefaults", "-display", "none",
                           "-qmp", "unix:%s/qmp.sock,server=on,wait=off" % d]
                          + qemu_args, stdout=subprocess.DEVNULL,
@@ -198,6 +202,66 @@ class StockBench(unittest.TestCase):
         self.assertGreater(r["ops"], 100)
         self.assertEqual(r["errors"], 0)
         self.assertEqual(r["bytes"], int(r["ops"]) * 64)
+
+
+class Share9pfs(unittest.TestCase):
+    """The 9pfs cases, as `make bench` runs them, against ours and stock:
+    not skipped, `make check` builds both.  A case that gives no figures
+    (no I/O, or xen-pv-bench failing) fails."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.drv = load_driver()
+        cls.dir = tempfile.mkdtemp(prefix="xen-pv-bench-test.")
+        cls.share = cls.drv.share_dir(cls.dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.share, ignore_errors=True)
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def check_variant(self, variant, qemu):
+        for path in (qemu, BENCH):
+            self.assertTrue(os.access(path, os.X_OK),
+                            "%s is not built (make bench-build)" % path)
+        for name, case in self.drv.P9_CASES:
+            with self.subTest(case=name, variant=variant):
+                qemu_args, bench_args = self.drv.p9_args(variant, self.share)
+                try:
+                    r = bench_run(qemu_args,
+                                  ["9p", "--rw", case["rw"], "--bs",
+                                   str(case["bs"]), "--qd", str(case["qd"])]
+                                  + bench_args, qemu=qemu)
+                finally:
+                    self.drv.share_clean(self.share)
+                f = self.drv.figures(r, "iops")
+                self.assertIsNotNone(f, "%s on %s: no figures" % (name,
+                                                                   variant))
+                self.assertGreater(r["ops"], 2)
+                self.assertGreater(f["mbps"], 0)
+                self.assertEqual(r["errors"], 0)
+                # I/Os partly inside the window count by their requests
+                self.assertLessEqual(abs(r["bytes"] - r["ops"] * case["bs"]),
+                                     case["bs"])
+                self.assertIn("rings=2 ring-order=9 msize=524288",
+                              r["features"])
+                self.assertGreater(r["notify_to_guest"], 0)
+
+    def test_ours(self):
+        self.check_variant("ours", QEMU)
+
+    def test_stock(self):
+        self.check_variant("stock", STOCK)
+
+    def test_share(self):
+        with open(os.path.join(self.share, self.drv.SHARE_READ_FILE),
+                  "rb") as f:
+            self.assertEqual(len(f.read()), self.drv.SHARE_READ_SIZE)
+        args, extra = self.drv.p9_args("ours", self.share)
+        self.assertIn("mount_tag=bench,idx=0", args[-1])
+        self.assertEqual(extra, [])
+        self.assertEqual(self.drv.p9_args("stock", self.share),
+                         ([], ["--toolstack", self.share]))
 
 
 class SharedStorage(unittest.TestCase):

@@ -62,6 +62,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include "qemu/atomic.h"
+#include "qemu/bswap.h"
 #include "../frontend/xen-fe.h"
 #include "../frontend/xen-blkfront.h"
 #include "../frontend/xen-netfront.h"
