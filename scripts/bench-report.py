@@ -13,7 +13,8 @@ DIR/runs.json (machine metadata and the individual runs), and writes:
   DIR/block.png     per block case, the primary figure of ours / stock /
                     limit normalised to stock = 1.0;
   DIR/net.png       the same for the net cases (ours / stock);
-  DIR/9pfs.png      the same for the 9pfs cases, when there are any.
+  DIR/9pfs.png      the same for the 9pfs cases, when some have figures of
+                    both ours and stock.
 
 The charts are drawn by gnuplot (Debian package gnuplot-nox) from a generated
 script and data file left in DIR (block.gp, block.dat, net.gp, net.dat).
@@ -435,13 +436,13 @@ def render_markdown(results, runs):
     lines += render_table("block", results, runs)
     lines += ["", "## Net (xen-net)", ""]
     lines += render_table("net", results, runs)
-    p9 = bool(entries(results, "9pfs"))
-    if p9:
+    if entries(results, "9pfs"):
         lines += ["", "## 9pfs (xen-9pfs)", ""]
         lines += render_table("9pfs", results, runs)
     lines += [""] + render_targets(evaluate_targets(results, runs))
     lines += ["", "Charts: block.png, net.png%s (primary figure normalised "
-              "to stock = 1.0)." % (", 9pfs.png" if p9 else "")]
+              "to stock = 1.0)." % (", 9pfs.png" if chart_kinds(results, runs)
+                                    [2:] else "")]
     return "\n".join(lines) + "\n"
 
 
@@ -586,6 +587,14 @@ def chart_rows(results, kind, runs=None):
     return rows
 
 
+def chart_kinds(results, runs=None):
+    """The kinds with a chart: block and net always; 9pfs when some case
+    has both an ours and a stock figure to normalise."""
+    rows = chart_rows(results, "9pfs", runs)
+    p9 = any(norm[0] is not None for _, norm in rows)
+    return ["block", "net"] + (["9pfs"] if p9 else [])
+
+
 def _yrange(rows):
     """A log-scale y range [lo:hi] that shows every bar and its label."""
     vals = [v for _, norm in rows for v in norm if v is not None] or [1.0]
@@ -687,7 +696,7 @@ def chart_title(kind, runs):
 
 def write_charts(results, dir, runs=None):
     """Draw DIR/block.png and DIR/net.png (and DIR/9pfs.png when there
-    are 9pfs results) with gnuplot.
+    are 9pfs figures of ours and stock) with gnuplot.
 
     Raises ReportError when gnuplot is missing or fails.
     """
@@ -696,9 +705,7 @@ def write_charts(results, dir, runs=None):
         raise ReportError("gnuplot not found: install the Debian package "
                           "gnuplot-nox (scripts/install-deps.sh does)")
     terminal = gnuplot_terminal(gnuplot)
-    kinds = ("block", "net") + (("9pfs",) if entries(results, "9pfs")
-                                 else ())
-    for kind in kinds:
+    for kind in chart_kinds(results, runs):
         rows = chart_rows(results, kind, runs)
         with open(os.path.join(dir, kind + ".dat"), "w", encoding="utf-8") as f:
             f.write(gnuplot_data(kind, rows))

@@ -479,6 +479,14 @@ class MainTest(unittest.TestCase):
         self.assertEqual(self.main(), 0)
         self.assertIn("9pfs-seqread-4k-qd32", self.read_report())
         self.assert_png("9pfs.png")
+        # No stock figure at all (stock not measured): no chart
+        os.unlink(os.path.join(self.dir, "9pfs.png"))
+        results["9pfs"][0]["stock"] = None
+        self.write(results, synthetic_runs())
+        self.assertEqual(self.main(), 0)
+        self.assertIn("9pfs-seqread-4k-qd32", self.read_report())
+        self.assertNotIn("9pfs.png", self.read_report())
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "9pfs.png")))
 
     def test_no_results_at_all(self):
         if shutil.which("gnuplot") is None:
