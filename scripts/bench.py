@@ -108,8 +108,9 @@ P9_CASES = [
     ("9pfs-seqread-1m-qd8", dict(rw="read", bs=1 << 20, qd=8)),
     ("9pfs-seqwrite-1m-qd8", dict(rw="write", bs=1 << 20, qd=8)),
 ]
-P9_NOTE = ("share on %s; 2 rings of order 9, msize 512 KiB, a 1 MiB I/O in "
-           "3 requests (2 x 524264 bytes + 48)")
+P9_NOTE = ("share on %s; 2 rings of order 9, msize 512 KiB, requests of at "
+           "most the iounit (on tmpfs 520192 bytes: a 1 MiB I/O in 3 "
+           "requests)")
 P9_STOCK_NOTE = ("stock: upstream's legacy backend (hw/9pfs/xen-9p-backend.c), "
                  "created from XenStore entries as libxl writes them, one "
                  "request per ring at a time")

@@ -45,8 +45,9 @@
  * must be there, its size a multiple of --bs) or a Tlcreate of
  * "bench-write.PID" (written over and over in its first P9_WRITE_SPAN
  * bytes).  Sequential --bs reads or writes, each split into Tread or
- * Twrite requests of at most msize - 24 bytes as Linux's client splits
- * them; --qd I/Os in flight as far as the rings hold them: a request is
+ * Twrite requests as Linux's client splits them: of the file's iounit
+ * (from Rlopen or Rlcreate) or, if that is 0 or above it, msize - 24
+ * bytes; --qd I/Os in flight as far as the rings hold them: a request is
  * sent when it and the largest reply it may get fit in its ring's halves,
  * so the depth reached is printed (max-in-flight, in requests).  Requests
  * go round the rings, each with a tag that is its ring's number modulo the
@@ -93,7 +94,14 @@
 #define P9_SLOTS 256
 #define P9_ROOT_FID 1
 #define P9_FILE_FID 2
+/* The tag of Tlopen and Tlcreate (the data path's are below it) */
+#define P9_OPEN_TAG 1000
 /* 9P2000.L: message types, Linux's open flags */
+#define P9_RLERROR 7
+#define P9_TLOPEN 12
+#define P9_RLOPEN 13
+#define P9_TLCREATE 14
+#define P9_RLCREATE 15
 #define P9_TREAD 116
 #define P9_RREAD 117
 #define P9_TWRITE 118
@@ -801,6 +809,7 @@ typedef struct P9Job {
     Xen9pFront *f;
     bool write;
     uint64_t bs;                /* bytes per I/O */
+    uint32_t msize;
     uint32_t iounit;            /* bytes per request, at most */
     unsigned int reqs_per_io;
     unsigned int qd;            /* I/Os in flight */
@@ -1033,13 +1042,38 @@ static unsigned int p9_ring(Xen9pFront *f)
     return f->next_tag % f->nr_rings;
 }
 
+/*
+ * Send Tlopen or Tlcreate @m (tag P9_OPEN_TAG), expect @want: 0 and the
+ * reply's iounit in *@iounit, or -errno.
+ */
+static int p9_open_iounit(Xen9pFront *f, P9Req *m, uint8_t want,
+                          uint32_t *iounit)
+{
+    g_autofree uint8_t *req = NULL, *rep = NULL;
+    uint32_t len, rlen;
+    int type;
+
+    req = p9_req_finish(m, &len);
+    type = p9_rpc(f, P9_OPEN_TAG % f->nr_rings, req, len, &rep, &rlen);
+    if (type == P9_RLERROR && rlen >= XEN_9PFRONT_HDR + 4) {
+        return -(int)ldl_le_p(rep + XEN_9PFRONT_HDR);
+    }
+    /* qid[13] iounit[4] */
+    if (type != want || rlen != XEN_9PFRONT_HDR + 13 + 4) {
+        return -EPROTO;
+    }
+    *iounit = ldl_le_p(rep + XEN_9PFRONT_HDR + 13);
+    return 0;
+}
+
 /* Version, attach and the file: its size in blocks of --bs */
 static uint64_t p9_open_file(P9Job *job)
 {
     Xen9pFront *f = job->f;
     g_autofree char *name = NULL;
-    uint32_t msize;
-    uint64_t size;
+    uint32_t msize, iounit = 0;
+    uint64_t size, blocks;
+    P9Req m;
     int ret;
 
     /* Linux: a quarter of the largest ring, at most 512 KiB */
@@ -1049,30 +1083,46 @@ static uint64_t p9_open_file(P9Job *job)
     if (ret || msize <= P9_IOHDRSZ) {
         die("Tversion: %d (msize %u)", ret, msize);
     }
-    job->iounit = msize - P9_IOHDRSZ;
+    job->msize = msize;
     ret = p9_attach(f, p9_ring(f), P9_ROOT_FID, NULL);
     if (ret) {
         die("Tattach: %s", strerror(-ret));
     }
     if (!job->write) {
         ret = p9_walk(f, p9_ring(f), P9_ROOT_FID, P9_FILE_FID, P9_READ_FILE);
-        ret = ret ? ret : p9_lopen(f, p9_ring(f), P9_FILE_FID,
-                                   P9_DOTL_RDONLY);
+        if (!ret) {
+            m = p9_req_new(P9_TLOPEN, P9_OPEN_TAG);
+            p9_put_u32(&m, P9_FILE_FID);
+            p9_put_u32(&m, P9_DOTL_RDONLY);
+            ret = p9_open_iounit(f, &m, P9_RLOPEN, &iounit);
+        }
         ret = ret ? ret : p9_getattr_size(f, p9_ring(f), P9_FILE_FID, &size);
         if (ret) {
             die("cannot open %s in the share: %s", P9_READ_FILE,
                 strerror(-ret));
         }
-        return size / job->bs;
+        blocks = size / job->bs;
+    } else {
+        name = g_strdup_printf("bench-write.%d", getpid());
+        ret = p9_walk(f, p9_ring(f), P9_ROOT_FID, P9_FILE_FID, NULL);
+        if (!ret) {
+            m = p9_req_new(P9_TLCREATE, P9_OPEN_TAG);
+            p9_put_u32(&m, P9_FILE_FID);
+            p9_put_str(&m, name);
+            p9_put_u32(&m, P9_DOTL_RDWR | P9_DOTL_CREATE);
+            p9_put_u32(&m, 0644);
+            p9_put_u32(&m, getgid());
+            ret = p9_open_iounit(f, &m, P9_RLCREATE, &iounit);
+        }
+        if (ret) {
+            die("cannot create %s in the share: %s", name, strerror(-ret));
+        }
+        blocks = P9_WRITE_SPAN / job->bs;
     }
-    name = g_strdup_printf("bench-write.%d", getpid());
-    ret = p9_walk(f, p9_ring(f), P9_ROOT_FID, P9_FILE_FID, NULL);
-    ret = ret ? ret : p9_lcreate(f, p9_ring(f), P9_FILE_FID, name,
-                                 P9_DOTL_RDWR | P9_DOTL_CREATE, 0644);
-    if (ret) {
-        die("cannot create %s in the share: %s", name, strerror(-ret));
-    }
-    return P9_WRITE_SPAN / job->bs;
+    /* Linux's client: the iounit the server gave, if within msize */
+    job->iounit = iounit && iounit <= msize - P9_IOHDRSZ ?
+                  iounit : msize - P9_IOHDRSZ;
+    return blocks;
 }
 
 static void bench_9p(XenFe *fe)
@@ -1144,10 +1194,10 @@ static void bench_9p(XenFe *fe)
         }
     }
     features = g_strdup_printf("rings=%u ring-order=%u msize=%u "
-                               "requests-per-io=%u max-in-flight=%u",
-                               job->f->nr_rings, job->f->order,
-                               job->iounit + P9_IOHDRSZ, job->reqs_per_io,
-                               job->max_inflight);
+                               "iounit=%u requests-per-io=%u "
+                               "max-in-flight=%u", job->f->nr_rings,
+                               job->f->order, job->msize, job->iounit,
+                               job->reqs_per_io, job->max_inflight);
     report(&a, &b, job->reqs_per_io, features, -1);
     ret = p9_clunk(job->f, p9_ring(job->f), P9_FILE_FID);
     ret = ret ? ret : p9_clunk(job->f, p9_ring(job->f), P9_ROOT_FID);
