@@ -19,6 +19,11 @@
  * short-request: a message shorter than its fields gets an Rlerror.
  * lifecycle/close-with-replies-waiting: the frontend closes while replies
  *   wait for space; the backend drains, closes and serves a new frontend.
+ * lifecycle/{close,unplug,quit}-with-requests-waiting: the frontend
+ *   closes (or the device is unplugged, or QEMU quits) while reads wait
+ *   seconds in a throttled fsdev: QEMU answers QMP, the backend stays
+ *   Closing until they complete, then closes and serves again (or goes
+ *   away); QEMU exits normally.
  * attack/...: bad message sizes, a producer index beyond the ring,
  *   num-rings 0 or above the offer, ring order 0 or 30, a stale ring-ref:
  *   the device goes Closing with an error, QEMU lives, a second device
@@ -52,8 +57,11 @@ typedef struct T9 {
     char *share[2];
 } T9;
 
-/* Two devices (0 and 1) on two shares; @p0 more properties of device 0 */
-static T9 *t9_start_with(const char *p0)
+/*
+ * Two devices (0 and 1) on two shares; @fs0 more options of device 0's
+ * fsdev, @p0 more properties of device 0
+ */
+static T9 *t9_start_fs(const char *fs0, const char *p0)
 {
     T9 *t = g_new0(T9, 1);
     unsigned int i;
@@ -66,18 +74,23 @@ static T9 *t9_start_with(const char *p0)
         g_assert(mkdir(t->share[i], 0700) == 0);
     }
     sim_launch(t->s,
-               "-fsdev local,id=fs0,path=%s,security_model=none "
+               "-fsdev local,id=fs0,path=%s,security_model=none%s "
                "-device xen-9pfs,id=p0,fsdev=fs0,mount_tag=tag0,idx=0%s "
                "-fsdev local,id=fs1,path=%s,security_model=none "
                "-device xen-9pfs,id=p1,fsdev=fs1,mount_tag=tag1,idx=1",
-               t->share[0], p0, t->share[1]);
+               t->share[0], fs0, p0, t->share[1]);
     t->fe = sim_fe_connect(t->s);
     return t;
 }
 
+static T9 *t9_start_with(const char *p0)
+{
+    return t9_start_fs("", p0);
+}
+
 static T9 *t9_start(void)
 {
-    return t9_start_with("");
+    return t9_start_fs("", "");
 }
 
 static void t9_stop(T9 *t)
@@ -589,6 +602,100 @@ static void test_close_with_replies_waiting(void)
     t9_stop(t);
 }
 
+typedef enum Waiting {
+    WAITING_CLOSE,              /* the frontend closes */
+    WAITING_UNPLUG,             /* device_del, then the frontend closes */
+    WAITING_QUIT,               /* QEMU quits */
+} Waiting;
+
+/*
+ * Requests wait in the 9P server for seconds (a throttled fsdev: reads of
+ * 1 KiB/s; a slow or hung file system does the same) when the frontend
+ * closes: QEMU answers QMP meanwhile, the backend stays Closing until they
+ * have completed, then goes Closed and serves a new frontend (or, unplugged,
+ * goes away).  When QEMU quits, the device waits for them and QEMU exits.
+ */
+static void test_requests_waiting(const void *opaque)
+{
+    Waiting how = GPOINTER_TO_INT(opaque);
+    T9 *t = t9_start_fs(",throttling.bps-read=1024", "");
+    Xen9pFront *f = t9_front(t, 0, 2, 1);
+    Xen9pFrontRing *r = &f->ring[0];
+    g_autofree char *path = g_build_filename(t->share[0], "slow.bin", NULL);
+    g_autofree char *state = be_node(f, "state");
+    g_autofree uint8_t *data = g_malloc0(16 * 1024);
+    unsigned int i;
+    gint64 start, end;
+
+    g_assert(g_file_set_contents(path, (char *)data, 16 * 1024, NULL));
+    t9_connect(f);
+    t9_mount(f);
+    g_assert_cmpint(p9_walk(f, 0, ROOT_FID, FID, "slow.bin"), ==, 0);
+    g_assert_cmpint(p9_lopen(f, 0, FID, DOTL_RDONLY), ==, 0);
+    /*
+     * Three reads of 4000 bytes: the first goes at once, the second after
+     * about 4 s, the third after about 8 s.
+     */
+    for (i = 0; i < 3; i++) {
+        g_autofree uint8_t *req = NULL;
+        uint32_t len;
+
+        req = tread(500 + i, FID, 4000, &len);
+        g_assert(xen_9pfront_send(f, 0, req, len));
+    }
+    /* All taken off the ring */
+    end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (qatomic_read(&r->intf->out_cons) !=
+           qatomic_read(&r->intf->out_prod)) {
+        g_assert(g_get_monotonic_time() < end);
+        g_usleep(1000);
+    }
+
+    start = g_get_monotonic_time();
+    if (how == WAITING_QUIT) {
+        /* qtest_quit() fails the case if QEMU dies of a signal */
+        xen_9pfront_free(f);
+        t9_stop(t);
+        g_test_message("QEMU quit after %" PRId64 " ms",
+                       (g_get_monotonic_time() - start) / 1000);
+        return;
+    }
+    if (how == WAITING_UNPLUG) {
+        sim_qmp_ok(t->s, "{'execute': 'device_del', "
+                   "'arguments': {'id': 'p0'}}");
+    } else {
+        xen_9pfront_set_state(f, XenbusStateClosing);
+    }
+    g_assert(xen_9pfront_wait_backend(f, XenbusStateClosing));
+    xen_9pfront_set_state(f, XenbusStateClosing);
+    xen_9pfront_set_state(f, XenbusStateClosed);
+    g_usleep(500 * 1000);
+    /* The main loop runs: QMP answers long before the reads complete */
+    sim_assert_alive(t->s);
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 3 * G_USEC_PER_SEC);
+    g_assert_cmpint(sim_xs_read_int(t->s, state, -1), ==,
+                    XenbusStateClosing);
+
+    /* They complete: the disconnect finishes */
+    if (how == WAITING_UNPLUG) {
+        qobject_unref(qtest_qmp_eventwait_ref(t->s->qts, "DEVICE_DELETED"));
+        g_assert(!sim_qom_exists(t->s, "/machine/peripheral/p0"));
+    } else {
+        g_assert(xen_9pfront_wait_backend(f, XenbusStateClosed));
+    }
+    g_test_message("done after %" PRId64 " ms",
+                   (g_get_monotonic_time() - start) / 1000);
+    if (how == WAITING_CLOSE) {
+        xen_9pfront_set_state(f, XenbusStateInitialising);
+        g_assert(xen_9pfront_wait_backend(f, XenbusStateInitWait));
+        t9_assert_serves(t, 0);
+    }
+    sim_assert_alive(t->s);
+    t9_assert_serves(t, 1);
+    xen_9pfront_free(f);
+    t9_stop(t);
+}
+
 /* ---- attacks ---- */
 
 typedef enum Attack {
@@ -798,6 +905,15 @@ int main(int argc, char **argv)
     qtest_add_func("xen-9pfs/short-request", test_short_request);
     qtest_add_func("xen-9pfs/log-flood", test_log_flood);
     qtest_add_func("xen-9pfs/attack/read-count-huge", test_read_count_huge);
+    qtest_add_data_func("xen-9pfs/lifecycle/close-with-requests-waiting",
+                        GINT_TO_POINTER(WAITING_CLOSE),
+                        test_requests_waiting);
+    qtest_add_data_func("xen-9pfs/lifecycle/unplug-with-requests-waiting",
+                        GINT_TO_POINTER(WAITING_UNPLUG),
+                        test_requests_waiting);
+    qtest_add_data_func("xen-9pfs/lifecycle/quit-with-requests-waiting",
+                        GINT_TO_POINTER(WAITING_QUIT),
+                        test_requests_waiting);
     qtest_add_func("xen-9pfs/lifecycle/close-with-replies-waiting",
                    test_close_with_replies_waiting);
     for (i = 0; i < ARRAY_SIZE(attacks); i++) {
