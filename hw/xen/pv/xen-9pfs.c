@@ -53,9 +53,10 @@ static void xen_9pfs_release(Xen9pfsDevice *dev)
 
 /*
  * Stop taking requests; returns false if some are still in flight (a
- * request may wait in a worker for as long as the file lets it: a read of
- * a FIFO, a lock): the main loop goes on, and xen_9pfs_closing_bh()
- * finishes once the last one completes (xen-pv-frontend.h).
+ * request may wait for as long as the file system makes it: a hung network
+ * file system, a throttled fsdev): the main loop goes on, and
+ * xen_9pfs_closing_bh() finishes once the last one completes
+ * (xen-pv-frontend.h).
  */
 static bool xen_9pfs_disconnect(Xen9pfsDevice *dev)
 {
