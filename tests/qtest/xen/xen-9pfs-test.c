@@ -28,6 +28,8 @@
  *   num-rings 0 or above the offer, ring order 0 or 30, a stale ring-ref:
  *   the device goes Closing with an error, QEMU lives, a second device
  *   still serves its share, and the first serves a new frontend.
+ * toolstack-recreate: a share the toolstack removes and creates again
+ *   with another directory serves the new directory, then the first again.
  * toolstack: a share libxl creates in XenStore (backend path and
  *   security_model, frontend tag) is served, to a frontend that connects
  *   without waiting for InitWait.
@@ -37,6 +39,8 @@
 #include "qemu/atomic.h"
 #include "qemu/bswap.h"
 #include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
 #include "xen-sim-harness.h"
 #include "frontend/xen-9pfront.h"
 #include "hw/xen/interface/io/xenbus.h"
@@ -890,6 +894,111 @@ static void test_toolstack(void)
     sim_stop(s);
 }
 
+/* xen-9pfs devices the toolstack created (children of peripheral-anon) */
+static unsigned int toolstack_devices(Sim *s)
+{
+    QDict *resp = qtest_qmp(s->qts, "{'execute': 'qom-list', 'arguments': "
+                            "{'path': '/machine/peripheral-anon'}}");
+    QList *list = qdict_get_qlist(resp, "return");
+    const QListEntry *e;
+    unsigned int n = 0;
+
+    g_assert(list);
+    QLIST_FOREACH_ENTRY(list, e) {
+        QDict *prop = qobject_to(QDict, qlist_entry_obj(e));
+
+        n += !strcmp(qdict_get_str(prop, "type"), "child<xen-9pfs>");
+    }
+    qobject_unref(resp);
+    return n;
+}
+
+/* The toolstack takes share @devid away (xl p9 detach, domain destroy). */
+static void libxl_remove_p9(Sim *s, unsigned int devid)
+{
+    struct xs_handle *xs = sim_admin_xs(s);
+    g_autofree char *be = g_strdup_printf("/local/domain/0/backend/9pfs/%u/%u",
+                                          XEN_SIM_GUEST_DOMID, devid);
+    g_autofree char *fe = g_strdup_printf("/local/domain/%u/device/9pfs/%u",
+                                          XEN_SIM_GUEST_DOMID, devid);
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    for (;;) {
+        xs_transaction_t t = xs_transaction_start(xs);
+
+        g_assert(t);
+        xs_put(xs, t, be, "online", "0");
+        xs_put(xs, t, be, "state", "6");
+        xs_put(xs, t, fe, "state", "6");
+        if (xs_transaction_end(xs, t, false)) {
+            break;
+        }
+        g_assert_cmpint(errno, ==, EAGAIN);
+    }
+    while (toolstack_devices(s)) {
+        g_assert(g_get_monotonic_time() < end);
+        g_usleep(10 * 1000);
+    }
+    /* What the device has not removed itself */
+    g_assert(xs_rm(xs, XBT_NULL, be) || errno == ENOENT);
+    g_assert(xs_rm(xs, XBT_NULL, fe) || errno == ENOENT);
+    xs_close(xs);
+}
+
+/* Connect to toolstack share @devid and read file @name: its contents */
+static char *toolstack_read(T9 *t, unsigned int devid, const char *name)
+{
+    Xen9pFront *f = t9_front(t, devid, 2, 2);
+    char buf[64];
+    int n;
+
+    t9_connect(f);
+    t9_mount(f);
+    g_assert_cmpint(p9_walk(f, 1, ROOT_FID, FID, name), ==, 0);
+    g_assert_cmpint(p9_lopen(f, 1, FID, DOTL_RDONLY), ==, 0);
+    n = p9_read(f, 1, FID, 0, buf, sizeof(buf));
+    g_assert_cmpint(n, >=, 0);
+    g_assert_cmpint(p9_clunk(f, 1, FID), ==, 0);
+    xen_9pfront_free(f);
+    return g_strndup(buf, n);
+}
+
+/*
+ * The toolstack takes a share away and creates it again under the same
+ * number with another directory, then with the first again: each time the
+ * device serves the directory the toolstack names (QEMU cannot remove the
+ * fsdev made the first time, and must not reuse it for another path).
+ */
+static void test_toolstack_recreate(void)
+{
+    Sim *s = sim_new(0);
+    T9 t = { .s = s };
+    const char *names[] = { "a", "b", "a" };
+    unsigned int i;
+
+    sim_launch(s, "%s", "");
+    t.fe = sim_fe_connect(s);
+    for (i = 0; i < 2; i++) {
+        g_autofree char *dir = g_build_filename(s->dir, names[i], NULL);
+        g_autofree char *file = g_build_filename(dir, "f", NULL);
+
+        g_assert(mkdir(dir, 0700) == 0);
+        g_assert(g_file_set_contents(file, names[i], 1, NULL));
+    }
+    for (i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_autofree char *dir = g_build_filename(s->dir, names[i], NULL);
+        g_autofree char *got = NULL;
+
+        libxl_add_p9(s, 4, dir, "again");
+        got = toolstack_read(&t, 4, "f");
+        g_assert_cmpstr(got, ==, names[i]);
+        libxl_remove_p9(s, 4);
+    }
+    sim_assert_alive(s);
+    xen_fe_close(t.fe);
+    sim_stop(s);
+}
+
 int main(int argc, char **argv)
 {
     unsigned int i;
@@ -901,6 +1010,7 @@ int main(int argc, char **argv)
     qtest_add_func("xen-9pfs/wrap", test_wrap);
     qtest_add_func("xen-9pfs/inflight", test_inflight);
     qtest_add_func("xen-9pfs/toolstack", test_toolstack);
+    qtest_add_func("xen-9pfs/toolstack-recreate", test_toolstack_recreate);
     qtest_add_func("xen-9pfs/budget", test_budget);
     qtest_add_func("xen-9pfs/short-request", test_short_request);
     qtest_add_func("xen-9pfs/log-flood", test_log_flood);
