@@ -54,7 +54,8 @@ static void xen_9pfs_notify(Xen9pfsRing *r)
 
 /*
  * The frontend broke the protocol on @r: take nothing more from it, and
- * report it once (trace, guest error log, XenStore `error`, Closing).
+ * report it once (trace, XenStore `error`, Closing; the guest error log
+ * once per device).
  */
 static void xen_9pfs_ring_break(Xen9pfsRing *r, const char *why)
 {
@@ -64,8 +65,13 @@ static void xen_9pfs_ring_break(Xen9pfsRing *r, const char *why)
         return;
     }
     trace_xen_pv_9pfs_ring_broken(xen_9pfs_name(dev), r->index, why);
-    qemu_log_mask(LOG_GUEST_ERROR, "xen-9pfs %s ring %u: %s\n",
-                  xen_9pfs_name(dev), r->index, why);
+    if (!dev->guest_error_logged) {
+        /* Once per device: a guest can reconnect and break it again */
+        dev->guest_error_logged = true;
+        qemu_log_mask(LOG_GUEST_ERROR, "xen-9pfs %s ring %u: %s (reported "
+                      "once; trace xen_pv_9pfs_ring_broken has every one)\n",
+                      xen_9pfs_name(dev), r->index, why);
+    }
     xen_9pfs_ring_stop(r);
     if (!dev->error) {
         dev->error = g_strdup_printf("ring %u: %s", r->index, why);

@@ -24,6 +24,8 @@
  *   seconds in a throttled fsdev: QEMU answers QMP, the backend stays
  *   Closing until they complete, then closes and serves again (or goes
  *   away); QEMU exits normally.
+ * attack/break-repeatedly: five connections that break their ring give
+ *   one line in the guest error log.
  * attack/...: bad message sizes, a producer index beyond the ring,
  *   num-rings 0 or above the offer, ring order 0 or 30, a stale ring-ref:
  *   the device goes Closing with an error, QEMU lives, a second device
@@ -727,6 +729,44 @@ static void assert_refused(T9 *t, Xen9pFront *f)
     t9_assert_serves(t, 1);
 }
 
+/*
+ * A guest that breaks its ring, reconnects and breaks it again, over and
+ * over, gets one line in the guest error log (-d guest_errors), not one per
+ * connection; each break is still refused and traced.
+ */
+static void test_break_repeatedly(void)
+{
+    T9 *t = t9_start();
+    g_autofree char *log = NULL;
+    unsigned int i, n = 0;
+
+    for (i = 0; i < 5; i++) {
+        Xen9pFront *f = t9_front(t, 0, 2, 1);
+        uint8_t hdr[7] = { 3, 0, 0, 0, 100, 1, 0 };     /* size 3 */
+        g_autofree char *err = be_node(f, "error");
+        g_autofree char *msg = NULL;
+
+        t9_connect(f);
+        g_assert(xen_9pfront_send(f, 0, hdr, sizeof(hdr)));
+        g_assert(xen_9pfront_wait_backend(f, XenbusStateClosing));
+        msg = sim_xs_read(t->s, err);
+        g_assert(msg && strstr(msg, "size"));
+        xen_9pfront_set_state(f, XenbusStateClosing);
+        xen_9pfront_set_state(f, XenbusStateClosed);
+        g_assert(xen_9pfront_wait_backend(f, XenbusStateClosed));
+        xen_9pfront_set_state(f, XenbusStateInitialising);
+        g_assert(xen_9pfront_wait_backend(f, XenbusStateInitWait));
+        xen_9pfront_free(f);
+    }
+    t9_assert_serves(t, 0);
+    g_assert(g_file_get_contents(t->s->log, &log, NULL, NULL));
+    for (const char *p = log; (p = strstr(p, "xen-9pfs 0 ring")); p++) {
+        n++;
+    }
+    g_assert_cmpuint(n, ==, 1);
+    t9_stop(t);
+}
+
 static void test_attack(const void *opaque)
 {
     Attack a = GPOINTER_TO_INT(opaque);
@@ -1015,6 +1055,7 @@ int main(int argc, char **argv)
     qtest_add_func("xen-9pfs/short-request", test_short_request);
     qtest_add_func("xen-9pfs/log-flood", test_log_flood);
     qtest_add_func("xen-9pfs/attack/read-count-huge", test_read_count_huge);
+    qtest_add_func("xen-9pfs/attack/break-repeatedly", test_break_repeatedly);
     qtest_add_data_func("xen-9pfs/lifecycle/close-with-requests-waiting",
                         GINT_TO_POINTER(WAITING_CLOSE),
                         test_requests_waiting);

@@ -87,6 +87,7 @@ struct Xen9pfsDevice {
     QEMUBH *closing_bh;                 /* finishes it after the last one */
     QEMUBH *error_bh;                   /* reports a broken ring */
     char *error;                        /* what error_bh reports */
+    bool guest_error_logged;            /* LOG_GUEST_ERROR once per device */
     Xen9pfsReq reqs[MAX_REQ];
 };
 
