@@ -573,28 +573,40 @@ static void test_log_flood(void)
  * The frontend closes while replies wait for space on a full in half: the
  * backend gives them up, drains, goes Closed, and serves a new frontend.
  */
+/*
+ * Make a host file @name of @size zero bytes on device 0's share, open it
+ * (fid FID) and send @n Treads of @count bytes on ring 0 without waiting
+ * for their replies (tags @tag, @tag + 1...).
+ */
+static void send_reads(T9 *t, Xen9pFront *f, const char *name, size_t size,
+                       unsigned int n, uint16_t tag, uint32_t count)
+{
+    g_autofree char *path = g_build_filename(t->share[0], name, NULL);
+    g_autofree uint8_t *data = g_malloc0(size);
+    unsigned int i;
+
+    g_assert(g_file_set_contents(path, (char *)data, size, NULL));
+    t9_connect(f);
+    t9_mount(f);
+    g_assert_cmpint(p9_walk(f, 0, ROOT_FID, FID, name), ==, 0);
+    g_assert_cmpint(p9_lopen(f, 0, FID, DOTL_RDONLY), ==, 0);
+    for (i = 0; i < n; i++) {
+        g_autofree uint8_t *req = NULL;
+        uint32_t len;
+
+        req = tread(tag + i, FID, count, &len);
+        g_assert(xen_9pfront_send(f, 0, req, len));
+    }
+}
+
 static void test_close_with_replies_waiting(void)
 {
     T9 *t = t9_start();
     Xen9pFront *f = t9_front(t, 0, 2, 1);
     Xen9pFrontRing *r = &f->ring[0];
-    g_autofree char *path = g_build_filename(t->share[0], "c.bin", NULL);
-    g_autofree uint8_t *data = g_malloc0(4096);
-    unsigned int i;
     gint64 end;
 
-    g_assert(g_file_set_contents(path, (char *)data, 4096, NULL));
-    t9_connect(f);
-    t9_mount(f);
-    g_assert_cmpint(p9_walk(f, 0, ROOT_FID, FID, "c.bin"), ==, 0);
-    g_assert_cmpint(p9_lopen(f, 0, FID, DOTL_RDONLY), ==, 0);
-    for (i = 0; i < 8; i++) {
-        g_autofree uint8_t *req = NULL;
-        uint32_t len;
-
-        req = tread(300 + i, FID, 1000, &len);
-        g_assert(xen_9pfront_send(f, 0, req, len));
-    }
+    send_reads(t, f, "c.bin", 4096, 8, 300, 1000);
     /* The in half fills up (four replies of 1011 bytes) */
     end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
     while (qatomic_read(&r->intf->in_prod) -
@@ -627,28 +639,14 @@ static void test_requests_waiting(const void *opaque)
     T9 *t = t9_start_fs(",throttling.bps-read=1024", "");
     Xen9pFront *f = t9_front(t, 0, 2, 1);
     Xen9pFrontRing *r = &f->ring[0];
-    g_autofree char *path = g_build_filename(t->share[0], "slow.bin", NULL);
     g_autofree char *state = be_node(f, "state");
-    g_autofree uint8_t *data = g_malloc0(16 * 1024);
-    unsigned int i;
     gint64 start, end;
 
-    g_assert(g_file_set_contents(path, (char *)data, 16 * 1024, NULL));
-    t9_connect(f);
-    t9_mount(f);
-    g_assert_cmpint(p9_walk(f, 0, ROOT_FID, FID, "slow.bin"), ==, 0);
-    g_assert_cmpint(p9_lopen(f, 0, FID, DOTL_RDONLY), ==, 0);
     /*
      * Three reads of 4000 bytes: the first goes at once, the second after
      * about 4 s, the third after about 8 s.
      */
-    for (i = 0; i < 3; i++) {
-        g_autofree uint8_t *req = NULL;
-        uint32_t len;
-
-        req = tread(500 + i, FID, 4000, &len);
-        g_assert(xen_9pfront_send(f, 0, req, len));
-    }
+    send_reads(t, f, "slow.bin", 16 * 1024, 3, 500, 4000);
     /* All taken off the ring */
     end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
     while (qatomic_read(&r->intf->out_cons) !=
