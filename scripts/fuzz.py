@@ -41,6 +41,9 @@ TARGETS = {
     # header, 32 requests, a grant page
     "netif-ctrl": ("fuzz-netif-ctrl.c", ["xen-netif.c"], 2 + 32 * 16 + 4096),
     "xs-keys": ("fuzz-xs-keys.c", ["xen-pv-keys.c", "xen-blkif.c"], 4096),
+    # header, 8 racing writes, a 16 KiB ring half
+    "9pfs-framing": ("fuzz-9pfs-framing.c", ["xen-9pfs-wire.c"],
+                     9 + 8 * 3 + 16384),
 }
 
 SANITIZE = ["-fsanitize=fuzzer,address,undefined",

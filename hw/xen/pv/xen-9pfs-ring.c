@@ -54,7 +54,8 @@ static void xen_9pfs_notify(Xen9pfsRing *r)
 
 /*
  * The frontend broke the protocol on @r: take nothing more from it, and
- * report it once (trace, guest error log, XenStore `error`, Closing).
+ * report it once (trace, XenStore `error`, Closing; the guest error log
+ * once per device).
  */
 static void xen_9pfs_ring_break(Xen9pfsRing *r, const char *why)
 {
@@ -64,8 +65,13 @@ static void xen_9pfs_ring_break(Xen9pfsRing *r, const char *why)
         return;
     }
     trace_xen_pv_9pfs_ring_broken(xen_9pfs_name(dev), r->index, why);
-    qemu_log_mask(LOG_GUEST_ERROR, "xen-9pfs %s ring %u: %s\n",
-                  xen_9pfs_name(dev), r->index, why);
+    if (!dev->guest_error_logged) {
+        /* Once per device: a guest can reconnect and break it again */
+        dev->guest_error_logged = true;
+        qemu_log_mask(LOG_GUEST_ERROR, "xen-9pfs %s ring %u: %s (reported "
+                      "once; trace xen_pv_9pfs_ring_broken has every one)\n",
+                      xen_9pfs_name(dev), r->index, why);
+    }
     xen_9pfs_ring_stop(r);
     if (!dev->error) {
         dev->error = g_strdup_printf("ring %u: %s", r->index, why);
@@ -97,9 +103,8 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
     bool taken = false;
 
     while (!r->broken) {
-        uint8_t hdr[XEN_9PFS_HDR_SIZE];
         P9MsgHeader h;
-        uint32_t queued, size, reply_max;
+        uint32_t size, reply_max;
         uint64_t reserve;
         const char *why;
         RING_IDX prod;
@@ -109,24 +114,18 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
         prod = qatomic_read(&r->intf->out_prod);
         /* Paired with the frontend's write barrier before out_prod */
         smp_rmb();
-        if (!xen_9pfs_ring_queued(prod, r->out_cons, r->half, &queued)) {
-            xen_9pfs_ring_break(r, "out_prod more than a ring ahead");
-            break;
-        }
-        if (queued < XEN_9PFS_HDR_SIZE) {
-            break;
-        }
-        xen_9pfs_ring_read(hdr, xen_9pfs_out_half(r), r->half, r->out_cons,
-                           sizeof(hdr));
-        size = ldl_le_p(hdr);
-        why = xen_9pfs_check_msg_size(size, r->half);
-        if (why) {
+        switch (xen_9pfs_next_msg(xen_9pfs_out_half(r), r->half, prod,
+                                  r->out_cons, &size, &why)) {
+        case XEN_9PFS_MSG_WAIT:
+            goto out;                   /* the rest is still coming */
+        case XEN_9PFS_MSG_BAD_SIZE:
             trace_xen_pv_9pfs_bad_size(xen_9pfs_name(dev), r->index, size);
+            /* fall through */
+        case XEN_9PFS_MSG_BAD_PROD:
             xen_9pfs_ring_break(r, why);
+            goto out;
+        case XEN_9PFS_MSG_READY:
             break;
-        }
-        if (queued < size) {
-            break;                      /* the rest is still coming */
         }
         /*
          * Host memory: the copy and the largest reply, which is what the
@@ -151,10 +150,9 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
         req->ring = r;
         req->out = g_malloc(size);
         req->out_len = size;
-        xen_9pfs_ring_read(req->out, xen_9pfs_out_half(r), r->half,
-                           r->out_cons, size);
-        /* The size checked above, whatever the frontend wrote since */
-        stl_le_p(req->out, size);
+        /* With the size checked above, whatever the frontend wrote since */
+        xen_9pfs_msg_copy(req->out, xen_9pfs_out_half(r), r->half,
+                          r->out_cons, size);
         req->reply_max = reply_max;
         req->in_cap = MIN(XEN_9PFS_REPLY_MIN, reply_max);
         req->in = g_malloc0(req->in_cap);
@@ -176,6 +174,7 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
                                   size);
         pdu_submit(pdu, &h);
     }
+out:
     if (taken) {
         /* The frontend may wait for space in the out half */
         xen_9pfs_notify(r);
@@ -426,6 +425,10 @@ static void coroutine_fn xen_9pfs_push_and_notify(V9fsPDU *pdu)
     dev->in_flight--;
     dev->inflight_bytes -= req->reserved;
     req->reserved = 0;
+    if (dev->closing && !dev->in_flight) {
+        /* After pdu_complete() has freed the PDU */
+        qemu_bh_schedule(dev->closing_bh);
+    }
     if (dev->starved) {
         /* After pdu_complete() has freed the PDU */
         dev->starved = false;

@@ -21,6 +21,54 @@
 #include "hw/xen/pv/xen-9pfs.h"
 #include "trace.h"
 
+/* The -fsdevs one device number may have: see xen_9pfs_xs_fsdev() */
+#define XEN_9PFS_XS_MAX_FSDEVS 64
+
+/*
+ * The -fsdev (local driver) that serves share @number at @path: QEMU cannot
+ * remove an fsdev, so a device the toolstack creates again reuses the one
+ * made for that number before if its path and security model are the
+ * same, and gets a new one if they are not.
+ */
+static char *xen_9pfs_xs_fsdev(unsigned long number, const char *path,
+                               const char *model, Error **errp)
+{
+    QemuOptsList *list = qemu_find_opts("fsdev");
+    unsigned int gen;
+
+    for (gen = 0; gen < XEN_9PFS_XS_MAX_FSDEVS; gen++) {
+        g_autofree char *id = gen ?
+            g_strdup_printf("xen9pfs-%u-%lu-%u", xen_domid, number, gen) :
+            g_strdup_printf("xen9pfs-%u-%lu", xen_domid, number);
+        QemuOpts *fsdev = qemu_opts_find(list, id);
+
+        if (fsdev || get_fsdev_fsentry(id)) {
+            if (fsdev && get_fsdev_fsentry(id) &&
+                !g_strcmp0(qemu_opt_get(fsdev, "path"), path) &&
+                !g_strcmp0(qemu_opt_get(fsdev, "security_model"), model)) {
+                return g_steal_pointer(&id);
+            }
+            continue;
+        }
+        fsdev = qemu_opts_create(list, id, 1, errp);
+        if (!fsdev) {
+            return NULL;
+        }
+        qemu_opt_set(fsdev, "fsdriver", "local", &error_abort);
+        qemu_opt_set(fsdev, "path", path, &error_abort);
+        qemu_opt_set(fsdev, "security_model", model, &error_abort);
+        if (qemu_fsdev_add(fsdev, errp)) {
+            qemu_opts_del(fsdev);
+            return NULL;
+        }
+        return g_steal_pointer(&id);
+    }
+    error_setg(errp, "9pfs %lu: %u other directories were shared under "
+               "this number: restart the device model to share another",
+               number, XEN_9PFS_XS_MAX_FSDEVS);
+    return NULL;
+}
+
 static void xen_9pfs_xs_create(XenBackendInstance *backend, QDict *opts,
                                Error **errp)
 {
@@ -48,22 +96,9 @@ static void xen_9pfs_xs_create(XenBackendInstance *backend, QDict *opts,
         error_setg(errp, "9pfs %lu: no frontend `tag`", number);
         return;
     }
-    /* One -fsdev per device number, kept for a device created again */
-    fsdev_id = g_strdup_printf("xen9pfs-%u-%lu", xen_domid, number);
-    if (!get_fsdev_fsentry(fsdev_id)) {
-        QemuOpts *fsdev = qemu_opts_create(qemu_find_opts("fsdev"), fsdev_id,
-                                           1, errp);
-
-        if (!fsdev) {
-            return;
-        }
-        qemu_opt_set(fsdev, "fsdriver", "local", &error_abort);
-        qemu_opt_set(fsdev, "path", path, &error_abort);
-        qemu_opt_set(fsdev, "security_model", model ?: "none", &error_abort);
-        if (qemu_fsdev_add(fsdev, errp)) {
-            qemu_opts_del(fsdev);
-            return;
-        }
+    fsdev_id = xen_9pfs_xs_fsdev(number, path, model ?: "none", errp);
+    if (!fsdev_id) {
+        return;
     }
     trace_xen_pv_9pfs_xs_create(number, path, tag);
 

@@ -13,6 +13,7 @@
 #include "qapi/error.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
+#include "block/aio-wait.h"
 #include "hw/qdev-properties.h"
 #include "hw/xen/xen.h"
 #include "hw/xen/xen-bus-helper.h"
@@ -27,21 +28,18 @@ static const char *xen_9pfs_name(Xen9pfsDevice *dev)
 
 /* ---- connection ---- */
 
-static void xen_9pfs_disconnect(Xen9pfsDevice *dev)
+/*
+ * No request is in flight any more: the 9P server forgets the connection's
+ * fids (v9fs_reset() waits only for their clunks), and the rings go.
+ */
+static void xen_9pfs_release(Xen9pfsDevice *dev)
 {
     unsigned int i;
 
-    if (!dev->rings) {
-        return;
-    }
-    trace_xen_pv_9pfs_disconnect(xen_9pfs_name(dev));
-    for (i = 0; i < dev->nr_rings; i++) {
-        xen_9pfs_ring_stop(&dev->rings[i]);
-    }
-    /*
-     * Every request finishes (a reply waiting for space gives up): then no
-     * fid of this connection survives it, and nothing uses the rings.
-     */
+    assert(!dev->in_flight);
+    /* Scheduled by the last request even if we got here first */
+    dev->closing = false;
+    qemu_bh_cancel(dev->closing_bh);
     v9fs_reset(&dev->state);
     assert(!dev->in_flight && !dev->inflight_bytes);
     for (i = 0; i < dev->nr_rings; i++) {
@@ -51,6 +49,35 @@ static void xen_9pfs_disconnect(Xen9pfsDevice *dev)
     dev->rings = NULL;
     dev->nr_rings = 0;
     dev->starved = false;
+}
+
+/*
+ * Stop taking requests; returns false if some are still in flight (a
+ * request may wait for as long as the file system makes it: a hung network
+ * file system, a throttled fsdev): the main loop goes on, and
+ * xen_9pfs_closing_bh() finishes once the last one completes
+ * (xen-pv-frontend.h).
+ */
+static bool xen_9pfs_disconnect(Xen9pfsDevice *dev)
+{
+    unsigned int i;
+
+    if (!dev->rings) {
+        return true;
+    }
+    if (!dev->closing) {
+        trace_xen_pv_9pfs_disconnect(xen_9pfs_name(dev));
+        dev->closing = true;
+        for (i = 0; i < dev->nr_rings; i++) {
+            xen_9pfs_ring_stop(&dev->rings[i]);
+        }
+    }
+    if (dev->in_flight) {
+        trace_xen_pv_9pfs_disconnect_wait(xen_9pfs_name(dev), dev->in_flight);
+        return false;
+    }
+    xen_9pfs_release(dev);
+    return true;
 }
 
 static bool xen_9pfs_connect(Xen9pfsDevice *dev, Error **errp)
@@ -112,8 +139,7 @@ static bool xen_9pfs_connect_cb(XenDevice *xendev, Error **errp)
 
 static bool xen_9pfs_disconnect_cb(XenDevice *xendev)
 {
-    xen_9pfs_disconnect(XEN_9PFS_DEVICE(xendev));
-    return true;
+    return xen_9pfs_disconnect(XEN_9PFS_DEVICE(xendev));
 }
 
 /* Requests the frontend queued before we were Connected */
@@ -133,6 +159,20 @@ static const XenPvFrontendOps xen_9pfs_frontend_ops = {
     .disconnect = xen_9pfs_disconnect_cb,
     .connected = xen_9pfs_connected_cb,
 };
+
+/* Main loop: the last request of a closing connection has completed. */
+static void xen_9pfs_closing_bh(void *opaque)
+{
+    Xen9pfsDevice *dev = opaque;
+
+    if (!dev->closing || dev->in_flight || dev->fe_state.torn_down) {
+        return;                 /* unrealize finishes a torn-down device */
+    }
+    trace_xen_pv_9pfs_disconnect_done(xen_9pfs_name(dev));
+    xen_9pfs_release(dev);
+    xen_pv_frontend_disconnected(XEN_DEVICE(dev), &dev->fe_state,
+                                 &xen_9pfs_frontend_ops);
+}
 
 static void xen_9pfs_frontend_changed(XenDevice *xendev,
                                       enum xenbus_state frontend_state,
@@ -169,7 +209,7 @@ static void xen_9pfs_error_bh(void *opaque)
 {
     Xen9pfsDevice *dev = opaque;
 
-    if (dev->error && dev->rings) {
+    if (dev->error && dev->rings && !dev->closing) {
         xen_pv_backend_fatal(XEN_DEVICE(dev), dev->error);
     }
 }
@@ -230,6 +270,8 @@ static void xen_9pfs_realize(XenDevice *xendev, Error **errp)
                                        &DEVICE(dev)->mem_reentrancy_guard);
     dev->error_bh = qemu_bh_new_guarded(xen_9pfs_error_bh, dev,
                                         &DEVICE(dev)->mem_reentrancy_guard);
+    dev->closing_bh = qemu_bh_new_guarded(xen_9pfs_closing_bh, dev,
+                                          &DEVICE(dev)->mem_reentrancy_guard);
 
     trace_xen_pv_9pfs_realize(xen_9pfs_name(dev), s->fsconf.tag,
                               s->fsconf.fsdev_id);
@@ -256,6 +298,17 @@ static void xen_9pfs_unrealize(XenDevice *xendev)
     }
     trace_xen_pv_9pfs_unrealize(xen_9pfs_name(dev));
     xen_pv_frontend_teardown(xendev, &dev->fe_state, &xen_9pfs_frontend_ops);
+    if (dev->closing) {
+        /*
+         * Unplug or exit: the device cannot go while a request uses it, so
+         * this waits for the requests in flight (as virtio-9p's reset).
+         */
+        trace_xen_pv_9pfs_disconnect_wait(xen_9pfs_name(dev), dev->in_flight);
+        AIO_WAIT_WHILE_UNLOCKED(NULL, dev->in_flight);
+        xen_9pfs_release(dev);
+    }
+    qemu_bh_delete(dev->closing_bh);
+    dev->closing_bh = NULL;
     qemu_bh_delete(dev->kick_bh);
     dev->kick_bh = NULL;
     qemu_bh_delete(dev->error_bh);

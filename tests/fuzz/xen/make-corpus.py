@@ -361,6 +361,59 @@ def xs_seeds():
     return out
 
 
+# ---- xen-9pfs (fuzz-9pfs-framing.c) ----
+
+NO_WRITES = struct.pack("<HB", 0, 0) * 8
+
+
+def p9_msg(mtype, tag, body=b"", size=None):
+    """A 9P message: size[4] type[1] tag[2] body; @size overrides."""
+    n = 7 + len(body) if size is None else size
+    return struct.pack("<IBH", n, mtype, tag) + body
+
+
+def p9_input(log2_half, cons, produced, ring, writes=NO_WRITES):
+    """The fuzz input: the half is 2^log2_half bytes; @ring is laid out
+    from cons (wrapping), the rest zero."""
+    half = 1 << log2_half
+    buf = bytearray(half)
+    for i, b in enumerate(ring):
+        buf[(cons + i) % half] = b
+    return struct.pack("<BII", log2_half - 7, cons & 0xffffffff,
+                       produced & 0xffffffff) + writes + bytes(buf)
+
+
+def p9_seeds():
+    out = {}
+    tversion = p9_msg(100, 0xffff, struct.pack("<IH", 8192, 8) + b"9P2000.L")
+    twalk = p9_msg(110, 1, struct.pack("<IIH", 1, 2, 1) +
+                   struct.pack("<H", 5) + b"a.txt")
+    tread = p9_msg(116, 2, struct.pack("<IQI", 2, 0, 4096))
+    twrite = p9_msg(118, 3, struct.pack("<IQI", 2, 0, 100) + bytes(100))
+    two = tversion + twalk
+    out["one-message"] = p9_input(12, 0, len(tversion), tversion)
+    out["several"] = p9_input(12, 0, len(two + tread + twrite),
+                              two + tread + twrite)
+    out["wrap-header"] = p9_input(8, 254, len(tread), tread)
+    out["wrap-body"] = p9_input(8, 200, len(twrite), twrite)
+    out["index-wrap"] = p9_input(12, 0xfffffff0, len(two), two)
+    out["header-only"] = p9_input(12, 0, 7, twrite)
+    out["body-partial"] = p9_input(12, 0, len(twrite) - 1, twrite)
+    out["whole-half"] = p9_input(7, 0, 128, p9_msg(118, 4, bytes(121)))
+    # The frontend rewrites the size field between the check and the copy
+    racing = struct.pack("<HB", 0, 0xff) + NO_WRITES[3:]
+    out["racing-size"] = p9_input(12, 0, len(tread), tread, racing)
+    out["edge-size-0"] = p9_input(12, 0, 16, p9_msg(100, 0, size=0))
+    out["edge-size-6"] = p9_input(12, 0, 16, p9_msg(100, 0, size=6))
+    out["edge-size-above-half"] = p9_input(8, 0, 256,
+                                           p9_msg(118, 0, size=257))
+    out["edge-size-4g"] = p9_input(12, 0, 64,
+                                   p9_msg(118, 0, size=0xffffffff))
+    out["edge-prod-beyond"] = p9_input(12, 0, 4097, tversion)
+    out["edge-prod-behind"] = p9_input(12, 100, 0xffffff00, tversion)
+    return out
+
+
 # ---- regressions (tests/fuzz/xen/regressions) ----
 
 # The inputs that once broke a target, as committed under regressions/: a
@@ -407,7 +460,8 @@ def main():
     for target, seeds in (("blkif-request", blkif_seeds()),
                           ("netif-tx", tx_seeds()),
                           ("netif-ctrl", ctrl_seeds()),
-                          ("xs-keys", xs_seeds())):
+                          ("xs-keys", xs_seeds()),
+                          ("9pfs-framing", p9_seeds())):
         d = os.path.join(top, target)
         os.makedirs(d, exist_ok=True)
         for old in os.listdir(d):

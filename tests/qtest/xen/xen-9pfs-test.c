@@ -19,10 +19,19 @@
  * short-request: a message shorter than its fields gets an Rlerror.
  * lifecycle/close-with-replies-waiting: the frontend closes while replies
  *   wait for space; the backend drains, closes and serves a new frontend.
+ * lifecycle/{close,unplug,quit}-with-requests-waiting: the frontend
+ *   closes (or the device is unplugged, or QEMU quits) while reads wait
+ *   seconds in a throttled fsdev: QEMU answers QMP, the backend stays
+ *   Closing until they complete, then closes and serves again (or goes
+ *   away); QEMU exits normally.
+ * attack/break-repeatedly: five connections that break their ring give
+ *   one line in the guest error log.
  * attack/...: bad message sizes, a producer index beyond the ring,
  *   num-rings 0 or above the offer, ring order 0 or 30, a stale ring-ref:
  *   the device goes Closing with an error, QEMU lives, a second device
  *   still serves its share, and the first serves a new frontend.
+ * toolstack-recreate: a share the toolstack removes and creates again
+ *   with another directory serves the new directory, then the first again.
  * toolstack: a share libxl creates in XenStore (backend path and
  *   security_model, frontend tag) is served, to a frontend that connects
  *   without waiting for InitWait.
@@ -32,6 +41,8 @@
 #include "qemu/atomic.h"
 #include "qemu/bswap.h"
 #include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
 #include "xen-sim-harness.h"
 #include "frontend/xen-9pfront.h"
 #include "hw/xen/interface/io/xenbus.h"
@@ -52,8 +63,11 @@ typedef struct T9 {
     char *share[2];
 } T9;
 
-/* Two devices (0 and 1) on two shares; @p0 more properties of device 0 */
-static T9 *t9_start_with(const char *p0)
+/*
+ * Two devices (0 and 1) on two shares; @fs0 more options of device 0's
+ * fsdev, @p0 more properties of device 0
+ */
+static T9 *t9_start_fs(const char *fs0, const char *p0)
 {
     T9 *t = g_new0(T9, 1);
     unsigned int i;
@@ -66,18 +80,23 @@ static T9 *t9_start_with(const char *p0)
         g_assert(mkdir(t->share[i], 0700) == 0);
     }
     sim_launch(t->s,
-               "-fsdev local,id=fs0,path=%s,security_model=none "
+               "-fsdev local,id=fs0,path=%s,security_model=none%s "
                "-device xen-9pfs,id=p0,fsdev=fs0,mount_tag=tag0,idx=0%s "
                "-fsdev local,id=fs1,path=%s,security_model=none "
                "-device xen-9pfs,id=p1,fsdev=fs1,mount_tag=tag1,idx=1",
-               t->share[0], p0, t->share[1]);
+               t->share[0], fs0, p0, t->share[1]);
     t->fe = sim_fe_connect(t->s);
     return t;
 }
 
+static T9 *t9_start_with(const char *p0)
+{
+    return t9_start_fs("", p0);
+}
+
 static T9 *t9_start(void)
 {
-    return t9_start_with("");
+    return t9_start_fs("", "");
 }
 
 static void t9_stop(T9 *t)
@@ -554,28 +573,40 @@ static void test_log_flood(void)
  * The frontend closes while replies wait for space on a full in half: the
  * backend gives them up, drains, goes Closed, and serves a new frontend.
  */
+/*
+ * Make a host file @name of @size zero bytes on device 0's share, open it
+ * (fid FID) and send @n Treads of @count bytes on ring 0 without waiting
+ * for their replies (tags @tag, @tag + 1...).
+ */
+static void send_reads(T9 *t, Xen9pFront *f, const char *name, size_t size,
+                       unsigned int n, uint16_t tag, uint32_t count)
+{
+    g_autofree char *path = g_build_filename(t->share[0], name, NULL);
+    g_autofree uint8_t *data = g_malloc0(size);
+    unsigned int i;
+
+    g_assert(g_file_set_contents(path, (char *)data, size, NULL));
+    t9_connect(f);
+    t9_mount(f);
+    g_assert_cmpint(p9_walk(f, 0, ROOT_FID, FID, name), ==, 0);
+    g_assert_cmpint(p9_lopen(f, 0, FID, DOTL_RDONLY), ==, 0);
+    for (i = 0; i < n; i++) {
+        g_autofree uint8_t *req = NULL;
+        uint32_t len;
+
+        req = tread(tag + i, FID, count, &len);
+        g_assert(xen_9pfront_send(f, 0, req, len));
+    }
+}
+
 static void test_close_with_replies_waiting(void)
 {
     T9 *t = t9_start();
     Xen9pFront *f = t9_front(t, 0, 2, 1);
     Xen9pFrontRing *r = &f->ring[0];
-    g_autofree char *path = g_build_filename(t->share[0], "c.bin", NULL);
-    g_autofree uint8_t *data = g_malloc0(4096);
-    unsigned int i;
     gint64 end;
 
-    g_assert(g_file_set_contents(path, (char *)data, 4096, NULL));
-    t9_connect(f);
-    t9_mount(f);
-    g_assert_cmpint(p9_walk(f, 0, ROOT_FID, FID, "c.bin"), ==, 0);
-    g_assert_cmpint(p9_lopen(f, 0, FID, DOTL_RDONLY), ==, 0);
-    for (i = 0; i < 8; i++) {
-        g_autofree uint8_t *req = NULL;
-        uint32_t len;
-
-        req = tread(300 + i, FID, 1000, &len);
-        g_assert(xen_9pfront_send(f, 0, req, len));
-    }
+    send_reads(t, f, "c.bin", 4096, 8, 300, 1000);
     /* The in half fills up (four replies of 1011 bytes) */
     end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
     while (qatomic_read(&r->intf->in_prod) -
@@ -585,6 +616,86 @@ static void test_close_with_replies_waiting(void)
     }
     t9_reconnect_serves(t, f);
     sim_assert_alive(t->s);
+    xen_9pfront_free(f);
+    t9_stop(t);
+}
+
+typedef enum Waiting {
+    WAITING_CLOSE,              /* the frontend closes */
+    WAITING_UNPLUG,             /* device_del, then the frontend closes */
+    WAITING_QUIT,               /* QEMU quits */
+} Waiting;
+
+/*
+ * Requests wait in the 9P server for seconds (a throttled fsdev: reads of
+ * 1 KiB/s; a slow or hung file system does the same) when the frontend
+ * closes: QEMU answers QMP meanwhile, the backend stays Closing until they
+ * have completed, then goes Closed and serves a new frontend (or, unplugged,
+ * goes away).  When QEMU quits, the device waits for them and QEMU exits.
+ */
+static void test_requests_waiting(const void *opaque)
+{
+    Waiting how = GPOINTER_TO_INT(opaque);
+    T9 *t = t9_start_fs(",throttling.bps-read=1024", "");
+    Xen9pFront *f = t9_front(t, 0, 2, 1);
+    Xen9pFrontRing *r = &f->ring[0];
+    g_autofree char *state = be_node(f, "state");
+    gint64 start, end;
+
+    /*
+     * Three reads of 4000 bytes: the first goes at once, the second after
+     * about 4 s, the third after about 8 s.
+     */
+    send_reads(t, f, "slow.bin", 16 * 1024, 3, 500, 4000);
+    /* All taken off the ring */
+    end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (qatomic_read(&r->intf->out_cons) !=
+           qatomic_read(&r->intf->out_prod)) {
+        g_assert(g_get_monotonic_time() < end);
+        g_usleep(1000);
+    }
+
+    start = g_get_monotonic_time();
+    if (how == WAITING_QUIT) {
+        /* qtest_quit() fails the case if QEMU dies of a signal */
+        xen_9pfront_free(f);
+        t9_stop(t);
+        g_test_message("QEMU quit after %" PRId64 " ms",
+                       (g_get_monotonic_time() - start) / 1000);
+        return;
+    }
+    if (how == WAITING_UNPLUG) {
+        sim_qmp_ok(t->s, "{'execute': 'device_del', "
+                   "'arguments': {'id': 'p0'}}");
+    } else {
+        xen_9pfront_set_state(f, XenbusStateClosing);
+    }
+    g_assert(xen_9pfront_wait_backend(f, XenbusStateClosing));
+    xen_9pfront_set_state(f, XenbusStateClosing);
+    xen_9pfront_set_state(f, XenbusStateClosed);
+    g_usleep(500 * 1000);
+    /* The main loop runs: QMP answers long before the reads complete */
+    sim_assert_alive(t->s);
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 3 * G_USEC_PER_SEC);
+    g_assert_cmpint(sim_xs_read_int(t->s, state, -1), ==,
+                    XenbusStateClosing);
+
+    /* They complete: the disconnect finishes */
+    if (how == WAITING_UNPLUG) {
+        qobject_unref(qtest_qmp_eventwait_ref(t->s->qts, "DEVICE_DELETED"));
+        g_assert(!sim_qom_exists(t->s, "/machine/peripheral/p0"));
+    } else {
+        g_assert(xen_9pfront_wait_backend(f, XenbusStateClosed));
+    }
+    g_test_message("done after %" PRId64 " ms",
+                   (g_get_monotonic_time() - start) / 1000);
+    if (how == WAITING_CLOSE) {
+        xen_9pfront_set_state(f, XenbusStateInitialising);
+        g_assert(xen_9pfront_wait_backend(f, XenbusStateInitWait));
+        t9_assert_serves(t, 0);
+    }
+    sim_assert_alive(t->s);
+    t9_assert_serves(t, 1);
     xen_9pfront_free(f);
     t9_stop(t);
 }
@@ -614,6 +725,44 @@ static void assert_refused(T9 *t, Xen9pFront *f)
     g_test_message("refused: %s", msg);
     sim_assert_alive(t->s);
     t9_assert_serves(t, 1);
+}
+
+/*
+ * A guest that breaks its ring, reconnects and breaks it again, over and
+ * over, gets one line in the guest error log (-d guest_errors), not one per
+ * connection; each break is still refused and traced.
+ */
+static void test_break_repeatedly(void)
+{
+    T9 *t = t9_start();
+    g_autofree char *log = NULL;
+    unsigned int i, n = 0;
+
+    for (i = 0; i < 5; i++) {
+        Xen9pFront *f = t9_front(t, 0, 2, 1);
+        uint8_t hdr[7] = { 3, 0, 0, 0, 100, 1, 0 };     /* size 3 */
+        g_autofree char *err = be_node(f, "error");
+        g_autofree char *msg = NULL;
+
+        t9_connect(f);
+        g_assert(xen_9pfront_send(f, 0, hdr, sizeof(hdr)));
+        g_assert(xen_9pfront_wait_backend(f, XenbusStateClosing));
+        msg = sim_xs_read(t->s, err);
+        g_assert(msg && strstr(msg, "size"));
+        xen_9pfront_set_state(f, XenbusStateClosing);
+        xen_9pfront_set_state(f, XenbusStateClosed);
+        g_assert(xen_9pfront_wait_backend(f, XenbusStateClosed));
+        xen_9pfront_set_state(f, XenbusStateInitialising);
+        g_assert(xen_9pfront_wait_backend(f, XenbusStateInitWait));
+        xen_9pfront_free(f);
+    }
+    t9_assert_serves(t, 0);
+    g_assert(g_file_get_contents(t->s->log, &log, NULL, NULL));
+    for (const char *p = log; (p = strstr(p, "xen-9pfs 0 ring")); p++) {
+        n++;
+    }
+    g_assert_cmpuint(n, ==, 1);
+    t9_stop(t);
 }
 
 static void test_attack(const void *opaque)
@@ -783,6 +932,111 @@ static void test_toolstack(void)
     sim_stop(s);
 }
 
+/* xen-9pfs devices the toolstack created (children of peripheral-anon) */
+static unsigned int toolstack_devices(Sim *s)
+{
+    QDict *resp = qtest_qmp(s->qts, "{'execute': 'qom-list', 'arguments': "
+                            "{'path': '/machine/peripheral-anon'}}");
+    QList *list = qdict_get_qlist(resp, "return");
+    const QListEntry *e;
+    unsigned int n = 0;
+
+    g_assert(list);
+    QLIST_FOREACH_ENTRY(list, e) {
+        QDict *prop = qobject_to(QDict, qlist_entry_obj(e));
+
+        n += !strcmp(qdict_get_str(prop, "type"), "child<xen-9pfs>");
+    }
+    qobject_unref(resp);
+    return n;
+}
+
+/* The toolstack takes share @devid away (xl p9 detach, domain destroy). */
+static void libxl_remove_p9(Sim *s, unsigned int devid)
+{
+    struct xs_handle *xs = sim_admin_xs(s);
+    g_autofree char *be = g_strdup_printf("/local/domain/0/backend/9pfs/%u/%u",
+                                          XEN_SIM_GUEST_DOMID, devid);
+    g_autofree char *fe = g_strdup_printf("/local/domain/%u/device/9pfs/%u",
+                                          XEN_SIM_GUEST_DOMID, devid);
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    for (;;) {
+        xs_transaction_t t = xs_transaction_start(xs);
+
+        g_assert(t);
+        xs_put(xs, t, be, "online", "0");
+        xs_put(xs, t, be, "state", "6");
+        xs_put(xs, t, fe, "state", "6");
+        if (xs_transaction_end(xs, t, false)) {
+            break;
+        }
+        g_assert_cmpint(errno, ==, EAGAIN);
+    }
+    while (toolstack_devices(s)) {
+        g_assert(g_get_monotonic_time() < end);
+        g_usleep(10 * 1000);
+    }
+    /* What the device has not removed itself */
+    g_assert(xs_rm(xs, XBT_NULL, be) || errno == ENOENT);
+    g_assert(xs_rm(xs, XBT_NULL, fe) || errno == ENOENT);
+    xs_close(xs);
+}
+
+/* Connect to toolstack share @devid and read file @name: its contents */
+static char *toolstack_read(T9 *t, unsigned int devid, const char *name)
+{
+    Xen9pFront *f = t9_front(t, devid, 2, 2);
+    char buf[64];
+    int n;
+
+    t9_connect(f);
+    t9_mount(f);
+    g_assert_cmpint(p9_walk(f, 1, ROOT_FID, FID, name), ==, 0);
+    g_assert_cmpint(p9_lopen(f, 1, FID, DOTL_RDONLY), ==, 0);
+    n = p9_read(f, 1, FID, 0, buf, sizeof(buf));
+    g_assert_cmpint(n, >=, 0);
+    g_assert_cmpint(p9_clunk(f, 1, FID), ==, 0);
+    xen_9pfront_free(f);
+    return g_strndup(buf, n);
+}
+
+/*
+ * The toolstack takes a share away and creates it again under the same
+ * number with another directory, then with the first again: each time the
+ * device serves the directory the toolstack names (QEMU cannot remove the
+ * fsdev made the first time, and must not reuse it for another path).
+ */
+static void test_toolstack_recreate(void)
+{
+    Sim *s = sim_new(0);
+    T9 t = { .s = s };
+    const char *names[] = { "a", "b", "a" };
+    unsigned int i;
+
+    sim_launch(s, "%s", "");
+    t.fe = sim_fe_connect(s);
+    for (i = 0; i < 2; i++) {
+        g_autofree char *dir = g_build_filename(s->dir, names[i], NULL);
+        g_autofree char *file = g_build_filename(dir, "f", NULL);
+
+        g_assert(mkdir(dir, 0700) == 0);
+        g_assert(g_file_set_contents(file, names[i], 1, NULL));
+    }
+    for (i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_autofree char *dir = g_build_filename(s->dir, names[i], NULL);
+        g_autofree char *got = NULL;
+
+        libxl_add_p9(s, 4, dir, "again");
+        got = toolstack_read(&t, 4, "f");
+        g_assert_cmpstr(got, ==, names[i]);
+        libxl_remove_p9(s, 4);
+    }
+    sim_assert_alive(s);
+    xen_fe_close(t.fe);
+    sim_stop(s);
+}
+
 int main(int argc, char **argv)
 {
     unsigned int i;
@@ -794,10 +1048,21 @@ int main(int argc, char **argv)
     qtest_add_func("xen-9pfs/wrap", test_wrap);
     qtest_add_func("xen-9pfs/inflight", test_inflight);
     qtest_add_func("xen-9pfs/toolstack", test_toolstack);
+    qtest_add_func("xen-9pfs/toolstack-recreate", test_toolstack_recreate);
     qtest_add_func("xen-9pfs/budget", test_budget);
     qtest_add_func("xen-9pfs/short-request", test_short_request);
     qtest_add_func("xen-9pfs/log-flood", test_log_flood);
     qtest_add_func("xen-9pfs/attack/read-count-huge", test_read_count_huge);
+    qtest_add_func("xen-9pfs/attack/break-repeatedly", test_break_repeatedly);
+    qtest_add_data_func("xen-9pfs/lifecycle/close-with-requests-waiting",
+                        GINT_TO_POINTER(WAITING_CLOSE),
+                        test_requests_waiting);
+    qtest_add_data_func("xen-9pfs/lifecycle/unplug-with-requests-waiting",
+                        GINT_TO_POINTER(WAITING_UNPLUG),
+                        test_requests_waiting);
+    qtest_add_data_func("xen-9pfs/lifecycle/quit-with-requests-waiting",
+                        GINT_TO_POINTER(WAITING_QUIT),
+                        test_requests_waiting);
     qtest_add_func("xen-9pfs/lifecycle/close-with-replies-waiting",
                    test_close_with_replies_waiting);
     for (i = 0; i < ARRAY_SIZE(attacks); i++) {

@@ -2,11 +2,13 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Unit test of xen-9pfs's pure data-path checks (hw/xen/pv/xen-9pfs-wire.c):
- * the producer index check, the message size check, and copies across the
- * wrap of a ring half, against a byte-by-byte model.
+ * the producer index check, the message size check, copies across the
+ * wrap of a ring half against a byte-by-byte model, and the framing of
+ * messages (wait, ready, refused; the copy's size field is the checked one).
  */
 
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "hw/xen/pv/xen-9pfs-wire.h"
 
 static void test_queued(void)
@@ -93,6 +95,59 @@ static void test_reply_max(void)
                      XEN_FLEX_RING_SIZE(0));
 }
 
+/* Put a message header of @size at @idx of a half. */
+static void put_hdr(uint8_t *ring, uint32_t half, RING_IDX idx, uint32_t size)
+{
+    uint8_t hdr[XEN_9PFS_HDR_SIZE] = { 0, 0, 0, 0, 116, 1, 0 };
+
+    stl_le_p(hdr, size);
+    xen_9pfs_ring_write(ring, half, idx, hdr, sizeof(hdr));
+}
+
+static void test_next_msg(void)
+{
+    const uint32_t half = XEN_FLEX_RING_SIZE(1);
+    g_autofree uint8_t *ring = g_malloc0(half);
+    uint8_t copy[23];
+    const char *why = NULL;
+    uint32_t size = 0;
+    RING_IDX cons = half * 7 - 2;       /* the header straddles the end */
+
+    put_hdr(ring, half, cons, sizeof(copy));
+    /* Less than a header, then less than the message: wait */
+    g_assert_cmpint(xen_9pfs_next_msg(ring, half, cons + 6, cons, &size, &why),
+                    ==, XEN_9PFS_MSG_WAIT);
+    g_assert_cmpint(xen_9pfs_next_msg(ring, half, cons + 22, cons, &size,
+                                      &why), ==, XEN_9PFS_MSG_WAIT);
+    g_assert_cmpint(xen_9pfs_next_msg(ring, half, cons + 23, cons, &size,
+                                      &why), ==, XEN_9PFS_MSG_READY);
+    g_assert_cmpuint(size, ==, sizeof(copy));
+
+    /* The frontend rewrites the size after the check: the copy keeps it */
+    put_hdr(ring, half, cons, 0xffffffff);
+    xen_9pfs_msg_copy(copy, ring, half, cons, size);
+    g_assert_cmpuint(ldl_le_p(copy), ==, sizeof(copy));
+    g_assert_cmpuint(copy[4], ==, 116);
+
+    /* Sizes out of range, a producer beyond the ring: refused */
+    g_assert_cmpint(xen_9pfs_next_msg(ring, half, cons + 23, cons, &size,
+                                      &why), ==, XEN_9PFS_MSG_BAD_SIZE);
+    g_assert_nonnull(why);
+    put_hdr(ring, half, cons, XEN_9PFS_HDR_SIZE - 1);
+    why = NULL;
+    g_assert_cmpint(xen_9pfs_next_msg(ring, half, cons + 23, cons, &size,
+                                      &why), ==, XEN_9PFS_MSG_BAD_SIZE);
+    g_assert_nonnull(why);
+    why = NULL;
+    g_assert_cmpint(xen_9pfs_next_msg(ring, half, cons + half + 1, cons,
+                                      &size, &why), ==, XEN_9PFS_MSG_BAD_PROD);
+    g_assert_nonnull(why);
+    /* A message of a whole half */
+    put_hdr(ring, half, cons, half);
+    g_assert_cmpint(xen_9pfs_next_msg(ring, half, cons + half, cons, &size,
+                                      &why), ==, XEN_9PFS_MSG_READY);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -100,5 +155,6 @@ int main(int argc, char **argv)
     g_test_add_func("/xen-9pfs-wire/msg-size", test_msg_size);
     g_test_add_func("/xen-9pfs-wire/copy-wrap", test_copy_wrap);
     g_test_add_func("/xen-9pfs-wire/reply-max", test_reply_max);
+    g_test_add_func("/xen-9pfs-wire/next-msg", test_next_msg);
     return g_test_run();
 }

@@ -46,6 +46,40 @@ bool xen_9pfs_ring_queued(RING_IDX prod, RING_IDX cons, uint32_t half,
  */
 const char *xen_9pfs_check_msg_size(uint32_t size, uint32_t half);
 
+/* What xen_9pfs_next_msg() found at the backend's consumer index */
+typedef enum Xen9pfsNextMsg {
+    XEN_9PFS_MSG_WAIT,          /* the next message is not all there yet */
+    XEN_9PFS_MSG_READY,         /* a whole message of *size bytes */
+    XEN_9PFS_MSG_BAD_PROD,      /* out_prod beyond the ring: *why */
+    XEN_9PFS_MSG_BAD_SIZE,      /* a size field out of range: *size, *why */
+} Xen9pfsNextMsg;
+
+/**
+ * xen_9pfs_next_msg: the framing of requests on a ring's out half
+ * @ring: the out half (@half bytes, guest memory)
+ * @half: bytes of the half, a power of two
+ * @prod: the frontend's producer index (one read of the shared page)
+ * @cons: the backend's private consumer index
+ * @size: set to the message's size, header included (READY, BAD_SIZE)
+ * @why: set to what the frontend did wrong (BAD_PROD, BAD_SIZE)
+ *
+ * One read of the header's size field, checked against the ring: a message
+ * is READY when its header and all its @size bytes are between @cons and
+ * @prod.  The caller copies it with xen_9pfs_msg_copy(), never reading the
+ * size field again.
+ */
+Xen9pfsNextMsg xen_9pfs_next_msg(const uint8_t *ring, uint32_t half,
+                                 RING_IDX prod, RING_IDX cons,
+                                 uint32_t *size, const char **why);
+
+/**
+ * xen_9pfs_msg_copy: copy a READY message of @size bytes at @cons out of
+ * the out half @ring into @dst, with @size (the checked value) in its size
+ * field whatever the frontend has written there since.
+ */
+void xen_9pfs_msg_copy(uint8_t *dst, const uint8_t *ring, uint32_t half,
+                       RING_IDX cons, uint32_t size);
+
 /*
  * xen_9pfs_reply_max: the most bytes a reply to a request taken now may
  * take, and what the request reserves of the device's budget: the

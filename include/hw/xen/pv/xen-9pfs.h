@@ -83,8 +83,11 @@ struct Xen9pfsDevice {
     bool starved;                       /* a ring waits for a PDU or budget */
     QEMUBH *kick_bh;                    /* looks at the rings again */
     unsigned int next_kick;             /* the ring kick_bh starts with */
+    bool closing;                       /* a disconnect waits for requests */
+    QEMUBH *closing_bh;                 /* finishes it after the last one */
     QEMUBH *error_bh;                   /* reports a broken ring */
     char *error;                        /* what error_bh reports */
+    bool guest_error_logged;            /* LOG_GUEST_ERROR once per device */
     Xen9pfsReq reqs[MAX_REQ];
 };
 
