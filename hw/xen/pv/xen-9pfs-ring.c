@@ -27,8 +27,59 @@
 #include "hw/xen/pv/xen-9pfs.h"
 #include "trace.h"
 
-/* A reply buffer starts this big and grows up to the ring half. */
+/* A new reply buffer starts this big and grows up to the ring half. */
 #define XEN_9PFS_REPLY_MIN 4096
+
+/* ---- reply buffers ---- */
+
+/*
+ * Reply buffers are kept for the next requests instead of freed: a read's
+ * buffer grows to its count (half a MiB for Linux's 1 MiB reads), and
+ * freeing it gives the memory back to the kernel, so that every reply
+ * page-faulted and was zeroed again (1 MiB reads at a tenth of the speed
+ * of writes, docs/devel/xen-9pfs.rst).  At most XEN_9PFS_SPARES buffers
+ * and max-inflight-bytes of them; all are freed on disconnect.  A kept
+ * buffer holds an earlier reply of the same connection, of which nothing
+ * reaches the ring: a reply is the @pdu->size bytes the server wrote.
+ */
+static void xen_9pfs_reply_buf_get(Xen9pfsDevice *dev, Xen9pfsReq *req)
+{
+    if (dev->nr_spares) {
+        Xen9pfsSpare *spare = &dev->spares[--dev->nr_spares];
+
+        req->in = spare->buf;
+        req->in_size = spare->size;
+        dev->spare_bytes -= spare->size;
+        spare->buf = NULL;
+    } else {
+        req->in = g_malloc0(XEN_9PFS_REPLY_MIN);
+        req->in_size = XEN_9PFS_REPLY_MIN;
+    }
+    req->in_cap = MIN(req->in_size, req->reply_max);
+}
+
+static void xen_9pfs_reply_buf_put(Xen9pfsDevice *dev, Xen9pfsReq *req)
+{
+    if (dev->nr_spares < XEN_9PFS_SPARES && !dev->closing &&
+        dev->spare_bytes + req->in_size <= dev->max_inflight_bytes) {
+        dev->spares[dev->nr_spares].buf = req->in;
+        dev->spares[dev->nr_spares].size = req->in_size;
+        dev->nr_spares++;
+        dev->spare_bytes += req->in_size;
+    } else {
+        g_free(req->in);
+    }
+    req->in = NULL;
+    req->in_size = req->in_cap = 0;
+}
+
+void xen_9pfs_reply_bufs_free(Xen9pfsDevice *dev)
+{
+    while (dev->nr_spares) {
+        g_free(dev->spares[--dev->nr_spares].buf);
+    }
+    dev->spare_bytes = 0;
+}
 
 /* ---- rings ---- */
 
@@ -154,8 +205,7 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
         xen_9pfs_msg_copy(req->out, xen_9pfs_out_half(r), r->half,
                           r->out_cons, size);
         req->reply_max = reply_max;
-        req->in_cap = MIN(XEN_9PFS_REPLY_MIN, reply_max);
-        req->in = g_malloc0(req->in_cap);
+        xen_9pfs_reply_buf_get(dev, req);
         req->failed = false;
         req->reserved = reserve;
         dev->inflight_bytes += reserve;
@@ -283,11 +333,15 @@ static Xen9pfsReq *xen_9pfs_req(V9fsPDU *pdu)
 static void xen_9pfs_req_grow(Xen9pfsReq *req, size_t len)
 {
     len = MIN(len, req->reply_max);
-    if (len > req->in_cap) {
-        req->in = g_realloc(req->in, len);
-        memset(req->in + req->in_cap, 0, len - req->in_cap);
-        req->in_cap = len;
+    if (len <= req->in_cap) {
+        return;
     }
+    if (len > req->in_size) {
+        req->in = g_realloc(req->in, len);
+        memset(req->in + req->in_size, 0, len - req->in_size);
+        req->in_size = len;
+    }
+    req->in_cap = len;
 }
 
 static ssize_t xen_9pfs_pdu_vmarshal(V9fsPDU *pdu, size_t offset,
@@ -417,9 +471,9 @@ static void coroutine_fn xen_9pfs_push_and_notify(V9fsPDU *pdu)
     }
 
     g_free(req->out);
-    g_free(req->in);
-    req->out = req->in = NULL;
-    req->in_cap = req->out_len = 0;
+    req->out = NULL;
+    req->out_len = 0;
+    xen_9pfs_reply_buf_put(dev, req);
     req->ring = NULL;
     r->in_flight--;
     dev->in_flight--;

@@ -49,6 +49,7 @@ static void xen_9pfs_release(Xen9pfsDevice *dev)
     dev->rings = NULL;
     dev->nr_rings = 0;
     dev->starved = false;
+    xen_9pfs_reply_bufs_free(dev);
 }
 
 /*

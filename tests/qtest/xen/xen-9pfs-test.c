@@ -9,6 +9,8 @@
  *   ring half.
  * data: write through 9P and read the host file; write a host file and
  *   read it through 9P; readdir sees both.
+ * reply-buffer-reuse: replies of 30000 bytes, then a Tversion to msize
+ *   8192: replies from the kept, larger buffers are still at most msize.
  * wrap: messages and replies that straddle the end of a ring half.
  * inflight: requests on two rings at once, with tags that do not name
  *   their ring: every reply comes on its request's ring; more replies than
@@ -332,6 +334,49 @@ static void test_read_count_huge(void)
 }
 
 /* Reads and writes of odd sizes on an order-1 ring (halves of 4 KiB) */
+/*
+ * Reply buffers are kept and reused within a connection: after replies of
+ * 30000 bytes, a Tversion that lowers msize to 8192 still gets replies of
+ * at most msize, from the same, larger buffers; the data is right.
+ */
+static void test_reply_buffer_reuse(void)
+{
+    T9 *t = t9_start();
+    Xen9pFront *f = t9_front(t, 0, 2, 4);               /* halves: 32 KiB */
+    g_autofree char *path = g_build_filename(t->share[0], "big", NULL);
+    g_autofree uint8_t *data = g_malloc(64 * 1024);
+    g_autofree uint8_t *back = g_malloc(64 * 1024);
+    const uint32_t msizes[] = { 32 * 1024, 8192 };
+    unsigned int i, j;
+    uint32_t msize;
+    P9Qid qid;
+    int n;
+
+    fill(data, 64 * 1024, 5);
+    g_assert(g_file_set_contents(path, (char *)data, 64 * 1024, NULL));
+    t9_connect(f);
+    for (i = 0; i < G_N_ELEMENTS(msizes); i++) {
+        /* Tversion starts a new session: the fids are gone */
+        g_assert_cmpint(p9_version(f, 0, msizes[i], &msize), ==, 0);
+        g_assert_cmpuint(msize, ==, msizes[i]);
+        g_assert_cmpint(p9_attach(f, 0, ROOT_FID, &qid), ==, 0);
+        g_assert_cmpint(p9_walk(f, 0, ROOT_FID, FID, "big"), ==, 0);
+        g_assert_cmpint(p9_lopen(f, 0, FID, DOTL_RDONLY), ==, 0);
+        for (j = 0; j < 8; j++) {
+            uint32_t off = j * 1000;
+
+            n = p9_read(f, j % 2, FID, off, back, 30000);
+            g_assert_cmpint(n, ==, MIN(30000, msize - 11));
+            g_assert(!memcmp(back, data + off, n));
+        }
+    }
+    g_assert_cmpint(p9_clunk(f, 0, FID), ==, 0);
+    sim_assert_alive(t->s);
+    t9_reconnect_serves(t, f);
+    xen_9pfront_free(f);
+    t9_stop(t);
+}
+
 static void test_wrap(void)
 {
     T9 *t = t9_start();
@@ -1046,6 +1091,7 @@ int main(int argc, char **argv)
     qtest_add_func("xen-9pfs/negotiation/orders", test_orders);
     qtest_add_func("xen-9pfs/data", test_data);
     qtest_add_func("xen-9pfs/wrap", test_wrap);
+    qtest_add_func("xen-9pfs/reply-buffer-reuse", test_reply_buffer_reuse);
     qtest_add_func("xen-9pfs/inflight", test_inflight);
     qtest_add_func("xen-9pfs/toolstack", test_toolstack);
     qtest_add_func("xen-9pfs/toolstack-recreate", test_toolstack_recreate);

@@ -29,6 +29,9 @@ OBJECT_DECLARE_SIMPLE_TYPE(Xen9pfsDevice, XEN_9PFS_DEVICE)
 #define XEN_9PFS_MAX_RING_ORDER 9
 /* Host memory held for requests in flight, by default */
 #define XEN_9PFS_DEFAULT_INFLIGHT_BYTES (16 * MiB)
+/* Reply buffers a device keeps for reuse, at most (xen-9pfs-ring.c) */
+#define XEN_9PFS_SPARES 16
+
 /* ---- the device ---- */
 
 typedef struct Xen9pfsDevice Xen9pfsDevice;
@@ -60,12 +63,19 @@ typedef struct Xen9pfsReq {
     uint8_t *out;                       /* the request, copied once */
     uint32_t out_len;
     uint8_t *in;                        /* the reply, built here */
-    size_t in_cap;
+    size_t in_cap;                      /* what the server may fill */
+    size_t in_size;                     /* allocated, at least in_cap */
     size_t reply_max;                   /* in_cap never grows past it */
     struct iovec iov;
     bool failed;                        /* a reply did not fit */
     size_t reserved;                    /* counted in the device's budget */
 } Xen9pfsReq;
+
+/* A reply buffer kept for the next request */
+typedef struct Xen9pfsSpare {
+    uint8_t *buf;
+    size_t size;
+} Xen9pfsSpare;
 
 struct Xen9pfsDevice {
     XenDevice xendev;
@@ -88,6 +98,9 @@ struct Xen9pfsDevice {
     QEMUBH *error_bh;                   /* reports a broken ring */
     char *error;                        /* what error_bh reports */
     bool guest_error_logged;            /* LOG_GUEST_ERROR once per device */
+    Xen9pfsSpare spares[XEN_9PFS_SPARES];   /* reply buffers to reuse */
+    unsigned int nr_spares;
+    uint64_t spare_bytes;               /* at most max_inflight_bytes */
     Xen9pfsReq reqs[MAX_REQ];
 };
 
@@ -102,6 +115,8 @@ bool xen_9pfs_ring_connect(Xen9pfsDevice *dev, Xen9pfsRing *r, uint32_t ref,
 void xen_9pfs_ring_stop(Xen9pfsRing *r);
 /* Unbind and unmap (no request in flight any more). */
 void xen_9pfs_ring_release(Xen9pfsRing *r);
+/* Free the reply buffers kept for reuse (nothing in flight). */
+void xen_9pfs_reply_bufs_free(Xen9pfsDevice *dev);
 /* Take the requests on the ring (after Connected, and when kicked). */
 void xen_9pfs_ring_kick(Xen9pfsRing *r);
 
