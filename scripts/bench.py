@@ -30,6 +30,7 @@ a sysbus device, it cannot be hotplugged later).
 
 import argparse
 import atexit
+import ctypes
 import datetime
 import json
 import os
@@ -458,6 +459,18 @@ def p9_args(variant, share, rundir):
              % P9_MOUNT_TAG], [])
 
 
+def die_with_us():
+    """preexec_fn of the QEMUs: SIGTERM when bench.py dies (even of SIGKILL,
+    when no finally runs), so that no xen-sim QEMU outlives the benchmark
+    (it would wait for a frontend forever)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # DEATHSIG
+
+
+def exit_on_signal(signum, frame):
+    """SIGTERM, SIGHUP: exit, running the finally blocks that stop QEMU."""
+    sys.exit(128 + signum)
+
+
 def one_run(variant, kind, case, settings, image, peer, workdir, share=None,
             failure=None):
     """Start QEMU, run xen-pv-bench once; its JSON (None if it failed, and
@@ -494,7 +507,8 @@ def one_run(variant, kind, case, settings, image, peer, workdir, share=None,
         wl = ["net", "--traffic", case["traffic"], "--size", str(case["size"]),
               "--peer", wl_peer] + (["--gso"] if case.get("gso") else [])
     qlog = open(os.path.join(d, "qemu.log"), "w")
-    q = subprocess.Popen(cmd, stdout=qlog, stderr=subprocess.STDOUT)
+    q = subprocess.Popen(cmd, stdout=qlog, stderr=subprocess.STDOUT,
+                         preexec_fn=die_with_us)
     result = p = None
     try:
         for _ in range(200):
@@ -676,6 +690,8 @@ def main():
         if not os.access(path, os.X_OK):
             die("%s is not built (make bench builds both variants)" % path)
     enter_netns()
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, exit_on_signal)
 
     settings = {"runs": args.runs or (2 if args.quick else 5),
                 "secs": args.secs or (1.0 if args.quick else 3.0),
