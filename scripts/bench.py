@@ -23,12 +23,14 @@ otherwise a UDP socket netdev.
 
 9pfs cases share one directory (in /dev/shm when it has room) holding a
 file to read; ours serves it with -fsdev and -device xen-9pfs, stock with
-upstream's legacy backend, which xen-pv-bench creates from XenStore entries
-as libxl writes them (--toolstack, through xen-sim's admin socket).
+upstream's legacy backend, which QEMU creates at machine init from the
+XenStore entries libxl writes before it starts QEMU (xen-sim's xs-preload:
+a sysbus device, it cannot be hotplugged later).
 """
 
 import argparse
 import atexit
+import ctypes
 import datetime
 import json
 import os
@@ -114,15 +116,16 @@ P9_NOTE = ("share on %s; 2 rings of order 9, msize 512 KiB, requests of at "
 P9_STOCK_NOTE = ("stock: upstream's legacy backend (hw/9pfs/xen-9p-backend.c), "
                  "created from XenStore entries as libxl writes them, one "
                  "request per ring at a time")
-# Why stock has no figures for the 9pfs cases, if its probe fails as it
-# did when the cases were written (docs/devel/xen-pv-benchmarks.rst)
+# Why stock has no figures for the 9pfs cases, if its probe fails
+# (docs/devel/xen-pv-benchmarks.rst): upstream's legacy backend is a sysbus
+# device that XenBus creates from backend/9pfs entries at machine init (later,
+# from a XenStore watch, it would be a hotplug, which sysbus devices refuse:
+# QEMU exits), so the entries are there before, as libxl writes them before
+# it starts QEMU: xen-sim's xs-preload
 P9_STOCK_WHY = (
-    "stock not measured: upstream's legacy 9pfs backend is a sysbus device "
-    "(xen-backend) that XenBus creates from backend/9pfs entries, at machine "
-    "init for the entries there then, later from a XenStore watch; xen-sim's "
-    "XenStore lives in QEMU and is empty at machine init, so the share can "
-    "only be created later, as a hotplug, which sysbus devices refuse "
-    "(qdev_realize with error_fatal: QEMU exits)")
+    "stock not measured: upstream's legacy 9pfs backend did not serve the "
+    "share that XenBus finds at machine init in the XenStore entries libxl "
+    "writes before it starts QEMU (xen-sim's xs-preload)")
 NOTES = {
     "randread-4k-qd32-2q-null": "2 rings x QD32 on 2 IOThreads for ours; "
         "stock has one ring (no multi-queue): QD64 on it, one IOThread; "
@@ -410,21 +413,62 @@ def p9_stock_probe(share, workdir):
         return None
     said = " ".join(failure.get("qemu", "").split())
     if failure.get("qemu_exit") is not None:
-        said = "QEMU exited (status %s) when the share's XenStore entries " \
-            "were written: %s" % (failure["qemu_exit"], said)
+        said = "QEMU exited (status %s): %s" % (failure["qemu_exit"], said)
     else:
         said = "xen-pv-bench: %s; QEMU: %s" % (failure.get("bench", ""), said)
     return P9_STOCK_WHY + " [observed: " + said + "]"
 
 
-def p9_args(variant, share):
+def xs_quote(value):
+    """@value as a double-quoted value of an xs-preload line."""
+    return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def p9_preload(share, rundir, domid=1, devid=0):
+    """Write, in @rundir, the XenStore entries libxl writes for 9pfs device
+    @devid of guest @domid on host directory @share, before it starts QEMU
+    (tests/qtest/xen/xen-9pfs-test.c libxl_add_p9), as an xs-preload file of
+    xen-sim (docs/system/devices/xen-sim.rst); its path."""
+    be = "/local/domain/0/backend/9pfs/%d/%d" % (domid, devid)
+    fe = "/local/domain/%d/device/9pfs/%d" % (domid, devid)
+    lines = ['%s = "" (n0,r%d)' % (be, domid)]
+    lines += ["%s/%s = %s" % (be, k, xs_quote(v)) for k, v in (
+        ("frontend", fe), ("frontend-id", str(domid)), ("online", "1"),
+        ("state", "1"), ("path", share), ("security_model", "none"))]
+    lines.append('%s = "" (n%d,b0)' % (fe, domid))
+    lines += ["%s/%s = %s" % (fe, k, xs_quote(v)) for k, v in (
+        ("backend", be), ("backend-id", "0"), ("state", "1"),
+        ("tag", P9_MOUNT_TAG))]
+    path = os.path.join(rundir, "xs-preload")
+    with open(path, "w") as f:
+        f.write("# 9pfs device %d of domain %d, as libxl writes it\n"
+                % (devid, domid) + "\n".join(lines) + "\n")
+    return path
+
+
+def p9_args(variant, share, rundir):
     """QEMU's arguments for the share and xen-pv-bench's: ours a -device,
-    stock none (xen-pv-bench creates the share as libxl does)."""
+    stock the XenStore entries libxl writes before it starts QEMU (an
+    xs-preload file in @rundir, which upstream's legacy backend finds at
+    machine init: it cannot be hotplugged); xen-pv-bench then finds the
+    share in XenStore, as a guest does."""
     if variant == "stock":
-        return [], ["--toolstack", share]
+        return ["-M", "xs-preload=" + p9_preload(share, rundir)], []
     return (["-fsdev", "local,id=fs0,path=%s,security_model=none" % share,
              "-device", "xen-9pfs,id=p9-0,fsdev=fs0,mount_tag=%s,idx=0"
              % P9_MOUNT_TAG], [])
+
+
+def die_with_us():
+    """preexec_fn of the QEMUs: SIGTERM when bench.py dies (even of SIGKILL,
+    when no finally runs), so that no xen-sim QEMU outlives the benchmark
+    (it would wait for a frontend forever)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # DEATHSIG
+
+
+def exit_on_signal(signum, frame):
+    """SIGTERM, SIGHUP: exit, running the finally blocks that stop QEMU."""
+    sys.exit(128 + signum)
 
 
 def one_run(variant, kind, case, settings, image, peer, workdir, share=None,
@@ -441,7 +485,7 @@ def one_run(variant, kind, case, settings, image, peer, workdir, share=None,
     bench = [BENCH, "--dir", d, "--secs", str(settings["secs"]),
              "--warmup", str(settings["warmup"])]
     if kind == "9pfs":
-        qemu_args, bench_args = p9_args(variant, share)
+        qemu_args, bench_args = p9_args(variant, share, d)
         cmd += qemu_args
         wl = ["9p", "--rw", case["rw"], "--bs", str(case["bs"]), "--qd",
               str(case["qd"])] + bench_args
@@ -463,7 +507,8 @@ def one_run(variant, kind, case, settings, image, peer, workdir, share=None,
         wl = ["net", "--traffic", case["traffic"], "--size", str(case["size"]),
               "--peer", wl_peer] + (["--gso"] if case.get("gso") else [])
     qlog = open(os.path.join(d, "qemu.log"), "w")
-    q = subprocess.Popen(cmd, stdout=qlog, stderr=subprocess.STDOUT)
+    q = subprocess.Popen(cmd, stdout=qlog, stderr=subprocess.STDOUT,
+                         preexec_fn=die_with_us)
     result = p = None
     try:
         for _ in range(200):
@@ -645,6 +690,8 @@ def main():
         if not os.access(path, os.X_OK):
             die("%s is not built (make bench builds both variants)" % path)
     enter_netns()
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, exit_on_signal)
 
     settings = {"runs": args.runs or (2 if args.quick else 5),
                 "secs": args.secs or (1.0 if args.quick else 3.0),

@@ -13,6 +13,8 @@
 
 #include "qemu/osdep.h"
 #include "qemu/main-loop.h"
+#include "qemu/cutils.h"
+#include "qapi/error.h"
 #include "hw/i386/kvm/xenstore_impl.h"
 #include "hw/xen/sim/xen-sim.h"
 #include "trace.h"
@@ -86,6 +88,167 @@ void xen_sim_xenstore_init(XenSimState *s)
     g_free(node);
     node = g_strdup_printf("%s/data", dom);
     xs_mkdir_owned(s->xs, node, s->domid, s->domid);
+}
+
+/*
+ * xs-preload: entries a toolstack wrote before starting the device model
+ * (libxl writes the guest's devices before QEMU runs), so that the backends'
+ * scan at machine init finds them.  One entry a line, as "xenstore-ls -fp"
+ * prints them:
+ *
+ *   PATH = "VALUE" [(PERM,PERM...)]
+ *
+ * VALUE takes C escapes (a backslash before a double quote, a backslash,
+ * n, t or octal digits); a PERM is a letter (n none, r read, w write, b both)
+ * and a domid, the first naming the owner.  Without permissions a new node
+ * has its parent's.  Blank lines and lines starting
+ * with '#' are ignored.
+ */
+
+/* A permission list "n0,r1": each entry a letter and a decimal domid */
+static GList *preload_perms(const char *s, const char **why)
+{
+    g_auto(GStrv) items = g_strsplit(s, ",", -1);
+    GList *perms = NULL;
+
+    for (int i = 0; items[i]; i++) {
+        const char *p = g_strstrip(items[i]);
+        const char *end;
+        guint64 domid;
+
+        /* domids from 0x7ff0 (DOMID_FIRST_RESERVED) are not domains */
+        if (!p[0] || !strchr("nrwb", p[0]) || !g_ascii_isdigit(p[1]) ||
+            qemu_strtou64(p + 1, &end, 10, &domid) || *end ||
+            domid >= 0x7ff0) {
+            *why = "a permission is a letter n, r, w or b and a domid "
+                   "(e.g. n0,r1)";
+            g_list_free_full(perms, g_free);
+            return NULL;
+        }
+        perms = g_list_append(perms, g_strdup_printf("%c%u", p[0],
+                                                     (unsigned int)domid));
+    }
+    return perms;
+}
+
+/* One line: false, with *why, if it is not PATH = "VALUE" [(PERMS)] */
+static bool preload_line(XenstoreImplState *xs, char *line, const char **why,
+                         char **path_out, int *err)
+{
+    char *p = line, *path, *val, *q;
+    g_autofree char *value = NULL;
+    g_autoptr(GByteArray) data = g_byte_array_new();
+    GList *perms = NULL;
+
+    *err = 0;
+    path = p;
+    while (*p && !g_ascii_isspace(*p) && *p != '=') {
+        p++;
+    }
+    if (path[0] != '/' || p == path + 1) {
+        *why = "a path must be absolute (PATH = \"VALUE\" [(PERMS)])";
+        return false;
+    }
+    *path_out = g_strndup(path, p - path);
+    while (g_ascii_isspace(*p)) {
+        p++;
+    }
+    if (*p++ != '=') {
+        *why = "expected '=' after the path (PATH = \"VALUE\" [(PERMS)])";
+        return false;
+    }
+    while (g_ascii_isspace(*p)) {
+        p++;
+    }
+    if (*p++ != '"') {
+        *why = "the value must be double-quoted (PATH = \"VALUE\" [(PERMS)])";
+        return false;
+    }
+    val = p;
+    while (*p && *p != '"') {
+        if (*p == '\\' && p[1]) {
+            p++;
+        }
+        p++;
+    }
+    if (*p != '"') {
+        *why = "the value has no closing '\"'";
+        return false;
+    }
+    *p++ = '\0';
+    value = g_strcompress(val);
+    while (g_ascii_isspace(*p)) {
+        p++;
+    }
+    if (*p == '(') {
+        q = strchr(++p, ')');
+        if (!q) {
+            *why = "the permissions have no closing ')'";
+            return false;
+        }
+        *q = '\0';
+        perms = preload_perms(p, why);
+        if (!perms) {
+            return false;
+        }
+        p = q + 1;
+        while (g_ascii_isspace(*p)) {
+            p++;
+        }
+    }
+    if (*p) {
+        *why = "unexpected text after the value and permissions";
+        g_list_free_full(perms, g_free);
+        return false;
+    }
+
+    g_byte_array_append(data, (const guint8 *)value, strlen(value));
+    *err = xs_impl_write(xs, BE_DOMID, XBT_NULL, *path_out, data);
+    if (!*err && perms) {
+        *err = xs_impl_set_perms(xs, BE_DOMID, XBT_NULL, *path_out, perms);
+    }
+    g_list_free_full(perms, g_free);
+    if (*err) {
+        *why = "XenStore refused the entry";
+        return false;
+    }
+    return true;
+}
+
+bool xen_sim_xenstore_preload(XenSimState *s, const char *file, Error **errp)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    GError *gerr = NULL;
+
+    if (!g_file_get_contents(file, &text, NULL, &gerr)) {
+        error_setg(errp, "xen-sim: xs-preload: %s", gerr->message);
+        g_error_free(gerr);
+        return false;
+    }
+    lines = g_strsplit(text, "\n", -1);
+    for (int i = 0; lines[i]; i++) {
+        char *line = g_strstrip(lines[i]);
+        g_autofree char *path = NULL;
+        const char *why = NULL;
+        int err;
+
+        if (!line[0] || line[0] == '#') {
+            continue;
+        }
+        if (!preload_line(s->xs, line, &why, &path, &err)) {
+            if (err) {
+                error_setg(errp, "xen-sim: xs-preload %s:%d: %s: %s (%s)",
+                           file, i + 1, path, why, strerror(err));
+            } else {
+                error_setg(errp, "xen-sim: xs-preload %s:%d: %s", file, i + 1,
+                           why);
+            }
+            return false;
+        }
+        trace_xen_sim_xs_preload(path);
+    }
+    return true;
 }
 
 static char *sim_xs_get_domain_path(struct qemu_xs_handle *h,

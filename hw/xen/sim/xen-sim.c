@@ -105,6 +105,12 @@ static void xen_sim_machine_init(MachineState *ms)
                         XEN_SIM_BACKEND_DOMID, &s->counters);
     s->evtchn = xen_sim_evtchn_new(&s->counters);
     xen_sim_xenstore_init(s);
+    /* Before XenBus's scan, as libxl writes them before QEMU starts */
+    if (s->xs_preload_path &&
+        !xen_sim_xenstore_preload(s, s->xs_preload_path, &err)) {
+        error_report_err(err);
+        exit(1);
+    }
 
     xen_evtchn_ops = &xen_sim_evtchn_ops;
     xen_gnttab_ops = &xen_sim_gnttab_ops;
@@ -149,6 +155,7 @@ static void xen_sim_set_##fn(Object *obj, const char *val, Error **errp)  \
 XEN_SIM_STR_PROP(socket, socket_path)
 XEN_SIM_STR_PROP(xs_socket, xs_socket_path)
 XEN_SIM_STR_PROP(xs_admin_socket, xs_admin_socket_path)
+XEN_SIM_STR_PROP(xs_preload, xs_preload_path)
 
 static void xen_sim_get_domid(Object *obj, Visitor *v, const char *name,
                               void *opaque, Error **errp)
@@ -215,6 +222,7 @@ static void xen_sim_instance_finalize(Object *obj)
     g_free(s->socket_path);
     g_free(s->xs_socket_path);
     g_free(s->xs_admin_socket_path);
+    g_free(s->xs_preload_path);
 }
 
 static void xen_sim_class_init(ObjectClass *oc, void *data)
@@ -250,6 +258,11 @@ static void xen_sim_class_init(ObjectClass *oc, void *data)
                                   xen_sim_set_xs_admin_socket);
     object_class_property_set_description(oc, "xs-admin-socket",
         "Unix socket serving XenStore (wire format) with dom0's rights");
+    object_class_property_add_str(oc, "xs-preload", xen_sim_get_xs_preload,
+                                  xen_sim_set_xs_preload);
+    object_class_property_set_description(oc, "xs-preload",
+        "File of XenStore entries (PATH = \"VALUE\" [(PERMS)] lines) written "
+        "before the backends scan the store, as a toolstack does");
     for (size_t i = 0; i < ARRAY_SIZE(xen_sim_counters); i++) {
         void *offset = (void *)(uintptr_t)xen_sim_counters[i].offset;
 

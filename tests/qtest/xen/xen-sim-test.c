@@ -356,6 +356,137 @@ static void test_xs_permissions(void)
     sim_stop(s);
 }
 
+/*
+ * xs-preload: the entries a toolstack writes before it starts QEMU, with
+ * their permissions, are in the store before any device is realized.
+ */
+#define PRELOAD_BE "/local/domain/0/backend/pre/1/0"
+#define PRELOAD_FE "/local/domain/1/device/pre/0"
+
+static void test_xs_preload(void)
+{
+    Sim *s = sim_new(DISK_SIZE);
+    g_autofree char *file = g_build_filename(s->dir, "preload", NULL);
+    g_autofree char *log = NULL;
+    const char *text =
+        "# as libxl writes a device\n"
+        "\n"
+        PRELOAD_BE " = \"\" (n0,r1)\n"
+        "  " PRELOAD_BE "/path=\"/a \\\"quoted\\\" dir\\\\x\"\t\n"
+        PRELOAD_BE "/state = \"1\"\n"
+        PRELOAD_FE " = \"\" (n1, b0)\n"
+        PRELOAD_FE "/tag = \"t\"\n"
+        "/local/domain/0/hidden = \"h\"\n";
+    struct xs_permissions *got;
+    XenFe *fe;
+    const char *first_realize, *last_preload;
+    unsigned int n;
+    char *v;
+
+    g_assert(g_file_set_contents(file, text, -1, NULL));
+    /* Traced: the entries written, then the devices realized */
+    sim_launch(s, "-M xs-preload=%s -trace enable=xen_sim_xs_preload "
+               "-trace enable=xen_device_realize -drive file=%s,if=none,"
+               "id=d0,format=raw -device xen-disk,vdev=xvda,drive=d0",
+               file, s->img);
+    fe = sim_fe_connect(s);
+
+    v = sim_xs_read(s, PRELOAD_BE "/path");
+    g_assert_cmpstr(v, ==, "/a \"quoted\" dir\\x");
+    g_free(v);
+    got = xs_get_permissions(s->admin, XBT_NULL, PRELOAD_BE, &n);
+    g_assert(got && n == 2);
+    g_assert(got[0].id == 0 && got[0].perms == XS_PERM_NONE);
+    g_assert(got[1].id == GUEST_DOMID && got[1].perms == XS_PERM_READ);
+    free(got);
+    /* A child without permissions has its parent's */
+    got = xs_get_permissions(s->admin, XBT_NULL, PRELOAD_BE "/state", &n);
+    g_assert(got && n == 2);
+    g_assert(got[1].id == GUEST_DOMID && got[1].perms == XS_PERM_READ);
+    free(got);
+    got = xs_get_permissions(s->admin, XBT_NULL, PRELOAD_FE, &n);
+    g_assert(got && n == 2);
+    g_assert(got[0].id == GUEST_DOMID && got[0].perms == XS_PERM_NONE);
+    g_assert(got[1].id == 0 &&
+             got[1].perms == (XS_PERM_READ | XS_PERM_WRITE));
+    free(got);
+
+    /* What the guest gets: read on the backend, its own frontend, no more */
+    v = xs_read(fe->xs, XBT_NULL, PRELOAD_BE "/state", NULL);
+    g_assert_cmpstr(v, ==, "1");
+    free(v);
+    g_assert(!xs_write(fe->xs, XBT_NULL, PRELOAD_BE "/state", "4", 1));
+    g_assert_cmpint(errno, ==, EACCES);
+    g_assert(xs_write(fe->xs, XBT_NULL, PRELOAD_FE "/state", "1", 1));
+    v = xs_read(fe->xs, XBT_NULL, PRELOAD_FE "/tag", NULL);
+    g_assert_cmpstr(v, ==, "t");
+    free(v);
+    g_assert_null(xs_read(fe->xs, XBT_NULL, "/local/domain/0/hidden", NULL));
+    g_assert_cmpint(errno, ==, EACCES);
+    xen_fe_close(fe);
+
+    /* Written at machine init, before the disk was realized */
+    g_assert(g_file_get_contents(s->log, &log, NULL, NULL));
+    first_realize = strstr(log, "xen_device_realize ");
+    last_preload = g_strrstr(log, "xen_sim_xs_preload " PRELOAD_FE "/tag");
+    g_assert(first_realize);
+    g_assert(last_preload);
+    g_assert(last_preload < first_realize);
+    sim_stop(s);
+}
+
+/* A bad xs-preload file: QEMU says where and why, and exits */
+static void test_xs_preload_bad(void)
+{
+    static const struct {
+        const char *text;
+        const char *err;
+    } cases[] = {
+        { "/local/domain/1/data/a = \"1\"\n/local/domain/1/data/b = 2\n",
+          ":2: the value must be double-quoted" },
+        { "local/x = \"1\"\n", ":1: a path must be absolute" },
+        { "/local/x \"1\"\n", ":1: expected '=' after the path" },
+        { "/local/x = \"1\n", ":1: the value has no closing '\"'" },
+        { "/local/x = \"1\" (n0,q1)\n", ":1: a permission is a letter" },
+        { "/local/x = \"1\" (n0\n", ":1: the permissions have no closing" },
+        { "/local/x = \"1\" junk\n", ":1: unexpected text after the value" },
+        { "/local//x = \"1\"\n", ":1: /local//x: XenStore refused the "
+          "entry (Invalid argument)" },
+        { NULL, "xs-preload: Failed to open file" },
+    };
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *dir = g_dir_make_tmp("xen-sim-preload-XXXXXX", NULL);
+    g_autofree char *file = g_build_filename(dir, "preload", NULL);
+    g_autofree char *machine = g_strdup_printf("xen-sim,xs-preload=%s", file);
+
+    g_assert(dir);
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *out = NULL, *err = NULL;
+        int status;
+        char *argv[] = {
+            (char *)qemu, (char *)"-M", machine, (char *)"-accel",
+            (char *)"qtest", (char *)"-display", (char *)"none",
+            (char *)"-nodefaults", NULL,
+        };
+
+        if (cases[i].text) {
+            g_assert(g_file_set_contents(file, cases[i].text, -1, NULL));
+        } else {
+            unlink(file);
+        }
+        g_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                              &out, &err, &status, NULL));
+        g_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+        if (!strstr(err, "xen-sim: xs-preload") ||
+            !strstr(err, cases[i].err)) {
+            g_error("case %zu: expected \"%s\", QEMU said: %s", i,
+                    cases[i].err, err);
+        }
+    }
+    unlink(file);
+    rmdir(dir);
+}
+
 static void test_xs_watch(void)
 {
     Sim *s = sim_start(NULL);
@@ -844,6 +975,8 @@ int main(int argc, char **argv)
     qtest_add_func("xen-sim/xenstore/basic", test_xs_basic);
     qtest_add_func("xen-sim/xenstore/permissions", test_xs_permissions);
     qtest_add_func("xen-sim/xenstore/watch", test_xs_watch);
+    qtest_add_func("xen-sim/xenstore/preload", test_xs_preload);
+    qtest_add_func("xen-sim/xenstore/preload-bad", test_xs_preload_bad);
     qtest_add_func("xen-sim/xenstore/transactions", test_xs_transactions);
     qtest_add_func("xen-sim/xenstore/watch-lifetime", test_xs_watch_lifetime);
     qtest_add_func("xen-sim/control/port-cap", test_control_port_cap);

@@ -37,6 +37,7 @@ struct XenSimState {
     char *socket_path;          /* frontend control socket */
     char *xs_socket_path;       /* XenStore wire socket, guest permissions */
     char *xs_admin_socket_path; /* XenStore wire socket, dom0 permissions */
+    char *xs_preload_path;      /* XenStore entries to write at init */
 
     /* The guest domain's memory: machine RAM, fd-backed and shared. */
     uint8_t *mem;
@@ -78,6 +79,7 @@ void xen_sim_evtchn_close_owner(XenSimEvtchn *e, void *owner);
 
 /* XenStore (xen-sim-xenstore.c).  BQL held. */
 void xen_sim_xenstore_init(XenSimState *s);
+bool xen_sim_xenstore_preload(XenSimState *s, const char *file, Error **errp);
 /*
  * Remove a watch registered on xenstore_impl with a token unique to it.
  * Works around xs_impl_unwatch() in QEMU 10.0, which cannot remove a watch

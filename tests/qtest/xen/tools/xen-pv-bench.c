@@ -24,6 +24,9 @@
  * creates that device as libxl does (backend "path" PATH and
  * "security_model" none, frontend "tag"), through xen-sim's admin XenStore
  * socket DIR/xs-admin.sock, for a QEMU that has no -device for it.
+ * Without it the device must be there, or come: a -device xen-9pfs, or
+ * entries QEMU had before it started (xen-sim's xs-preload, which stock's
+ * legacy backend needs: it cannot be hotplugged).
  *
  * Block: "--qd N" I/Os of --bs bytes in flight on each ring.  An I/O is
  * split into as many ring requests as the negotiated protocol needs
