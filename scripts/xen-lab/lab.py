@@ -95,6 +95,12 @@ EXPECTED = {
     # A disk on an NBD export served from dom0.
     "nbd": ["lab-nbd/params", "lab-nbd/disk-guest-read", "lab-nbd/disk-dom0-read",
             "lab-nbd/dm-exited", "lab-nbd/backend-removed"],
+    # A share (xl's p9 = [...]) served by our xen-9pfs, mounted by Linux's
+    # 9pnet_xen; then the same on the stock build's legacy backend, whose
+    # results are INFO lines (tests/xen-lab/dom0/scenarios.sh, scenario_p9).
+    "p9": ["lab-p9/p9", "lab-p9/benchp9", "lab-p9/p9-guest-read",
+           "lab-p9/p9-dom0-read", "lab-p9/p9-listing", "lab-p9/bench-smoke",
+           "lab-p9/dm-exited", "lab-p9/backend-removed"],
     "cycle": ["lab-cycle/boot-1", "lab-cycle/save", "lab-cycle/save-before-dom0-read",
               "lab-cycle/restore", "lab-cycle/saverestore"]
              + ["lab-cycle/reboot-%d" % i for i in range(1, 6)]
@@ -107,7 +113,7 @@ EXPECTED = {
 DEFAULT_SCENARIOS = "ours,destroy,stock,badgrant,peers,configs,cycle,install,nbd"
 # Scenarios that run the stock build (install: as the binary the package
 # takes libxl's path from).
-NEEDS_STOCK = ("stock", "bench", "install")
+NEEDS_STOCK = ("stock", "bench", "install", "p9")
 # Scenarios that install the packages of "make deb".
 NEEDS_DEBS = ("install",)
 DEBS = ("xen-pv-qemu", "xen-pv-qemu-upstream-xen")
