@@ -88,7 +88,7 @@ start_domain() {   # name
     local t0 t1
     t0=$(cut -d' ' -f1 /proc/uptime)
     if ! xl create "$IMG/$1.cfg" > "$IMG/$1.create.log" 2>&1; then
-        lab "${LAB_FAIL:-FAIL}" "$1/create" "xl create failed: $(tail -n 3 "$IMG/$1.create.log" | tr '\n' ' ')"
+        lab FAIL "$1/create" "xl create failed: $(tail -n 3 "$IMG/$1.create.log" | tr '\n' ' ')"
         dm_log "$1"
         return 1
     fi
@@ -99,8 +99,7 @@ start_domain() {   # name
 domain_alive() { xl domid "$1" >/dev/null 2>&1; }
 
 # Follow a guest until it says DONE (or dies, or times out), calling
-# on_wait_<what> for each "LAB-GUEST: WAIT <what>" in order.  Its failures
-# are XEN-LAB ${LAB_FAIL:-FAIL} lines (as start_domain's).
+# on_wait_<what> for each "LAB-GUEST: WAIT <what>" in order.
 follow_guest() {   # name
     local log="$CONSOLE_LOGS/guest-$1.log" handled=0 shown=0 total n w deadline
     deadline=$(( $(cut -d. -f1 /proc/uptime) + GUEST_TIMEOUT ))
@@ -121,17 +120,17 @@ follow_guest() {   # name
             resize|cdrom-eject|cdrom-change|busy-detach|save-restore|reboot)
                 "on_wait_$(echo "$w" | tr '-' '_')" "$1" ;;
             *)
-                lab "${LAB_FAIL:-FAIL}" "$1/guest" "unknown wait '$w'" ;;
+                lab FAIL "$1/guest" "unknown wait '$w'" ;;
             esac
         done
         grep -q '^LAB-GUEST: DONE' "$log" 2>/dev/null && break
         if ! domain_alive "$1"; then
-            lab "${LAB_FAIL:-FAIL}" "$1/guest" "domain died before DONE"
+            lab FAIL "$1/guest" "domain died before DONE"
             tail -n 20 "$log" 2>/dev/null | sed 's/^/XEN-LAB: INFO guest-log /'
             return 1
         fi
         if [ "$(cut -d. -f1 /proc/uptime)" -ge "$deadline" ]; then
-            lab "${LAB_FAIL:-FAIL}" "$1/guest" "no DONE within ${GUEST_TIMEOUT}s"
+            lab FAIL "$1/guest" "no DONE within ${GUEST_TIMEOUT}s"
             tail -n 20 "$log" 2>/dev/null | sed 's/^/XEN-LAB: INFO guest-log /'
             dm_log "$1"
             xl destroy "$1" 2>/dev/null
@@ -385,10 +384,9 @@ bench_mibs() {   # domain case
 # starts the device model for it ($2).  The guest mounts the share
 # (9pnet_xen), reads dom0's file, writes one of its own, lists the
 # directory, then runs bench-xen's 9pfs cases on 16 MiB (their smoke).
-# dom0 checks both files by MD5 once the guest is gone.  LAB_FAIL=INFO
-# (the stock build): what fails is reported as INFO lines, a finding.
+# dom0 checks both files by MD5 once the guest is gone.
 p9_guest() {   # name qemu
-    local n="$1" share="$IMG/share-$1" domid saved="$TRACE" kind="${LAB_FAIL:-FAIL}" ls w r
+    local n="$1" share="$IMG/share-$1" domid saved="$TRACE" ls w r
     rm -rf "$share"
     mkdir -p "$share"
     dd if=/dev/urandom of="$share/from-dom0.bin" bs=1M count=3 2>/dev/null
@@ -399,67 +397,46 @@ p9_guest() {   # name qemu
     sed -i 's/^extra = "\(.*\)"$/extra = "\1 lab.bench-p9-mib=16"/' "$IMG/$n.cfg"
     echo "p9 = [ \"tag=share0,path=$share,security_model=none,backend=0\" ]" >> "$IMG/$n.cfg"
     rm -f "$CONSOLE_LOGS/guest-$n.log"
-    start_domain "$n" || return 1
+    start_domain "$n" || return
     domid=$(xl domid "$n")
     lab INFO "$n/backend" "$(xenstore-ls "$(p9_backend "$domid")" 2>&1 | tr '\n' ' ')"
     follow_guest "$n"
-    if [ "$kind" = FAIL ]; then
-        relay_guest "$n" "$n"
-    else
-        tr -d '\r' < "$CONSOLE_LOGS/guest-$n.log" |
-            sed -n "s#^LAB-GUEST: \(PASS\|FAIL\) \([^ ]*\)\(.*\)#XEN-LAB: INFO $n/\2 \1\3#p"
-    fi
-    if ! grep -q '^LAB-GUEST: PASS p9' "$CONSOLE_LOGS/guest-$n.log"; then
+    relay_guest "$n" "$n"
+    # The device model's log: when the guest failed, or traced
+    if [ -n "$TRACE" ] || ! grep -q '^LAB-GUEST: PASS p9' "$CONSOLE_LOGS/guest-$n.log"; then
         dm_log "$n"
     fi
-    p9_same "$kind" "$n/p9-guest-read" "$(md5 "$share/from-dom0.bin")" "$(guest_info "$n" p9-read-md5)"
-    p9_same "$kind" "$n/p9-dom0-read" "$(guest_info "$n" p9-write-md5)" \
+    same "$n/p9-guest-read" "$(md5 "$share/from-dom0.bin")" "$(guest_info "$n" p9-read-md5)"
+    same "$n/p9-dom0-read" "$(guest_info "$n" p9-write-md5)" \
         "$(md5 "$share/from-guest.bin" 2>/dev/null)"
     # The guest's listing of the share names both files
     ls=$(guest_info "$n" p9-ls)
-    case " $ls " in *" from-dom0.bin "*" from-guest.bin "*) true ;; *) false ;; esac
-    p9_check "$kind" "$n/p9-listing" $? "guest's ls: ${ls:-nothing}"
+    case " $ls " in *" from-dom0.bin "*) case " $ls " in *" from-guest.bin "*) true ;; *) false ;; esac ;;
+    *) false ;; esac
+    check "$n/p9-listing" $? "guest's ls: ${ls:-nothing}"
     lab INFO "$n/mount" "$(guest_info "$n" p9-mount)"
     # The smoke of bench-xen's cases: a figure each
     w=$(bench_mibs "$n" p9-write-1m)
     r=$(bench_mibs "$n" p9-read-1m)
     [ -n "$w" ] && [ -n "$r" ]
-    p9_check "$kind" "$n/bench-smoke" $? "16 MiB through the mount, MiB/s: write=${w:-none} read=${r:-none}"
+    check "$n/bench-smoke" $? "16 MiB through the mount, MiB/s: write=${w:-none} read=${r:-none}"
     # Gone with the guest: its device model and the 9pfs backend
     local i=0
     while { dm_running "$domid" || xenstore-exists "$(p9_backend "$domid")"; } &&
           [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
     ! dm_running "$domid"
-    p9_check "$kind" "$n/dm-exited" $? "device model of domain $domid"
+    check "$n/dm-exited" $? "device model of domain $domid"
     ! xenstore-exists "$(p9_backend "$domid")"
-    p9_check "$kind" "$n/backend-removed" $? "$(p9_backend "$domid")"
-}
-
-# check, or (kind INFO) an INFO line saying whether it held.
-p9_check() {   # kind name condition-result(0/1) details
-    if [ "$1" = FAIL ]; then
-        check "$2" "$3" "$4"
-    elif [ "$3" = 0 ]; then
-        lab INFO "$2" "held: $4"
-    else
-        lab INFO "$2" "did not hold: $4"
-    fi
-}
-p9_same() {   # kind name expected actual
-    [ -n "$3" ] && [ "$3" = "$4" ]
-    p9_check "$1" "$2" $? "expected ${3:-?} got ${4:-nothing}"
+    check "$n/backend-removed" $? "$(p9_backend "$domid")"
 }
 
 # Our xen-9pfs (created from XenStore by hw/xen/pv/xen-9pfs-xs.c), then
 # upstream's legacy backend (hw/9pfs/xen-9p-backend.c, the stock build) on
-# the same steps: its results are INFO lines, and the two speeds side by
-# side in the summary.
+# the same steps; the two speeds side by side in the summary.
 scenario_p9() {
     local k o s
     p9_guest lab-p9 "$LAB/ours/bin/qemu-system-x86_64"
-    LAB_FAIL=INFO
     p9_guest lab-p9stock "$LAB/stock/bin/qemu-system-x86_64"
-    LAB_FAIL=FAIL
     for k in p9-write-1m p9-read-1m; do
         o=$(bench_mibs lab-p9 $k)
         s=$(bench_mibs lab-p9stock $k)
