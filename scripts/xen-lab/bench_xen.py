@@ -128,11 +128,13 @@ def parse_serial(path):
     return runs, extra
 
 
-def summarise(runs, extra):
-    """Per case and backend: median, min, max of the primary figure, the
-    CPU medians; the ratios of ours to each peer."""
+def summarise(runs, extra, wanted=None):
+    """Per case (of @wanted, default all) and backend: median, min, max of
+    the primary figure, the CPU medians; the ratios of ours to each peer."""
     cases = {}
     for case, (kind, primary, unit, what) in CASES.items():
+        if wanted and case not in wanted:
+            continue
         backends = BACKENDS[kind]
         entry = dict(kind=kind, primary=primary, unit=unit, what=what, backends={})
         for key, label in backends:
@@ -197,6 +199,8 @@ def render_markdown(results):
              "vCPUs during the case (guest / dom0, medians, %); ratio > 1: ours is "
              "faster.", ""]
     for kind, backends in BACKENDS.items():
+        if not any(e["kind"] == kind for e in results["cases"].values()):
+            continue
         title = TITLES[kind]
         labels = [b for _, b in backends]
         lines.append("## " + title)
@@ -257,6 +261,8 @@ def write_charts(results, out):
     colours = {"ours": "#1f77b4", "stock": "#7f7f7f", "blkback": "#d62728",
                "netback": "#d62728"}
     for kind, backends in BACKENDS.items():
+        if not any(e["kind"] == kind for e in results["cases"].values()):
+            continue
         labels = [b for _, b in backends]
         base = labels[-1]
         rows = []
@@ -333,15 +339,26 @@ def main():
     ap.add_argument("--secs", type=int, default=5, help="seconds per case (5)")
     ap.add_argument("--p9-mib", type=int, default=64,
                     help="MiB the 9pfs cases write and read through the mount (64)")
+    ap.add_argument("--cases", default="",
+                    help="only these cases (comma-separated; the rounds of the "
+                         "backends they compare), e.g. p9-write-1m,p9-read-1m")
     ap.add_argument("--out", default=os.path.join(ROOT, "build/bench-xen"))
     ap.add_argument("--from-serial", metavar="LOG",
                     help="no lab run: rebuild the results from a serial log")
     args = ap.parse_args()
+    wanted = [c for c in args.cases.split(",") if c]
+    for c in wanted:
+        if c not in CASES:
+            ap.error("unknown case %r (known: %s)" % (c, ", ".join(CASES)))
+    # The backends the cases compare, in the lab's order
+    kinds = {CASES[c][0] for c in wanted or CASES}
+    keys = [k for k in ("ours", "linux", "stock")
+            if any(k == key for kind in kinds for key, _ in BACKENDS[kind])]
     os.makedirs(args.out, exist_ok=True)
     labdir = os.path.join(args.out, "lab")
     # dom0 ends a round it finds unfinished after this (peers.sh).
     round_timeout = 12 * (args.secs + 20) + 2 * 300 + 180
-    timeout = 600 + args.reps * 3 * round_timeout
+    timeout = 600 + args.reps * len(keys) * round_timeout
     loads = [loadavg()]
     rc = 0
     t0 = time.monotonic()
@@ -349,8 +366,10 @@ def main():
         cmd = [sys.executable, os.path.join(HERE, "lab.py"), "--ours", args.ours,
                "--stock", args.stock, "--scenarios", "bench", "--smp", "2",
                "--outdir", labdir, "--timeout", str(timeout),
-               "--dom0-args", "lab.bench-reps=%d lab.bench-secs=%d lab.bench-p9-mib=%d"
-               % (args.reps, args.secs, args.p9_mib),
+               "--dom0-args", "lab.bench-reps=%d lab.bench-secs=%d lab.bench-p9-mib=%d%s"
+               % (args.reps, args.secs, args.p9_mib,
+                  " lab.bench-backends=%s lab.bench-cases=%s" % (",".join(keys), ",".join(wanted))
+                  if wanted else ""),
                "--tap"]
         log("%d rounds per backend, %d s per case; the lab stops after %d s at most"
             % (args.reps, args.secs, timeout))
@@ -392,7 +411,7 @@ def main():
         failures = []
     loads.append(loadavg())
     runs, extra = parse_serial(serial)
-    cases, queues = summarise(runs, extra)
+    cases, queues = summarise(runs, extra, wanted)
     info = {}
     with open(serial, errors="replace") as f:
         for line in f:
@@ -406,7 +425,8 @@ def main():
                      xen=info.get("xen", "?").strip(), dom0_kernel=info.get("dom0-kernel", "?"),
                      dom0=info.get("bench/dom0", "?"),
                      lab_seconds=round(time.monotonic() - t0)),
-        settings=dict(reps=args.reps, secs=args.secs, p9_mib=args.p9_mib), cases=cases,
+        settings=dict(reps=args.reps, secs=args.secs, p9_mib=args.p9_mib,
+                      cases=wanted or list(CASES)), cases=cases,
         queues=queues,
         runs=runs, failures=failures)
     with open(os.path.join(args.out, "results.json"), "w") as f:
@@ -417,7 +437,8 @@ def main():
                              os.path.join(args.out, "report.md")))
     try:
         write_charts(results, args.out)
-        log("wrote block.png, net.png and p9.png")
+        log("wrote the charts (%s)" % ", ".join(
+            k + ".png" for k in BACKENDS if any(e["kind"] == k for e in cases.values())))
     except (RuntimeError, OSError) as e:
         log("no charts: %s" % e)
         rc = rc or 1
