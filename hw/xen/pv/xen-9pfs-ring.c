@@ -95,6 +95,7 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
 {
     Xen9pfsDevice *dev = r->dev;
     bool taken = false;
+    uint32_t was_free = 0;      /* the out half's free space, first look */
 
     while (!r->broken) {
         uint8_t hdr[XEN_9PFS_HDR_SIZE];
@@ -112,6 +113,9 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
         if (!xen_9pfs_ring_queued(prod, r->out_cons, r->half, &queued)) {
             xen_9pfs_ring_break(r, "out_prod more than a ring ahead");
             break;
+        }
+        if (!taken) {
+            was_free = r->half - queued;
         }
         if (queued < XEN_9PFS_HDR_SIZE) {
             break;
@@ -176,8 +180,16 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
                                   size);
         pdu_submit(pdu, &h);
     }
-    if (taken) {
-        /* The frontend may wait for space in the out half */
+    /*
+     * The frontend may wait for space in the out half, but only if its next
+     * message did not fit: at most msize (a ring half before Tversion).
+     * Otherwise the reply notifies it: Linux answers every event that
+     * brings no reply with an event of its own, so one per take too would
+     * double the events of each request.
+     */
+    if (taken && was_free < (dev->state.msize > 0 ?
+                             MIN((uint32_t)dev->state.msize, r->half) :
+                             r->half)) {
         xen_9pfs_notify(r);
     }
     return taken;
