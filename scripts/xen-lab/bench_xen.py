@@ -7,20 +7,27 @@ Boots the lab once (scripts/xen-lab/lab.py, scenario "bench", 2 CPUs and
 one guest (Linux 6.1, busybox, fio and iperf3 from Debian) on the same
 256 MiB image on dom0's tmpfs, served in turn by
 
-  ours     our qdisk and our xen-net-device (device_model_override)
+  ours     our qdisk, our xen-net-device (device_model_override) and our
+           xen-9pfs (xl's p9 = [...])
   linux    xen-blkback (a loop device over the image) and xen-netback
-  stock    upstream's qdisk (the stock build; no net cases)
+           (Xen 4.17 has no 9pfs backend: no 9pfs cases)
+  stock    upstream's qdisk and legacy 9pfs backend (the stock build; no
+           net cases)
 
 in rounds (ours linux stock, stock linux ours, ...), --reps of each.  Each
 round is one guest boot running every case for --secs seconds: fio (libaio,
-direct) on /dev/xvda and iperf3 against dom0.  dom0 sleeps while the guest
-measures; the guest brackets each case by its own and dom0's /proc/stat.
+direct) on /dev/xvda and iperf3 against dom0; then a sequential write and
+read of a --p9-mib file through the guest's 9p mount (dd, bs=1M).  dom0
+sleeps while the guest measures; the guest brackets each case by its own
+and dom0's /proc/stat.
 
 Writes, in --out (build/bench-xen):
   results.json  every run's figures, medians, min and max, ratios, queues,
                 the machine's load during the run
-  report.md     the tables (ours/blkback, ours/stock, ours/netback)
-  block.png, net.png   medians relative to Linux's backend (gnuplot)
+  report.md     the tables (ours/blkback, ours/stock, ours/netback; 9pfs:
+                ours/stock)
+  block.png, net.png   medians relative to Linux's backend (gnuplot);
+  p9.png        relative to stock's
   lab/          lab.py's serial log
 """
 
@@ -43,6 +50,13 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 # Backends as dom0 names them, and as the report does per kind.
 BLOCK_BACKENDS = [("ours", "ours"), ("stock", "stock"), ("linux", "blkback")]
 NET_BACKENDS = [("ours", "ours"), ("linux", "netback")]
+# Xen 4.17 has no 9pfs backend of its own (xen-9pfsd came with 4.19).
+P9_BACKENDS = [("ours", "ours"), ("stock", "stock")]
+BACKENDS = {"block": BLOCK_BACKENDS, "net": NET_BACKENDS, "p9": P9_BACKENDS}
+TITLES = {"block": "Block (fio, libaio, direct=1, /dev/xvda: a 256 MiB file on dom0's tmpfs)",
+          "net": "Net (iperf3 against dom0 on xenbr0)",
+          "p9": "9pfs (dd bs=1M through the guest's mount, trans=xen, version=9p2000.L, "
+                "cache=none: a file in a directory of dom0's tmpfs)"}
 
 # case: (kind, primary figure, unit, what it is)
 CASES = {
@@ -59,6 +73,10 @@ CASES = {
     "tcp-rx-9000": ("net", "mbits", "Mbit/s", "TCP dom0 to guest, MTU 9000, P streams"),
     "udp64-tx-1500": ("net", "pps", "pkt/s", "UDP 64-byte datagrams guest to dom0, "
                                              "unlimited rate: received by dom0"),
+    "p9-write-1m": ("p9", "mibs", "MiB/s", "sequential write of a file (--p9-mib MiB) through "
+                                          "the 9p mount, dd bs=1M conv=fsync"),
+    "p9-read-1m": ("p9", "mibs", "MiB/s", "sequential read of that file through the 9p "
+                                         "mount, dd bs=1M, the guest's caches dropped"),
 }
 INFO = re.compile(r"XEN-LAB: INFO bench/(ours|linux|stock)/(\d+)/(\S+)\s*(.*)")
 PROGRESS = re.compile(r"\[xen-lab\] bench/(ours|linux|stock)/(\d+)/(\S+)\s*(.*)")
@@ -110,12 +128,14 @@ def parse_serial(path):
     return runs, extra
 
 
-def summarise(runs, extra):
-    """Per case and backend: median, min, max of the primary figure, the
-    CPU medians; the ratios of ours to each peer."""
+def summarise(runs, extra, wanted=None):
+    """Per case (of @wanted, default all) and backend: median, min, max of
+    the primary figure, the CPU medians; the ratios of ours to each peer."""
     cases = {}
     for case, (kind, primary, unit, what) in CASES.items():
-        backends = BLOCK_BACKENDS if kind == "block" else NET_BACKENDS
+        if wanted and case not in wanted:
+            continue
+        backends = BACKENDS[kind]
         entry = dict(kind=kind, primary=primary, unit=unit, what=what, backends={})
         for key, label in backends:
             rs = [r for r in runs if r["case"] == case and r["backend"] == key]
@@ -164,7 +184,7 @@ def fmt(v):
 
 def render_markdown(results):
     m = results["machine"]
-    lines = ["# bench-xen: ours against Linux's backends and upstream's qdisk", "",
+    lines = ["# bench-xen: ours against Linux's backends and upstream's qdisk and 9pfs", "",
              "Real Xen %s, Debian dom0 (%s), nested under TCG on %s (%d host CPUs); "
              "the lab machine has %d CPUs, dom0 %d vCPUs, the guest 2 vCPUs and %s."
              % (m.get("xen", "?"), m.get("dom0_kernel", "?"), m["host"], m["host_cpus"],
@@ -178,10 +198,10 @@ def render_markdown(results):
              "Medians over the rounds, [min-max]; CPU: busy share of the domain's "
              "vCPUs during the case (guest / dom0, medians, %); ratio > 1: ours is "
              "faster.", ""]
-    for kind, backends, title in (("block", BLOCK_BACKENDS, "Block (fio, libaio, direct=1, "
-                                   "/dev/xvda: a 256 MiB file on dom0's tmpfs)"),
-                                  ("net", NET_BACKENDS, "Net (iperf3 against dom0 "
-                                   "on xenbr0)")):
+    for kind, backends in BACKENDS.items():
+        if not any(e["kind"] == kind for e in results["cases"].values()):
+            continue
+        title = TITLES[kind]
         labels = [b for _, b in backends]
         lines.append("## " + title)
         lines.append("")
@@ -222,12 +242,14 @@ def render_markdown(results):
                                       for c, e in results["cases"].items()) + ".")
     if results.get("failures"):
         lines += ["", "Failures: " + "; ".join(results["failures"])]
-    lines += ["", "Charts: block.png, net.png (medians relative to Linux's backend = 1.0)."]
+    lines += ["", "Charts: block.png, net.png (medians relative to Linux's backend = 1.0), "
+              "p9.png (relative to stock's = 1.0)."]
     return "\n".join(lines) + "\n"
 
 
 def write_charts(results, out):
-    """block.png and net.png in bench-report.py's style, relative to Linux."""
+    """block.png and net.png in bench-report.py's style, relative to Linux;
+    p9.png relative to stock (the last backend of each kind)."""
     spec = importlib.util.spec_from_file_location(
         "bench_report", os.path.join(ROOT, "scripts", "bench-report.py"))
     br = importlib.util.module_from_spec(spec)
@@ -238,7 +260,9 @@ def write_charts(results, out):
     terminal = br.gnuplot_terminal(gnuplot)
     colours = {"ours": "#1f77b4", "stock": "#7f7f7f", "blkback": "#d62728",
                "netback": "#d62728"}
-    for kind, backends in (("block", BLOCK_BACKENDS), ("net", NET_BACKENDS)):
+    for kind, backends in BACKENDS.items():
+        if not any(e["kind"] == kind for e in results["cases"].values()):
+            continue
         labels = [b for _, b in backends]
         base = labels[-1]
         rows = []
@@ -313,15 +337,28 @@ def main():
     ap.add_argument("--stock", default=os.path.join(ROOT, "build/stock/qemu-system-x86_64"))
     ap.add_argument("--reps", type=int, default=3, help="rounds per backend (3)")
     ap.add_argument("--secs", type=int, default=5, help="seconds per case (5)")
+    ap.add_argument("--p9-mib", type=int, default=64,
+                    help="MiB the 9pfs cases write and read through the mount (64)")
+    ap.add_argument("--cases", default="",
+                    help="only these cases (comma-separated; the rounds of the "
+                         "backends they compare), e.g. p9-write-1m,p9-read-1m")
     ap.add_argument("--out", default=os.path.join(ROOT, "build/bench-xen"))
     ap.add_argument("--from-serial", metavar="LOG",
                     help="no lab run: rebuild the results from a serial log")
     args = ap.parse_args()
+    wanted = [c for c in args.cases.split(",") if c]
+    for c in wanted:
+        if c not in CASES:
+            ap.error("unknown case %r (known: %s)" % (c, ", ".join(CASES)))
+    # The backends the cases compare, in the lab's order
+    kinds = {CASES[c][0] for c in wanted or CASES}
+    keys = [k for k in ("ours", "linux", "stock")
+            if any(k == key for kind in kinds for key, _ in BACKENDS[kind])]
     os.makedirs(args.out, exist_ok=True)
     labdir = os.path.join(args.out, "lab")
     # dom0 ends a round it finds unfinished after this (peers.sh).
-    round_timeout = 12 * (args.secs + 20) + 180
-    timeout = 600 + args.reps * 3 * round_timeout
+    round_timeout = 12 * (args.secs + 20) + 2 * 300 + 180
+    timeout = 600 + args.reps * len(keys) * round_timeout
     loads = [loadavg()]
     rc = 0
     t0 = time.monotonic()
@@ -329,7 +366,10 @@ def main():
         cmd = [sys.executable, os.path.join(HERE, "lab.py"), "--ours", args.ours,
                "--stock", args.stock, "--scenarios", "bench", "--smp", "2",
                "--outdir", labdir, "--timeout", str(timeout),
-               "--dom0-args", "lab.bench-reps=%d lab.bench-secs=%d" % (args.reps, args.secs),
+               "--dom0-args", "lab.bench-reps=%d lab.bench-secs=%d lab.bench-p9-mib=%d%s"
+               % (args.reps, args.secs, args.p9_mib,
+                  " lab.bench-backends=%s lab.bench-cases=%s" % (",".join(keys), ",".join(wanted))
+                  if wanted else ""),
                "--tap"]
         log("%d rounds per backend, %d s per case; the lab stops after %d s at most"
             % (args.reps, args.secs, timeout))
@@ -371,7 +411,7 @@ def main():
         failures = []
     loads.append(loadavg())
     runs, extra = parse_serial(serial)
-    cases, queues = summarise(runs, extra)
+    cases, queues = summarise(runs, extra, wanted)
     info = {}
     with open(serial, errors="replace") as f:
         for line in f:
@@ -385,7 +425,9 @@ def main():
                      xen=info.get("xen", "?").strip(), dom0_kernel=info.get("dom0-kernel", "?"),
                      dom0=info.get("bench/dom0", "?"),
                      lab_seconds=round(time.monotonic() - t0)),
-        settings=dict(reps=args.reps, secs=args.secs), cases=cases, queues=queues,
+        settings=dict(reps=args.reps, secs=args.secs, p9_mib=args.p9_mib,
+                      cases=wanted or list(CASES)), cases=cases,
+        queues=queues,
         runs=runs, failures=failures)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
@@ -395,12 +437,13 @@ def main():
                              os.path.join(args.out, "report.md")))
     try:
         write_charts(results, args.out)
-        log("wrote block.png and net.png")
+        log("wrote the charts (%s)" % ", ".join(
+            k + ".png" for k in BACKENDS if any(e["kind"] == k for e in cases.values())))
     except (RuntimeError, OSError) as e:
         log("no charts: %s" % e)
         rc = rc or 1
     missing = [c for c, e in cases.items()
-               if len(e["backends"]) < (3 if e["kind"] == "block" else 2)]
+               if len(e["backends"]) < len(BACKENDS[e["kind"]])]
     if missing:
         log("no figures for every backend in: %s" % ", ".join(missing))
         rc = rc or 1

@@ -11,7 +11,7 @@
 #                bookworm with the Xen 4.17 tools, the libraries our QEMU
 #                links against, the kernel modules dom0 needs
 #   domU.cpio    the base of the domUs' initramfs: busybox, xen-blkfront,
-#                xen-netfront and their dependencies (lab.py adds the
+#                xen-netfront, 9pnet_xen and 9p, and their dependencies (lab.py adds the
 #                guest's init, tests/xen-lab/guest/init, at each run)
 #   domU-tools.cpio  fio and iperf3 with their shared libraries, taken from
 #                dom0's root: appended to domU.cpio for the guests that
@@ -49,7 +49,10 @@ GUEST_TOOLS=(/usr/bin/fio /usr/bin/iperf3)
 DOMU_MODULES=(drivers/block/xen-blkfront.ko drivers/net/xen-netfront.ko
               drivers/cdrom
               # ext4 (which mounts ext2) for the file system on a 4096-byte disk
-              fs/ext4 fs/jbd2 fs/mbcache.ko lib/crc16.ko crypto/crc32c_generic.ko)
+              fs/ext4 fs/jbd2 fs/mbcache.ko lib/crc16.ko crypto/crc32c_generic.ko
+              # 9P over Xen (the p9 scenario, bench-xen's 9pfs cases): 9p.ko
+              # needs netfs and fscache in Debian's 6.1
+              net/9p/9pnet.ko net/9p/9pnet_xen.ko fs/9p fs/netfs fs/fscache)
 
 for t in debootstrap dpkg-deb cpio depmod busybox; do
     command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] ||

@@ -95,6 +95,12 @@ EXPECTED = {
     # A disk on an NBD export served from dom0.
     "nbd": ["lab-nbd/params", "lab-nbd/disk-guest-read", "lab-nbd/disk-dom0-read",
             "lab-nbd/dm-exited", "lab-nbd/backend-removed"],
+    # A share (xl's p9 = [...]) served by our xen-9pfs, mounted by Linux's
+    # 9pnet_xen; then the same on the stock build's legacy backend
+    # (tests/xen-lab/dom0/scenarios.sh, scenario_p9).
+    "p9": ["%s/%s" % (g, c) for g in ("lab-p9", "lab-p9stock")
+           for c in ("p9", "benchp9", "p9-guest-read", "p9-dom0-read", "p9-listing",
+                     "bench-smoke", "dm-exited", "backend-removed")],
     "cycle": ["lab-cycle/boot-1", "lab-cycle/save", "lab-cycle/save-before-dom0-read",
               "lab-cycle/restore", "lab-cycle/saverestore"]
              + ["lab-cycle/reboot-%d" % i for i in range(1, 6)]
@@ -104,10 +110,10 @@ EXPECTED = {
                 "lab-cycle/old-dm-exited", "lab-cycle/dm-exited",
                 "lab-cycle/backend-removed"],
 }
-DEFAULT_SCENARIOS = "ours,destroy,stock,badgrant,peers,configs,cycle,install,nbd"
+DEFAULT_SCENARIOS = "ours,destroy,stock,badgrant,peers,configs,cycle,install,nbd,p9"
 # Scenarios that run the stock build (install: as the binary the package
 # takes libxl's path from).
-NEEDS_STOCK = ("stock", "bench", "install")
+NEEDS_STOCK = ("stock", "bench", "install", "p9")
 # Scenarios that install the packages of "make deb".
 NEEDS_DEBS = ("install",)
 DEBS = ("xen-pv-qemu", "xen-pv-qemu-upstream-xen")
@@ -214,7 +220,7 @@ def main():
     ap.add_argument("--debs", default=os.path.join(ROOT, "build/deb"),
                     help="where the packages of make deb are (scenario install)")
     ap.add_argument("--scenarios", default=os.environ.get("XEN_LAB_SCENARIOS", DEFAULT_SCENARIOS))
-    ap.add_argument("--timeout", type=int, default=int(os.environ.get("XEN_LAB_TIMEOUT", 1380)))
+    ap.add_argument("--timeout", type=int, default=int(os.environ.get("XEN_LAB_TIMEOUT", 1560)))
     ap.add_argument("--outdir", default=os.path.join(ROOT, "build/xen-lab"))
     ap.add_argument("--qemu", default="/usr/bin/qemu-system-x86_64",
                     help="the host QEMU that runs Xen (Debian's)")

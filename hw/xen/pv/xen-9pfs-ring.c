@@ -152,6 +152,7 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
 {
     Xen9pfsDevice *dev = r->dev;
     bool taken = false;
+    uint32_t was_free = 0;      /* the out half's free space, first look */
 
     while (!r->broken) {
         P9MsgHeader h;
@@ -177,6 +178,10 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
             goto out;
         case XEN_9PFS_MSG_READY:
             break;
+        }
+        if (!taken) {
+            /* At most a half ahead: xen_9pfs_next_msg() checked it */
+            was_free = r->half - (prod - r->out_cons);
         }
         /*
          * Host memory: the copy and the largest reply, which is what the
@@ -225,8 +230,16 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
         pdu_submit(pdu, &h);
     }
 out:
-    if (taken) {
-        /* The frontend may wait for space in the out half */
+    /*
+     * The frontend may wait for space in the out half, but only if its next
+     * message did not fit: at most msize (a ring half before Tversion).
+     * Otherwise the reply notifies it: Linux answers every event that
+     * brings no reply with an event of its own, so one per take too would
+     * double the events of each request.
+     */
+    if (taken && was_free < (dev->state.msize > 0 ?
+                             MIN((uint32_t)dev->state.msize, r->half) :
+                             r->half)) {
         xen_9pfs_notify(r);
     }
     return taken;

@@ -19,6 +19,8 @@
  * budget: with max-inflight-bytes for two requests, the others wait on
  *   the ring and are all served.
  * short-request: a message shorter than its fields gets an Rlerror.
+ * events: one event per request (its reply's) while the frontend cannot
+ *   be waiting for space in the out half; two when it may be.
  * lifecycle/close-with-replies-waiting: the frontend closes while replies
  *   wait for space; the backend drains, closes and serves a new frontend.
  * lifecycle/{close,unplug,quit}-with-requests-waiting: the frontend
@@ -40,6 +42,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <poll.h>
 #include "qemu/atomic.h"
 #include "qemu/bswap.h"
 #include "libqtest.h"
@@ -561,6 +564,82 @@ static void test_short_request(void)
     g_assert_cmpuint(len, ==, 9);
     g_assert_cmpint(p9_rpc(f, 0, req, len, &reply, &rlen), ==, 7);
     g_assert_cmpint(p9_clunk(f, 0, ROOT_FID), ==, 0);
+    xen_9pfront_free(f);
+    t9_stop(t);
+}
+
+/* The events the backend sent on ring @ri since the last look */
+static uint64_t t9_events(Xen9pFront *f, unsigned int ri)
+{
+    struct pollfd pfd = { .fd = f->ring[ri].evt.to_guest, .events = POLLIN };
+    uint64_t count = 0;
+
+    if (poll(&pfd, 1, 0) == 1) {
+        g_assert(read(pfd.fd, &count, sizeof(count)) == sizeof(count));
+    }
+    return count;
+}
+
+/* Send @len bytes on ring 0, wait for the reply without reading events */
+static void t9_send_await(Xen9pFront *f, const uint8_t *msg, uint32_t len)
+{
+    Xen9pFrontRing *r = &f->ring[0];
+    RING_IDX in_prod = qatomic_read(&r->intf->in_prod);
+    gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    g_autofree uint8_t *reply = NULL;
+
+    g_assert(xen_9pfront_send(f, 0, msg, len));
+    while (qatomic_read(&r->intf->in_prod) == in_prod) {
+        g_assert(g_get_monotonic_time() < end);
+        g_usleep(1000);
+    }
+    g_assert_cmpint(xen_9pfront_recv(f, 0, &reply, 1000), ==, 11);
+    g_assert_cmpuint(reply[4], ==, 7);          /* Rlerror */
+    /* The reply's event follows in_prod */
+    g_usleep(20000);
+}
+
+/*
+ * One event per request, its reply's: with more free in the out half than
+ * msize the frontend cannot be waiting for space, so taking a request
+ * notifies nobody (Linux's trans_xen answers an event that brings no
+ * reply with an event of its own: an event per take too doubled the
+ * events of each request under real Xen).  With less free than msize, the
+ * take notifies too.
+ */
+static void test_events(void)
+{
+    T9 *t = t9_start();
+    Xen9pFront *f = t9_front(t, 0, 2, 6);      /* halves of 128 KiB */
+    uint64_t events = 0;
+    g_autofree uint8_t *big = NULL;
+    uint32_t big_len;
+    unsigned int i;
+
+    t9_connect(f);
+    t9_mount(f);                                /* msize 64 KiB */
+    g_assert_cmpuint(f->msize, ==, 64 * 1024);
+    t9_events(f, 0);
+    for (i = 0; i < 16; i++) {
+        P9Req m = p9_req_new(120, 9);           /* Tclunk of no fid */
+        g_autofree uint8_t *req = NULL;
+        uint32_t len;
+
+        p9_put_u32(&m, 77);
+        req = p9_req_finish(&m, &len);
+        t9_send_await(f, req, len);
+        events += t9_events(f, 0);
+    }
+    g_assert_cmpuint(events, ==, 16);
+
+    /* A message (of no known type) leaving less than msize free */
+    big_len = f->ring[0].half - f->msize + 64;
+    big = g_malloc0(big_len);
+    stl_le_p(big, big_len);
+    big[4] = 250;
+    stw_le_p(big + 5, 9);
+    t9_send_await(f, big, big_len);
+    g_assert_cmpuint(t9_events(f, 0), ==, 2);
     xen_9pfront_free(f);
     t9_stop(t);
 }
@@ -1097,6 +1176,7 @@ int main(int argc, char **argv)
     qtest_add_func("xen-9pfs/toolstack-recreate", test_toolstack_recreate);
     qtest_add_func("xen-9pfs/budget", test_budget);
     qtest_add_func("xen-9pfs/short-request", test_short_request);
+    qtest_add_func("xen-9pfs/events", test_events);
     qtest_add_func("xen-9pfs/log-flood", test_log_flood);
     qtest_add_func("xen-9pfs/attack/read-count-huge", test_read_count_huge);
     qtest_add_func("xen-9pfs/attack/break-repeatedly", test_break_repeatedly);

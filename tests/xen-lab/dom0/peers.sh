@@ -10,7 +10,9 @@
 #                    iperf3 each way
 #   scenario_bench   bench-xen's matrix (scripts/xen-lab/bench_xen.py): the
 #                    same guest and the same image served by each backend in
-#                    turn, rounds interleaved, dom0 quiet while it measures
+#                    turn, rounds interleaved, dom0 quiet while it measures;
+#                    ours and stock also serve a 9pfs share (dd through the
+#                    mount; Xen 4.17 has no 9pfs backend of its own)
 #
 # The guests of both boot on domU-tools.cpio (the base image with fio and
 # iperf3).  Every disk they see is a file on dom0's tmpfs: qdisk opens the
@@ -130,6 +132,7 @@ scenario_peers() {
 # --- bench-xen ---------------------------------------------------------------
 
 # lab.bench-reps=N (3), lab.bench-secs=S (5): rounds, seconds per case;
+# lab.bench-p9-mib=M (64): the file the 9pfs cases write and read;
 # for a profile, lab.bench-backends=a,b (ours,linux,stock) and
 # lab.bench-cases=c,d (all) narrow the matrix, lab.trace=PATTERN traces
 # our QEMU (its trace lines go to the serial log after each round), and
@@ -137,9 +140,9 @@ scenario_peers() {
 # lab.bench-net-iothread=1 puts our NIC's queues on an IOThread.
 bench_arg() { sed -n "s/.*lab\.$1=\([0-9a-z,-]*\).*/\1/p" /proc/cmdline; }
 
-# A guest measuring on backend $1 (ours: our qdisk and NIC; linux: blkback
-# and netback; stock: upstream's qdisk, a netback vif for dom0's counters
-# only), then gone.  dom0 waits with a check every 5 s and reads the guest's
+# A guest measuring on backend $1 (ours: our qdisk, NIC and xen-9pfs;
+# linux: blkback and netback; stock: upstream's qdisk and legacy 9pfs
+# backend, a netback vif for dom0's counters only), then gone.  dom0 waits with a check every 5 s and reads the guest's
 # figures once it has powered off.
 bench_round() {   # backend rep
     local n="bench-$1" domid deadline t0 ours="$LAB/ours/bin/qemu-system-x86_64"
@@ -147,6 +150,12 @@ bench_round() {   # backend rep
     local netback="'bridge=xenbr0,mac=00:16:3e:77:00:03'"
     local trace_args=""
     [ -n "$TRACE" ] && trace_args=', "-trace", "enable='"$TRACE"'", "-msg", "timestamp=on"'
+    # The 9pfs cases' share (ours: our xen-9pfs; stock: upstream's legacy
+    # backend), empty at each round.
+    local share="$IMG/bench-share" p9
+    rm -rf "$share"
+    mkdir -p "$share"
+    p9="p9 = [ \"tag=share0,path=$share,security_model=none,backend=0\" ]"
     case "$1" in
     ours)
         # lab.bench-net-iothread=1: our NIC's queues on an IOThread.
@@ -155,14 +164,16 @@ bench_round() {   # backend rep
             nic_io=",iothread=nicio"
             nic_obj='"-object", "iothread,id=nicio", '
         fi
-        write_peer_cfg "$n" "$ours" benchdisk,benchnet "$qdisk" "" \
+        write_peer_cfg "$n" "$ours" benchdisk,benchnet,benchp9 "$qdisk" "" \
             "device_model_args_pv = [ $nic_obj\"-netdev\", \"tap,id=lab0,ifname=benchtap0,script=no,downscript=no\",
-                         \"-device\", \"xen-net-device,netdev=lab0,mac=00:16:3e:77:00:02,mtu=9000$nic_io\"$trace_args ]" ;;
+                         \"-device\", \"xen-net-device,netdev=lab0,mac=00:16:3e:77:00:02,mtu=9000$nic_io\"$trace_args ]
+$p9" ;;
     linux)
         write_peer_cfg "$n" "$ours" benchdisk,benchnet \
             "\"format=raw,vdev=xvda,access=rw,backendtype=phy,target=$BENCH_LOOP\"" "$netback" ;;
     stock)
-        write_peer_cfg "$n" "$LAB/stock/bin/qemu-system-x86_64" benchdisk "$qdisk" "$netback" ;;
+        write_peer_cfg "$n" "$LAB/stock/bin/qemu-system-x86_64" benchdisk,benchp9 "$qdisk" \
+            "$netback" "$p9" ;;
     esac
     t0=$(cut -d. -f1 /proc/uptime)
     # xenconsoled appends to a name's log: each round reads its own.
@@ -288,9 +299,13 @@ scenario_bench() {
     reps=$(bench_arg bench-reps); reps=${reps:-3}
     secs=$(bench_arg bench-secs); secs=${secs:-5}
     backends=$(bench_arg bench-backends | tr ',' ' '); backends=${backends:-ours linux stock}
-    # 12 cases of secs + ~15 s of start-up each, plus the guest's boot.
-    BENCH_ROUND_TIMEOUT=$((12 * (secs + 20) + 180))
+    # 12 cases of secs + ~15 s of start-up each, the 9pfs cases (dd of
+    # lab.bench-p9-mib, 64 MiB by default: up to 300 s each), plus the
+    # guest's boot.
+    BENCH_ROUND_TIMEOUT=$((12 * (secs + 20) + 2 * 300 + 180))
     BENCH_GUEST_ARGS="lab.bench-secs=$secs lab.bench-cases=$(bench_arg bench-cases)"
+    [ -z "$(bench_arg bench-p9-mib)" ] ||
+        BENCH_GUEST_ARGS="$BENCH_GUEST_ARGS lab.bench-p9-mib=$(bench_arg bench-p9-mib)"
     peers_setup bench || return
     # The guests' disk: 256 MiB on dom0's tmpfs, every page allocated.
     dd if=/dev/zero of="$BENCH_IMG" bs=1M count=256 2>/dev/null

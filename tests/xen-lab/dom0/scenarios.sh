@@ -370,6 +370,81 @@ scenario_badgrant() {
     check_cleanup $n "$domid"
 }
 
+# ---- 9P over Xen: xl's p9 = [...] ----
+
+p9_backend() { echo "/local/domain/0/backend/9pfs/$1"; }
+# The "mibs=" figure of one of bench-xen's cases a guest reported.
+bench_mibs() {   # domain case
+    sed -n "s/^LAB-GUEST: INFO bench $2 .*mibs=\([0-9.]*\).*/\1/p" \
+        "$CONSOLE_LOGS/guest-$1.log" 2>/dev/null | tail -n 1
+}
+
+# A guest whose only device is a share, "share0", a directory of dom0's
+# with a random 3 MiB file: libxl writes the 9pfs backend and frontend and
+# starts the device model for it ($2).  The guest mounts the share
+# (9pnet_xen), reads dom0's file, writes one of its own, lists the
+# directory, then runs bench-xen's 9pfs cases on 16 MiB (their smoke).
+# dom0 checks both files by MD5 once the guest is gone.
+p9_guest() {   # name qemu
+    local n="$1" share="$IMG/share-$1" domid saved="$TRACE" ls w r
+    rm -rf "$share"
+    mkdir -p "$share"
+    dd if=/dev/urandom of="$share/from-dom0.bin" bs=1M count=3 2>/dev/null
+    # Our trace events are ours only.
+    [ "$2" = "$LAB/ours/bin/qemu-system-x86_64" ] || TRACE=""
+    write_cfg "$n" "$2" p9,benchp9 ""
+    TRACE=$saved
+    sed -i 's/^extra = "\(.*\)"$/extra = "\1 lab.bench-p9-mib=16"/' "$IMG/$n.cfg"
+    echo "p9 = [ \"tag=share0,path=$share,security_model=none,backend=0\" ]" >> "$IMG/$n.cfg"
+    rm -f "$CONSOLE_LOGS/guest-$n.log"
+    start_domain "$n" || return
+    domid=$(xl domid "$n")
+    lab INFO "$n/backend" "$(xenstore-ls "$(p9_backend "$domid")" 2>&1 | tr '\n' ' ')"
+    follow_guest "$n"
+    relay_guest "$n" "$n"
+    # The device model's log: when the guest failed, or traced
+    if [ -n "$TRACE" ] || ! grep -q '^LAB-GUEST: PASS p9' "$CONSOLE_LOGS/guest-$n.log"; then
+        dm_log "$n"
+    fi
+    same "$n/p9-guest-read" "$(md5 "$share/from-dom0.bin")" "$(guest_info "$n" p9-read-md5)"
+    same "$n/p9-dom0-read" "$(guest_info "$n" p9-write-md5)" \
+        "$(md5 "$share/from-guest.bin" 2>/dev/null)"
+    # The guest's listing of the share names both files
+    ls=$(guest_info "$n" p9-ls)
+    case " $ls " in *" from-dom0.bin "*) case " $ls " in *" from-guest.bin "*) true ;; *) false ;; esac ;;
+    *) false ;; esac
+    check "$n/p9-listing" $? "guest's ls: ${ls:-nothing}"
+    lab INFO "$n/mount" "$(guest_info "$n" p9-mount)"
+    # The smoke of bench-xen's cases: a figure each
+    w=$(bench_mibs "$n" p9-write-1m)
+    r=$(bench_mibs "$n" p9-read-1m)
+    [ -n "$w" ] && [ -n "$r" ]
+    check "$n/bench-smoke" $? "16 MiB through the mount, MiB/s: write=${w:-none} read=${r:-none}"
+    # Gone with the guest: its device model and the 9pfs backend
+    local i=0
+    while { dm_running "$domid" || xenstore-exists "$(p9_backend "$domid")"; } &&
+          [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+    ! dm_running "$domid"
+    check "$n/dm-exited" $? "device model of domain $domid"
+    ! xenstore-exists "$(p9_backend "$domid")"
+    check "$n/backend-removed" $? "$(p9_backend "$domid")"
+}
+
+# Our xen-9pfs (created from XenStore by hw/xen/pv/xen-9pfs-xs.c), then
+# upstream's legacy backend (hw/9pfs/xen-9p-backend.c, the stock build) on
+# the same steps; the two speeds side by side in the summary.
+scenario_p9() {
+    local k o s
+    p9_guest lab-p9 "$LAB/ours/bin/qemu-system-x86_64"
+    p9_guest lab-p9stock "$LAB/stock/bin/qemu-system-x86_64"
+    for k in p9-write-1m p9-read-1m; do
+        o=$(bench_mibs lab-p9 $k)
+        s=$(bench_mibs lab-p9stock $k)
+        lab INFO summary "$k-mibs ours=${o:-?} stock=${s:-?} ratio=$(awk -v o="$o" -v s="$s" \
+            'BEGIN { if (o > 0 && s > 0) printf "%.2fx", o / s; else printf "?" }')"
+    done
+}
+
 # Linux's backends and bench-xen's matrix (scenario_peers, scenario_bench).
 . "$LAB/peers.sh"
 
