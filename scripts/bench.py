@@ -377,17 +377,22 @@ def net_args(peer):
             "-device", "xen-net-device,netdev=n0,idx=0,mac=%s" % MAC]
 
 
+def memory_dir(workdir, need):
+    """/dev/shm if it has @need bytes free, else @workdir."""
+    try:
+        st = os.statvfs("/dev/shm")
+        if st.f_bavail * st.f_frsize >= need:
+            return "/dev/shm"
+    except OSError:
+        pass
+    return workdir
+
+
 def share_dir(workdir):
     """The 9pfs cases' share: a directory in memory (/dev/shm when it has
     room, else the work directory) with SHARE_READ_FILE in it, every page
     written."""
-    d = workdir
-    try:
-        st = os.statvfs("/dev/shm")
-        if st.f_bavail * st.f_frsize >= 4 * SHARE_READ_SIZE:
-            d = "/dev/shm"
-    except OSError:
-        pass
+    d = memory_dir(workdir, 4 * SHARE_READ_SIZE)
     path = tempfile.mkdtemp(prefix="xen-pv-bench-share.", dir=d)
     chunk = bytes(range(256)) * 4096
     with open(os.path.join(path, SHARE_READ_FILE), "wb") as f:
@@ -581,13 +586,7 @@ def mem_image(workdir):
     """A raw file of MEM_FILE_SIZE in memory (/dev/shm when it has room,
     else the work directory), every page written: the memory limit's
     image."""
-    d = workdir
-    try:
-        st = os.statvfs("/dev/shm")
-        if st.f_bavail * st.f_frsize >= 2 * MEM_FILE_SIZE:
-            d = "/dev/shm"
-    except OSError:
-        pass
+    d = memory_dir(workdir, 2 * MEM_FILE_SIZE)
     fd, path = tempfile.mkstemp(prefix="xen-pv-bench-mem.", suffix=".raw",
                                 dir=d)
     chunk = bytes(range(256)) * 4096

@@ -336,7 +336,6 @@ static void test_read_count_huge(void)
     t9_stop(t);
 }
 
-/* Reads and writes of odd sizes on an order-1 ring (halves of 4 KiB) */
 /*
  * Reply buffers are kept and reused within a connection: after replies of
  * 30000 bytes, a Tversion that lowers msize to 8192 still gets replies of
@@ -380,6 +379,7 @@ static void test_reply_buffer_reuse(void)
     t9_stop(t);
 }
 
+/* Reads and writes of odd sizes on an order-1 ring (halves of 4 KiB) */
 static void test_wrap(void)
 {
     T9 *t = t9_start();
