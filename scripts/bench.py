@@ -426,7 +426,15 @@ def p9_stock_probe(share, workdir):
 
 def xs_quote(value):
     """@value as a double-quoted value of an xs-preload line."""
-    return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
+    out = []
+    for ch in value:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7f:
+            out.append("\\%03o" % ord(ch))
+        else:
+            out.append(ch)
+    return '"%s"' % "".join(out)
 
 
 def p9_preload(share, rundir, domid=1, devid=0):

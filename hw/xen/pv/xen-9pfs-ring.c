@@ -100,6 +100,8 @@ static uint8_t *xen_9pfs_out_half(Xen9pfsRing *r)
 
 static void xen_9pfs_notify(Xen9pfsRing *r)
 {
+    /* Every event tells the frontend of the out_cons published so far */
+    r->cons_notified = r->out_cons;
     xen_device_notify_event_channel(&r->dev->xendev, r->channel, NULL);
 }
 
@@ -152,14 +154,13 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
 {
     Xen9pfsDevice *dev = r->dev;
     bool taken = false;
-    uint32_t was_free = 0;      /* the out half's free space, first look */
+    RING_IDX prod = 0;
 
     while (!r->broken) {
         P9MsgHeader h;
         uint32_t size, reply_max;
         uint64_t reserve;
         const char *why;
-        RING_IDX prod;
         Xen9pfsReq *req;
         V9fsPDU *pdu;
 
@@ -178,10 +179,6 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
             goto out;
         case XEN_9PFS_MSG_READY:
             break;
-        }
-        if (!taken) {
-            /* At most a half ahead: xen_9pfs_next_msg() checked it */
-            was_free = r->half - (prod - r->out_cons);
         }
         /*
          * Host memory: the copy and the largest reply, which is what the
@@ -231,15 +228,18 @@ static bool xen_9pfs_ring_receive(Xen9pfsRing *r)
     }
 out:
     /*
-     * The frontend may wait for space in the out half, but only if its next
-     * message did not fit: at most msize (a ring half before Tversion).
-     * Otherwise the reply notifies it: Linux answers every event that
-     * brings no reply with an event of its own, so one per take too would
-     * double the events of each request.
+     * A frontend waits for space in the out half only when its next message
+     * (at most msize; a ring half before Tversion) did not fit, as it saw
+     * the ring: with at least the out_cons of our last event, and at most
+     * the out_prod we read last (a later message makes it notify us, and we
+     * look again).  Notify if that view could have had less than msize
+     * free; otherwise the replies' events are enough.  Linux answers every
+     * event that brings no reply with an event of its own, so one per take
+     * too would double the events of each request.
      */
-    if (taken && was_free < (dev->state.msize > 0 ?
-                             MIN((uint32_t)dev->state.msize, r->half) :
-                             r->half)) {
+    if (taken && (RING_IDX)(prod - r->cons_notified) >
+        r->half - (dev->state.msize > 0 ?
+                   MIN((uint32_t)dev->state.msize, r->half) : r->half)) {
         xen_9pfs_notify(r);
     }
     return taken;
@@ -298,6 +298,7 @@ bool xen_9pfs_ring_connect(Xen9pfsDevice *dev, Xen9pfsRing *r, uint32_t ref,
     }
     /* Where the frontend's indices are now (Linux starts them at 0) */
     r->out_cons = qatomic_read(&r->intf->out_cons);
+    r->cons_notified = r->out_cons;
     r->in_prod = qatomic_read(&r->intf->in_prod);
     r->channel = xen_device_bind_event_channel(xendev, port,
                                                xen_9pfs_ring_event, r, errp);

@@ -38,7 +38,6 @@ static void xen_9pfs_release(Xen9pfsDevice *dev)
 
     assert(!dev->in_flight);
     /* Scheduled by the last request even if we got here first */
-    dev->closing = false;
     qemu_bh_cancel(dev->closing_bh);
     v9fs_reset(&dev->state);
     assert(!dev->in_flight && !dev->inflight_bytes);
@@ -50,6 +49,8 @@ static void xen_9pfs_release(Xen9pfsDevice *dev)
     dev->nr_rings = 0;
     dev->starved = false;
     xen_9pfs_reply_bufs_free(dev);
+    /* Only now: an error reported meanwhile must not close us again */
+    dev->closing = false;
 }
 
 /*

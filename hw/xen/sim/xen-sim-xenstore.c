@@ -111,6 +111,10 @@ static GList *preload_perms(const char *s, const char **why)
     g_auto(GStrv) items = g_strsplit(s, ",", -1);
     GList *perms = NULL;
 
+    if (!items[0]) {
+        *why = "empty permissions: at least the owner (e.g. n0)";
+        return NULL;
+    }
     for (int i = 0; items[i]; i++) {
         const char *p = g_strstrip(items[i]);
         const char *end;
@@ -129,6 +133,28 @@ static GList *preload_perms(const char *s, const char **why)
                                                      (unsigned int)domid));
     }
     return perms;
+}
+
+/* Whether the escaped value @v has an escape g_strcompress() makes NUL */
+static bool preload_has_nul(const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' && v[1]) {
+            v++;
+            if (*v >= '0' && *v <= '7') {
+                unsigned int n = 0, i;
+
+                for (i = 0; i < 3 && v[i] >= '0' && v[i] <= '7'; i++) {
+                    n = n * 8 + (v[i] - '0');
+                }
+                if ((n & 0xff) == 0) {
+                    return true;
+                }
+                v += i - 1;
+            }
+        }
+    }
+    return false;
 }
 
 /* One line: false, with *why, if it is not PATH = "VALUE" [(PERMS)] */
@@ -177,6 +203,10 @@ static bool preload_line(XenstoreImplState *xs, char *line, const char **why,
     }
     *p++ = '\0';
     value = g_strcompress(val);
+    if (preload_has_nul(val)) {
+        *why = "a value cannot hold a NUL byte (\\0)";
+        return false;
+    }
     while (g_ascii_isspace(*p)) {
         p++;
     }

@@ -568,16 +568,14 @@ static void test_short_request(void)
     t9_stop(t);
 }
 
-/* The events the backend sent on ring @ri since the last look */
-static uint64_t t9_events(Xen9pFront *f, unsigned int ri)
+/*
+ * The events the backends sent to the guest, in all: xen-sim counts each
+ * as it is sent, and QMP answers only after the notify that follows a
+ * reply's in_prod, so the count is exact, whatever the host's load.
+ */
+static uint64_t t9_events(T9 *t)
 {
-    struct pollfd pfd = { .fd = f->ring[ri].evt.to_guest, .events = POLLIN };
-    uint64_t count = 0;
-
-    if (poll(&pfd, 1, 0) == 1) {
-        g_assert(read(pfd.fd, &count, sizeof(count)) == sizeof(count));
-    }
-    return count;
+    return sim_counter(t->s, "notify-to-guest");
 }
 
 /* Send @len bytes on ring 0, wait for the reply without reading events */
@@ -595,8 +593,6 @@ static void t9_send_await(Xen9pFront *f, const uint8_t *msg, uint32_t len)
     }
     g_assert_cmpint(xen_9pfront_recv(f, 0, &reply, 1000), ==, 11);
     g_assert_cmpuint(reply[4], ==, 7);          /* Rlerror */
-    /* The reply's event follows in_prod */
-    g_usleep(20000);
 }
 
 /*
@@ -611,15 +607,15 @@ static void test_events(void)
 {
     T9 *t = t9_start();
     Xen9pFront *f = t9_front(t, 0, 2, 6);      /* halves of 128 KiB */
-    uint64_t events = 0;
-    g_autofree uint8_t *big = NULL;
+    uint64_t events, before;
+    g_autofree uint8_t *big = NULL, *reply = NULL;
     uint32_t big_len;
     unsigned int i;
 
     t9_connect(f);
     t9_mount(f);                                /* msize 64 KiB */
     g_assert_cmpuint(f->msize, ==, 64 * 1024);
-    t9_events(f, 0);
+    before = t9_events(t);
     for (i = 0; i < 16; i++) {
         P9Req m = p9_req_new(120, 9);           /* Tclunk of no fid */
         g_autofree uint8_t *req = NULL;
@@ -628,18 +624,33 @@ static void test_events(void)
         p9_put_u32(&m, 77);
         req = p9_req_finish(&m, &len);
         t9_send_await(f, req, len);
-        events += t9_events(f, 0);
     }
+    events = t9_events(t) - before;
     g_assert_cmpuint(events, ==, 16);
 
-    /* A message (of no known type) leaving less than msize free */
+    /*
+     * A Twrite leaving less than msize free, which waits for a worker: the
+     * take notifies (the frontend may wait for space), then the reply.  (A
+     * request answered at once needs no event of its own: its reply's
+     * event tells the frontend of the space too.)
+     */
+    g_assert_cmpint(p9_walk(f, 0, ROOT_FID, FID, NULL), ==, 0);
+    g_assert_cmpint(p9_lcreate(f, 0, FID, "w", DOTL_RDWR | DOTL_CREATE,
+                               0600), ==, 0);
     big_len = f->ring[0].half - f->msize + 64;
     big = g_malloc0(big_len);
     stl_le_p(big, big_len);
-    big[4] = 250;
+    big[4] = 118;                               /* Twrite */
     stw_le_p(big + 5, 9);
-    t9_send_await(f, big, big_len);
-    g_assert_cmpuint(t9_events(f, 0), ==, 2);
+    stl_le_p(big + 7, FID);
+    stq_le_p(big + 11, 0);
+    stl_le_p(big + 19, big_len - 23);
+    before = t9_events(t);
+    g_assert(xen_9pfront_send(f, 0, big, big_len));
+    g_assert_cmpint(xen_9pfront_recv(f, 0, &reply, 10000), ==, 11);
+    g_assert_cmpuint(reply[4], ==, 119);        /* Rwrite */
+    g_assert_cmpuint(ldl_le_p(reply + 7), ==, big_len - 23);
+    g_assert_cmpuint(t9_events(t) - before, ==, 2);
     xen_9pfront_free(f);
     t9_stop(t);
 }
@@ -786,6 +797,9 @@ static void test_requests_waiting(const void *opaque)
         t9_stop(t);
         g_test_message("QEMU quit after %" PRId64 " ms",
                        (g_get_monotonic_time() - start) / 1000);
+        /* It waited for the reads (the last completes after about 8 s) */
+        g_assert_cmpint(g_get_monotonic_time() - start, >,
+                        3 * G_USEC_PER_SEC);
         return;
     }
     if (how == WAITING_UNPLUG) {
@@ -1056,11 +1070,11 @@ static void test_toolstack(void)
     sim_stop(s);
 }
 
-/* xen-9pfs devices the toolstack created (children of peripheral-anon) */
+/* xen-9pfs devices the toolstack created (children of /machine/unattached) */
 static unsigned int toolstack_devices(Sim *s)
 {
     QDict *resp = qtest_qmp(s->qts, "{'execute': 'qom-list', 'arguments': "
-                            "{'path': '/machine/peripheral-anon'}}");
+                            "{'path': '/machine/unattached'}}");
     QList *list = qdict_get_qlist(resp, "return");
     const QListEntry *e;
     unsigned int n = 0;
@@ -1073,6 +1087,37 @@ static unsigned int toolstack_devices(Sim *s)
     }
     qobject_unref(resp);
     return n;
+}
+
+/* The fsdev property of the only xen-9pfs device the toolstack created */
+static char *toolstack_fsdev(Sim *s)
+{
+    QDict *resp = qtest_qmp(s->qts, "{'execute': 'qom-list', 'arguments': "
+                            "{'path': '/machine/unattached'}}");
+    QList *list = qdict_get_qlist(resp, "return");
+    const QListEntry *e;
+    char *fsdev = NULL;
+
+    g_assert(list);
+    QLIST_FOREACH_ENTRY(list, e) {
+        QDict *prop = qobject_to(QDict, qlist_entry_obj(e));
+        g_autofree char *path = NULL;
+        QDict *r;
+
+        if (strcmp(qdict_get_str(prop, "type"), "child<xen-9pfs>")) {
+            continue;
+        }
+        g_assert_null(fsdev);
+        path = g_strdup_printf("/machine/unattached/%s",
+                               qdict_get_str(prop, "name"));
+        r = qtest_qmp(s->qts, "{'execute': 'qom-get', 'arguments': "
+                      "{'path': %s, 'property': 'fsdev'}}", path);
+        fsdev = g_strdup(qdict_get_str(r, "return"));
+        qobject_unref(r);
+    }
+    qobject_unref(resp);
+    g_assert(fsdev);
+    return fsdev;
 }
 
 /* The toolstack takes share @devid away (xl p9 detach, domain destroy). */
@@ -1136,6 +1181,11 @@ static void test_toolstack_recreate(void)
     Sim *s = sim_new(0);
     T9 t = { .s = s };
     const char *names[] = { "a", "b", "a" };
+    g_autofree char *fsdev_a = g_strdup_printf("xen9pfs-%u-4",
+                                               XEN_SIM_GUEST_DOMID);
+    g_autofree char *fsdev_b = g_strdup_printf("xen9pfs-%u-4-1",
+                                               XEN_SIM_GUEST_DOMID);
+    const char *fsdevs[] = { fsdev_a, fsdev_b, fsdev_a };
     unsigned int i;
 
     sim_launch(s, "%s", "");
@@ -1149,11 +1199,14 @@ static void test_toolstack_recreate(void)
     }
     for (i = 0; i < G_N_ELEMENTS(names); i++) {
         g_autofree char *dir = g_build_filename(s->dir, names[i], NULL);
-        g_autofree char *got = NULL;
+        g_autofree char *got = NULL, *fsdev = NULL;
 
         libxl_add_p9(s, 4, dir, "again");
         got = toolstack_read(&t, 4, "f");
         g_assert_cmpstr(got, ==, names[i]);
+        /* a's fsdev, b's new one, then a's again */
+        fsdev = toolstack_fsdev(s);
+        g_assert_cmpstr(fsdev, ==, fsdevs[i]);
         libxl_remove_p9(s, 4);
     }
     sim_assert_alive(s);

@@ -450,6 +450,8 @@ static void test_xs_preload_bad(void)
         { "/local/x = \"1\" (n0,q1)\n", ":1: a permission is a letter" },
         { "/local/x = \"1\" (n0\n", ":1: the permissions have no closing" },
         { "/local/x = \"1\" junk\n", ":1: unexpected text after the value" },
+        { "/local/x = \"1\" ()\n", ":1: empty permissions" },
+        { "/local/x = \"a\\000b\"\n", ":1: a value cannot hold a NUL byte" },
         { "/local//x = \"1\"\n", ":1: /local//x: XenStore refused the "
           "entry (Invalid argument)" },
         { NULL, "xs-preload: Failed to open file" },

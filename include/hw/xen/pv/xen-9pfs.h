@@ -50,6 +50,7 @@ typedef struct Xen9pfsRing {
     uint8_t *data;                      /* in half, then out half */
     XenEventChannel *channel;
     RING_IDX out_cons;                  /* bytes of requests copied out */
+    RING_IDX cons_notified;             /* out_cons at our last event */
     RING_IDX in_prod;                   /* bytes of replies pushed */
     CoMutex push_lock;                  /* replies go on the ring in turn */
     Coroutine *space_waiter;            /* the reply waiting for space */
